@@ -1,0 +1,452 @@
+/**
+ * A small typed client for the parts of Consul's HTTP API that a server rollout needs.
+ *
+ * Every call names its operation ("PUT /v1/agent/leave") in errors, validates the response with
+ * zod, honours an AbortSignal and a per-request timeout, and sends the ACL token in a header
+ * (never in the URL, where proxies and access logs would keep it).
+ */
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { z } from 'zod';
+import { RolloutError } from '../errors.ts';
+import { parseGoDuration } from '../util/duration.ts';
+import {
+  AgentSelfSchema,
+  AutopilotConfigurationSchema,
+  AutopilotHealthSchema,
+  AutopilotStateSchema,
+  BooleanReplySchema,
+  CatalogNodesSchema,
+  KvEntriesSchema,
+  LeaderSchema,
+  MembersSchema,
+  PeersSchema,
+  RaftConfigurationSchema,
+  SessionCreatedSchema,
+  SessionRenewSchema,
+  TransferLeaderSchema,
+  type AgentSelf,
+  type AutopilotConfiguration,
+  type CatalogNode,
+  type AutopilotHealth,
+  type AutopilotState,
+  type KvEntry,
+  type Member,
+  type RaftConfiguration,
+} from './schemas.ts';
+
+export interface ConsulClientOptions {
+  /** HTTP address of one agent: "127.0.0.2:8500" or a full "http://host:port" URL. */
+  readonly address: string;
+  /** ACL token sent as `X-Consul-Token`. @default no token */
+  readonly token?: string;
+  /** Per-request timeout for non-blocking calls, in milliseconds. @default 5000 */
+  readonly timeoutMs?: number;
+  /** The fetch implementation, injectable for tests of error paths. @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+}
+
+export const CONSUL_CLIENT_DEFAULTS = {
+  timeoutMs: 5_000,
+  /** Extra time a blocking query may take beyond its `wait`: Consul adds up to wait/16 jitter. */
+  blockingSlackMs: 5_000,
+} as const;
+
+export interface RequestOptions {
+  readonly signal?: AbortSignal;
+  /** Overrides the client's timeout for this call. */
+  readonly timeoutMs?: number;
+}
+
+export interface BlockingOptions extends RequestOptions {
+  /** Return only when the index moves past this value (a Consul blocking query). */
+  readonly index?: number;
+  /** Longest time to block, e.g. "5s". Only meaningful with `index`. */
+  readonly wait?: string;
+}
+
+/** Why a call failed, so callers can tell "agent gone" from "agent said no". */
+export type ConsulErrorKind = 'unreachable' | 'timeout' | 'http' | 'invalid-response';
+
+export class ConsulApiError extends RolloutError {
+  readonly operation: string;
+  readonly kind: ConsulErrorKind;
+  readonly status: number | undefined;
+  readonly body: string | undefined;
+  constructor(
+    operation: string,
+    kind: ConsulErrorKind,
+    message: string,
+    details: { status?: number; body?: string; cause?: unknown; remedy?: string } = {},
+  ) {
+    super(`${operation}: ${message}`, { cause: details.cause, remedy: details.remedy });
+    this.operation = operation;
+    this.kind = kind;
+    this.status = details.status;
+    this.body = details.body;
+  }
+}
+
+/** `true` for errors that mean "this agent is not answering" rather than "it answered no". */
+export function isUnreachable(error: unknown): boolean {
+  return error instanceof ConsulApiError && (error.kind === 'unreachable' || error.kind === 'timeout');
+}
+
+interface CallSpec<T extends z.ZodType> {
+  readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  readonly path: string;
+  readonly query?: Record<string, string | number | boolean | undefined>;
+  readonly body?: unknown;
+  readonly schema: T;
+  /** Statuses that still carry a valid body (autopilot health answers 429 when unhealthy). */
+  readonly acceptStatus?: readonly number[];
+  /** Statuses that mean "not found" and map to `undefined` instead of an error. */
+  readonly notFoundStatus?: readonly number[];
+  readonly options?: BlockingOptions;
+}
+
+export class ConsulClient {
+  readonly baseUrl: string;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: ConsulClientOptions) {
+    this.baseUrl = (/^https?:\/\//.test(options.address) ? options.address : `http://${options.address}`).replace(
+      /\/+$/,
+      '',
+    );
+    this.#token = options.token;
+    this.#timeoutMs = options.timeoutMs ?? CONSUL_CLIENT_DEFAULTS.timeoutMs;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  /** Raft address of the current leader as this agent sees it; "" when there is none. */
+  async leader(options?: RequestOptions): Promise<string> {
+    return this.#call({ method: 'GET', path: '/v1/status/leader', schema: LeaderSchema, options });
+  }
+
+  /** Raft addresses of the voters. */
+  async peers(options?: RequestOptions): Promise<string[]> {
+    return this.#call({ method: 'GET', path: '/v1/status/peers', schema: PeersSchema, options });
+  }
+
+  /** LAN gossip members with their serf status (alive, failed, left, ...). */
+  async members(options?: RequestOptions): Promise<Member[]> {
+    return this.#call({ method: 'GET', path: '/v1/agent/members', schema: MembersSchema, options });
+  }
+
+  /**
+   * The Raft configuration. With `stale`, any server answers from its own log, which is the only
+   * way to read the configuration when there is no leader (recovery and diagnosis need that).
+   */
+  async raftConfiguration(options: RequestOptions & { stale?: boolean } = {}): Promise<RaftConfiguration> {
+    return this.#call({
+      method: 'GET',
+      path: '/v1/operator/raft/configuration',
+      query: { stale: options.stale ? '' : undefined },
+      schema: RaftConfigurationSchema,
+      options,
+    });
+  }
+
+  async autopilotHealth(options?: RequestOptions): Promise<AutopilotHealth> {
+    return this.#call({
+      method: 'GET',
+      path: '/v1/operator/autopilot/health',
+      schema: AutopilotHealthSchema,
+      acceptStatus: [429],
+      options,
+    });
+  }
+
+  async autopilotState(options?: RequestOptions): Promise<AutopilotState> {
+    return this.#call({ method: 'GET', path: '/v1/operator/autopilot/state', schema: AutopilotStateSchema, options });
+  }
+
+  async autopilotConfiguration(options?: RequestOptions): Promise<AutopilotConfiguration> {
+    return this.#call({
+      method: 'GET',
+      path: '/v1/operator/autopilot/configuration',
+      schema: AutopilotConfigurationSchema,
+      options,
+    });
+  }
+
+  /** Catalog nodes with their node meta; `nodeMeta` filters ("instance_id:i-0abc..."). */
+  async catalogNodes(options: RequestOptions & { nodeMeta?: string } = {}): Promise<CatalogNode[]> {
+    return this.#call({
+      method: 'GET',
+      path: '/v1/catalog/nodes',
+      query: { 'node-meta': options.nodeMeta },
+      schema: CatalogNodesSchema,
+      options,
+    });
+  }
+
+  /** Identity of the agent this client talks to: node name, node ID, version, address. */
+  async self(options?: RequestOptions): Promise<AgentSelf> {
+    return this.#call({ method: 'GET', path: '/v1/agent/self', schema: AgentSelfSchema, options });
+  }
+
+  /**
+   * Ask this agent to leave gracefully. For a server this removes it from the Raft configuration,
+   * but a follower only waits ~5 s for that and reports success regardless: callers must confirm
+   * the removal from another server.
+   */
+  async leave(options?: RequestOptions): Promise<void> {
+    await this.#call({ method: 'PUT', path: '/v1/agent/leave', schema: emptyBody, options });
+  }
+
+  /** Mark a failed member as left; with `prune`, forget it entirely. Needs a live cluster. */
+  async forceLeave(node: string, options: RequestOptions & { prune?: boolean } = {}): Promise<void> {
+    await this.#call({
+      method: 'PUT',
+      path: `/v1/agent/force-leave/${encodeURIComponent(node)}`,
+      query: { prune: options.prune ? '1' : undefined },
+      schema: emptyBody,
+      options,
+    });
+  }
+
+  /** Remove a server from the Raft configuration by ID (or address); goes through the leader. */
+  async removeRaftPeer(peer: { id: string } | { address: string }, options?: RequestOptions): Promise<void> {
+    await this.#call({
+      method: 'DELETE',
+      path: '/v1/operator/raft/peer',
+      query: 'id' in peer ? { id: peer.id } : { address: peer.address },
+      schema: emptyBody,
+      options,
+    });
+  }
+
+  /** Transfer leadership (Consul >= 1.15), to `id` when given, otherwise to a server Raft picks. */
+  async transferLeader(id?: string, options?: RequestOptions): Promise<void> {
+    const reply = await this.#call({
+      method: 'POST',
+      path: '/v1/operator/raft/transfer-leader',
+      query: { id },
+      schema: TransferLeaderSchema,
+      options,
+    });
+    if (!reply.Success) {
+      throw new ConsulApiError('POST /v1/operator/raft/transfer-leader', 'http', 'Consul reported Success=false', {
+        remedy: 'check that the target is a healthy voter and retry',
+      });
+    }
+  }
+
+  /** Stream a snapshot of the cluster state to `file` (a gzipped tar, as `consul snapshot save`). */
+  async saveSnapshot(file: string, options?: RequestOptions): Promise<void> {
+    const operation = 'GET /v1/snapshot';
+    const response = await this.#send(operation, 'GET', '/v1/snapshot', {}, undefined, options, 60_000);
+    if (!response.ok || response.body === null) {
+      const body = await response.text().catch(() => '');
+      throw new ConsulApiError(operation, 'http', `HTTP ${response.status}: ${body.trim()}`, {
+        status: response.status,
+        body,
+      });
+    }
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(file));
+  }
+
+  /** One KV entry (undefined when absent) and the index to block on for the next change. */
+  async kvGet(key: string, options: BlockingOptions = {}): Promise<{ entry: KvEntry | undefined; index: number }> {
+    const { value, index } = await this.#callWithIndex({
+      method: 'GET',
+      path: `/v1/kv/${encodeKey(key)}`,
+      query: { index: options.index, wait: options.index === undefined ? undefined : options.wait },
+      schema: KvEntriesSchema,
+      notFoundStatus: [404],
+      options,
+    });
+    return { entry: value?.[0], index };
+  }
+
+  /** All entries under a prefix (empty list when none). */
+  async kvList(prefix: string, options?: RequestOptions): Promise<KvEntry[]> {
+    const { value } = await this.#callWithIndex({
+      method: 'GET',
+      path: `/v1/kv/${encodeKey(prefix)}`,
+      query: { recurse: '' },
+      schema: KvEntriesSchema,
+      notFoundStatus: [404],
+      options,
+    });
+    return value ?? [];
+  }
+
+  /**
+   * Write a key. With `acquire`/`release` it is a lock operation and the boolean says whether it
+   * took effect; with `cas` it only writes when the ModifyIndex still matches.
+   */
+  async kvPut(
+    key: string,
+    value: string,
+    options: RequestOptions & { acquire?: string; release?: string; cas?: number } = {},
+  ): Promise<boolean> {
+    return this.#call({
+      method: 'PUT',
+      path: `/v1/kv/${encodeKey(key)}`,
+      query: { acquire: options.acquire, release: options.release, cas: options.cas },
+      body: value,
+      schema: BooleanReplySchema,
+      options,
+    });
+  }
+
+  async kvDelete(key: string, options?: RequestOptions): Promise<void> {
+    await this.#call({ method: 'DELETE', path: `/v1/kv/${encodeKey(key)}`, schema: BooleanReplySchema, options });
+  }
+
+  /**
+   * Create a session. `Checks`/`NodeChecks` are sent empty on purpose: a drain lock must not be
+   * tied to the health of whichever node we created it through (that node may be the next one
+   * drained); it lives by its TTL alone.
+   */
+  async sessionCreate(
+    spec: { name: string; ttlSeconds: number; lockDelaySeconds: number; behavior: 'release' | 'delete' },
+    options?: RequestOptions,
+  ): Promise<string> {
+    return this.#call({
+      method: 'PUT',
+      path: '/v1/session/create',
+      body: {
+        Name: spec.name,
+        TTL: `${spec.ttlSeconds}s`,
+        LockDelay: `${spec.lockDelaySeconds}s`,
+        Behavior: spec.behavior,
+        NodeChecks: [],
+      },
+      schema: SessionCreatedSchema,
+      options,
+    });
+  }
+
+  /** Renew a session's TTL; `false` when the session no longer exists (it expired or was destroyed). */
+  async sessionRenew(id: string, options?: RequestOptions): Promise<boolean> {
+    const reply = await this.#call({
+      method: 'PUT',
+      path: `/v1/session/renew/${encodeURIComponent(id)}`,
+      schema: SessionRenewSchema,
+      notFoundStatus: [404],
+      options,
+    });
+    return reply !== undefined && reply.length > 0;
+  }
+
+  async sessionDestroy(id: string, options?: RequestOptions): Promise<void> {
+    await this.#call({
+      method: 'PUT',
+      path: `/v1/session/destroy/${encodeURIComponent(id)}`,
+      schema: BooleanReplySchema,
+      options,
+    });
+  }
+
+  async #call<T extends z.ZodType>(spec: CallSpec<T> & { notFoundStatus: readonly number[] }): Promise<z.output<T> | undefined>;
+  async #call<T extends z.ZodType>(spec: CallSpec<T>): Promise<z.output<T>>;
+  async #call<T extends z.ZodType>(spec: CallSpec<T>): Promise<z.output<T> | undefined> {
+    return (await this.#callWithIndex(spec)).value;
+  }
+
+  async #callWithIndex<T extends z.ZodType>(spec: CallSpec<T>): Promise<{ value: z.output<T> | undefined; index: number }> {
+    const operation = `${spec.method} ${spec.path.replace(/\/v1\/kv\/.*/, '/v1/kv/<key>')}`;
+    const blocking = spec.options?.index !== undefined;
+    const waitMs = blocking ? parseWait(spec.options?.wait) : 0;
+    const response = await this.#send(
+      operation,
+      spec.method,
+      spec.path,
+      spec.query ?? {},
+      spec.body,
+      spec.options,
+      blocking ? waitMs + waitMs / 16 + CONSUL_CLIENT_DEFAULTS.blockingSlackMs : undefined,
+    );
+    const index = Number(response.headers.get('x-consul-index') ?? 0);
+    const text = await response.text();
+    if (spec.notFoundStatus?.includes(response.status)) return { value: undefined, index };
+    if (!response.ok && !spec.acceptStatus?.includes(response.status)) {
+      throw new ConsulApiError(operation, 'http', `HTTP ${response.status}: ${text.trim() || response.statusText}`, {
+        status: response.status,
+        body: text,
+        remedy: remedyFor(response.status, text),
+      });
+    }
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch (cause) {
+      throw new ConsulApiError(operation, 'invalid-response', 'response is not JSON', { body: text, cause });
+    }
+    const parsed = spec.schema.safeParse(json);
+    if (!parsed.success) {
+      throw new ConsulApiError(operation, 'invalid-response', `unexpected response shape: ${parsed.error.message}`, {
+        body: text.slice(0, 2_000),
+        cause: parsed.error,
+        remedy: 'check that the address points at a Consul agent of a supported version (>= 1.15)',
+      });
+    }
+    return { value: parsed.data, index };
+  }
+
+  async #send(
+    operation: string,
+    method: string,
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    body: unknown,
+    options: RequestOptions | undefined,
+    timeoutOverrideMs: number | undefined,
+  ): Promise<Response> {
+    const url = new URL(this.baseUrl + path);
+    for (const [name, value] of Object.entries(query)) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    const timeoutMs = timeoutOverrideMs ?? options?.timeoutMs ?? this.#timeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = options?.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const headers: Record<string, string> = {};
+    if (this.#token !== undefined) headers['X-Consul-Token'] = this.#token;
+    try {
+      return await this.#fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        signal,
+      });
+    } catch (cause) {
+      if (options?.signal?.aborted) throw cause;
+      if (timeout.aborted) {
+        throw new ConsulApiError(operation, 'timeout', `no answer from ${this.baseUrl} within ${timeoutMs} ms`, {
+          cause,
+          remedy: 'check that the agent is running and not overloaded',
+        });
+      }
+      throw new ConsulApiError(operation, 'unreachable', `cannot reach ${this.baseUrl}`, {
+        cause,
+        remedy: 'check the address and that the Consul agent is running',
+      });
+    }
+  }
+}
+
+/** Endpoints that answer an empty body (or "null"/"true") on success. */
+const emptyBody = { safeParse: (data: unknown) => ({ success: true as const, data }) } as unknown as z.ZodType<unknown>;
+
+function encodeKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+/** Milliseconds a blocking query's `wait` allows; Consul's default wait is 5 minutes. */
+export function parseWait(wait: string | undefined): number {
+  return wait === undefined ? 300_000 : parseGoDuration(wait);
+}
+
+function remedyFor(status: number, body: string): string | undefined {
+  if (status === 403) return 'the ACL token lacks permission for this call: check its policy (operator:write, agent:write, key:write, session:write)';
+  if (/No cluster leader/i.test(body)) return 'the cluster has no leader: run `consul-rollout doctor` and, if peers are lost, `consul-rollout recover`';
+  return undefined;
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Builds the main package of a Go module at an exact version, through the Go module proxy, with
+# the plain `go` client, and caches the binary per version outside the repository.
+#
+# Why a throwaway wrapper module: `go install module@version` refuses modules whose go.mod carries
+# `replace` directives (Consul and Packer both do). A wrapper that requires the module as a tool
+# and copies its *non-local* replace/exclude lines builds the same dependency graph the upstream
+# release uses; local replaces (`=> ./api`) point at sibling modules that the proxy serves by
+# their own versions, so they are left out.
+#
+# Companion pins: a release's go.mod may require an older published version of a sibling module
+# than the tree it was tagged from (Consul v1.22.7 requires consul/api v1.33.7 but its code uses
+# fields added in v1.34.x). Extra MODULE@VERSION arguments are required alongside the target.
+#
+# Usage:   go-module-build.sh MODULE VERSION BINARY_NAME [COMPANION@VERSION ...]
+# Example: go-module-build.sh github.com/hashicorp/consul v1.22.7 consul github.com/hashicorp/consul/api@v1.34.2
+# Prints:  the path of the cached binary on stdout; progress on stderr.
+set -euo pipefail
+
+readonly CACHE_ROOT="${CONSUL_ROLLOUT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/consul-rollout}"
+
+log() { printf '[go-module-build] %s\n' "$*" >&2; }
+die() {
+  printf '[go-module-build] error: %s\n' "$1" >&2
+  [[ $# -ge 2 ]] && printf '[go-module-build] try: %s\n' "$2" >&2
+  exit 1
+}
+
+usage() {
+  cat >&2 <<'EOF'
+usage: go-module-build.sh MODULE VERSION BINARY_NAME [COMPANION@VERSION ...]
+example: go-module-build.sh github.com/hashicorp/consul v1.22.7 consul github.com/hashicorp/consul/api@v1.34.2
+EOF
+  exit 2
+}
+
+[[ $# -ge 3 ]] || usage
+readonly module="$1" version="$2" binary_name="$3"
+shift 3
+readonly companions=("$@")
+[[ "$version" =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$ ]] ||
+  die "version '$version' is not a semantic version tag" "pass a tag such as v1.22.7"
+
+readonly target_dir="$CACHE_ROOT/$binary_name/$version"
+readonly target="$target_dir/$binary_name"
+if [[ -x "$target" ]]; then
+  printf '%s\n' "$target"
+  exit 0
+fi
+
+command -v go >/dev/null || die "the 'go' command is not on PATH" "install Go 1.25 or newer"
+
+export GOTOOLCHAIN=local CGO_ENABLED=0 CHECKPOINT_DISABLE=1 GOFLAGS=-mod=mod
+work="$(mktemp -d "${TMPDIR:-/tmp}/go-module-build.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+log "building $module@$version (cold builds take several minutes)"
+cd "$work"
+go mod init consul-rollout.local/build-wrapper >/dev/null 2>&1 ||
+  die "go mod init failed in $work" "check that TMPDIR is writable"
+
+upstream_mod="$(go mod download -json "$module@$version" 2>"$work/download.err" |
+  sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' | head -n1)" || true
+[[ -n "$upstream_mod" && -f "$upstream_mod" ]] ||
+  die "could not download $module@$version from the module proxy: $(tail -n3 "$work/download.err")" \
+    "check the version exists (go list -m $module@$version) and that GOPROXY is reachable"
+
+# Copy non-local replace and exclude directives. `go mod edit -json` gives a stable structure;
+# python3 is used only to read that JSON (jq is not guaranteed on a fresh machine).
+edits="$(go mod edit -json "$upstream_mod" | python3 -c '
+import json, sys
+mod = json.load(sys.stdin)
+for r in mod.get("Replace") or []:
+    new = r["New"]
+    if new["Path"].startswith(("./", "../", "/")):
+        continue  # a sibling directory of the upstream repo: resolved from the proxy instead
+    old = r["Old"]["Path"] + ("@" + r["Old"]["Version"] if r["Old"].get("Version") else "")
+    rep = new["Path"] + ("@" + new["Version"] if new.get("Version") else "")
+    print("-replace=" + old + "=" + rep)
+for e in mod.get("Exclude") or []:
+    print("-exclude=" + e["Path"] + "@" + e["Version"])
+')"
+if [[ -n "$edits" ]]; then
+  # shellcheck disable=SC2086 # one flag per line, none contains spaces
+  go mod edit $edits
+  log "copied $(wc -l <<<"$edits") replace/exclude directive(s) from upstream go.mod"
+fi
+
+go get -tool "$module@$version" ${companions[@]+"${companions[@]}"} >"$work/get.log" 2>&1 ||
+  die "go get -tool $module@$version failed: $(tail -n5 "$work/get.log")" \
+    "re-run with a different version, or set the binary path by hand (see README)"
+
+mkdir -p "$target_dir"
+go build -trimpath -o "$work/$binary_name" "$module" >"$work/build.log" 2>&1 ||
+  die "go build $module failed: $(tail -n5 "$work/build.log")" \
+    "check 'go version' (needs the go version named in $module's go.mod)"
+mv "$work/$binary_name" "$target"
+log "cached $target"
+printf '%s\n' "$target"
