@@ -1,0 +1,94 @@
+/** EC2 look-ups the drain and gate need: where a server's agent listens. */
+import { DescribeInstancesCommand, type DescribeInstancesCommandOutput } from '@aws-sdk/client-ec2';
+import { RolloutError, UsageError } from '../../errors.ts';
+
+/** The part of `EC2Client` used here. */
+export interface InstancesApi {
+  send(command: DescribeInstancesCommand): Promise<DescribeInstancesCommandOutput>;
+}
+
+/**
+ * The instance's private IPv4 address (Consul servers talk over the VPC).
+ *
+ * Not-found contract: an instance EC2 does not know (never existed, or terminated long enough ago
+ * to be forgotten, about an hour) or one that is terminated and so has no address any more is a
+ * RolloutError saying so; a malformed id is a UsageError. Other API failures are RolloutErrors
+ * naming the call, with the SDK error as cause.
+ */
+export async function resolveInstanceAddress(ec2: InstancesApi, instanceId: string): Promise<string> {
+  let output: DescribeInstancesCommandOutput;
+  try {
+    output = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+  } catch (error) {
+    const code = error instanceof Error ? error.name : undefined;
+    if (code === 'InvalidInstanceID.NotFound') throw notFound(instanceId, error);
+    if (code === 'InvalidInstanceID.Malformed') {
+      throw new UsageError(`${instanceId} is not a valid EC2 instance id`, { cause: error });
+    }
+    throw new RolloutError(`ec2:DescribeInstances for ${instanceId} failed`, { cause: error });
+  }
+  const instance = (output.Reservations ?? [])
+    .flatMap((reservation) => reservation.Instances ?? [])
+    .find((candidate) => candidate.InstanceId === instanceId);
+  if (instance === undefined) throw notFound(instanceId);
+  if (instance.PrivateIpAddress === undefined || instance.PrivateIpAddress === '') {
+    throw new RolloutError(
+      `instance ${instanceId} has no private IP address (state: ${instance.State?.Name ?? 'unknown'})`,
+      {
+        remedy:
+          'a terminated instance has no address; if its server is still a Raft peer, follow `consul-rollout doctor`',
+      },
+    );
+  }
+  return instance.PrivateIpAddress;
+}
+
+/**
+ * Private IPs of the running instances tagged `key=value`: every server of the cluster, of all
+ * generations (the same tag drives Consul's cloud auto-join). Oldest launch first, so that callers
+ * that ask "any server" ask an established one before a newcomer that may not have joined yet.
+ * Empty when none match.
+ */
+export async function listTaggedInstanceAddresses(
+  ec2: InstancesApi,
+  tag: { readonly key: string; readonly value: string },
+): Promise<readonly string[]> {
+  const found: { readonly ip: string; readonly launched: number }[] = [];
+  let nextToken: string | undefined;
+  do {
+    let output: DescribeInstancesCommandOutput;
+    try {
+      output = await ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: `tag:${tag.key}`, Values: [tag.value] },
+            { Name: 'instance-state-name', Values: ['running'] },
+          ],
+          ...(nextToken === undefined ? {} : { NextToken: nextToken }),
+        }),
+      );
+    } catch (error) {
+      throw new RolloutError(`ec2:DescribeInstances for instances tagged ${tag.key}=${tag.value} failed`, {
+        cause: error,
+      });
+    }
+    for (const reservation of output.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) {
+        if (instance.PrivateIpAddress === undefined || instance.PrivateIpAddress === '') continue;
+        found.push({
+          ip: instance.PrivateIpAddress,
+          launched: instance.LaunchTime?.getTime() ?? Number.MAX_SAFE_INTEGER,
+        });
+      }
+    }
+    nextToken = output.NextToken === '' ? undefined : output.NextToken;
+  } while (nextToken !== undefined);
+  return found.sort((a, b) => a.launched - b.launched).map((entry) => entry.ip);
+}
+
+function notFound(instanceId: string, cause?: unknown): RolloutError {
+  return new RolloutError(`instance ${instanceId} not found in EC2`, {
+    cause,
+    remedy: 'check the region and the instance id; EC2 forgets terminated instances after about an hour',
+  });
+}

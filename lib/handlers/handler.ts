@@ -1,0 +1,352 @@
+/**
+ * What happens to one lifecycle action: run the launch gate or the drain, keep the action alive
+ * with heartbeats while the procedure waits, and complete it — or, when the procedure fails or the
+ * invocation runs out of time, leave it open and throw so the queue re-delivers the message.
+ *
+ * Safety rests on two facts. The drain's progress lives in the cluster (the lock, the Raft
+ * configuration), so a re-delivered event resumes where the last attempt stopped and a finished
+ * drain answers `already-drained`. And a lifecycle action can be completed only once: a duplicate
+ * completion is answered "No active Lifecycle Action found", which the actions port reports as
+ * `already-completed`. Re-delivery is therefore always safe; completing early never is.
+ *
+ * The Consul ACL token is deliberately not part of these dependencies: procedures receive it when
+ * they are built (see lambda.ts), so nothing here can log it.
+ */
+import { describeError, RolloutError } from '../errors.ts';
+import { sleep, systemClock, type Clock } from './clock.ts';
+import type { LifecycleEvent, LifecycleKind } from './events.ts';
+
+export interface ProcedureTarget {
+  readonly instanceId: string;
+}
+
+export interface ProcedureOptions {
+  /** Aborted when the invocation's time budget runs out; the procedure should stop promptly. */
+  readonly signal: AbortSignal;
+  /**
+   * Call on every wait (each poll of the lock, the quorum, the Raft configuration). It records a
+   * lifecycle heartbeat when one is due, so a procedure that is making progress keeps its action
+   * open, while a hung one stops extending it. Never throws.
+   */
+  readonly onWaiting: () => Promise<void>;
+}
+
+export interface DrainResult {
+  readonly outcome: 'drained' | 'already-drained';
+  readonly detail?: unknown;
+}
+
+export interface GateResult {
+  readonly outcome: 'continue' | 'abandon';
+  readonly reason?: string;
+}
+
+/** The drain and launch-gate procedures (lib/drain), as the handler uses them. */
+export interface LifecycleProcedures {
+  /** Removes the server on `target` from the cluster, confirmed. Idempotent. Throws when it cannot. */
+  drain(target: ProcedureTarget, options: ProcedureOptions): Promise<DrainResult>;
+  /** Waits until the server on `target` is a healthy, stable voter (`continue`) or gives up (`abandon`). */
+  gate(target: ProcedureTarget, options: ProcedureOptions): Promise<GateResult>;
+}
+
+export type LifecycleResult = 'CONTINUE' | 'ABANDON';
+export type Completion = 'completed' | 'already-completed';
+
+/** The Auto Scaling lifecycle API (lib/fleet/aws: AwsLifecycleActions). */
+export interface LifecycleActions {
+  /**
+   * CompleteLifecycleAction for the event's token. `already-completed` when Auto Scaling has no
+   * active action for it any more (completed before, or timed out into its DefaultResult).
+   */
+  complete(event: LifecycleEvent, result: LifecycleResult): Promise<Completion>;
+  /**
+   * RecordLifecycleActionHeartbeat. `already-completed` when the action is no longer active; further
+   * heartbeats are pointless then.
+   */
+  heartbeat(event: LifecycleEvent): Promise<'recorded' | 'already-completed'>;
+}
+
+/** A structured log record; `msg` is a stable phrase, the rest are fields. */
+export interface LogRecord {
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly msg: string;
+  readonly [field: string]: unknown;
+}
+export type Log = (record: LogRecord) => void;
+
+export interface HandleDeps {
+  readonly procedures: LifecycleProcedures;
+  readonly actions: LifecycleActions;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /**
+   * How long this invocation may work on the event, in ms. In Lambda: remaining time minus a
+   * margin for the response (LAMBDA_DEFAULTS.safetyMarginMs).
+   */
+  readonly budgetMs: number;
+  /** @default HANDLER_DEFAULTS.heartbeatIntervalMs */
+  readonly heartbeatIntervalMs?: number;
+  /** @default HANDLER_DEFAULTS.abortGraceMs */
+  readonly abortGraceMs?: number;
+  readonly log: Log;
+}
+
+export const HANDLER_DEFAULTS = {
+  /**
+   * 30 s: at most one heartbeat per 30 s of waiting. Hooks need a HeartbeatTimeout of at least 120 s
+   * (the API allows 30..7200) so that two lost heartbeats in a row still do not let the action time
+   * out; the rollout's hooks use longer timeouts than that.
+   */
+  heartbeatIntervalMs: 30_000,
+  /**
+   * After aborting a procedure at the end of the budget, how long to let it unwind (release the
+   * drain lock, stop polling) before the handler throws anyway.
+   */
+  abortGraceMs: 5_000,
+} as const;
+
+export interface HandleOutcome {
+  readonly kind: LifecycleKind;
+  readonly instanceId: string;
+  readonly procedure: DrainResult['outcome'] | GateResult['outcome'];
+  readonly result: LifecycleResult;
+  readonly completion: Completion;
+  readonly heartbeats: number;
+  readonly elapsedMs: number;
+}
+
+/**
+ * launch → gate → complete CONTINUE or ABANDON; terminate → drain → complete CONTINUE.
+ * Throws (leaving the action open, for re-delivery) when the procedure throws, when the budget runs
+ * out, or when completing fails for another reason than "already completed".
+ */
+export async function handleLifecycleEvent(event: LifecycleEvent, deps: HandleDeps): Promise<HandleOutcome> {
+  const clock = deps.clock ?? systemClock;
+  const started = clock.now();
+  const fields = logFields(event);
+  deps.log({ level: 'info', msg: 'lifecycle action received', ...fields, budgetMs: deps.budgetMs });
+
+  const controller = new AbortController();
+  const heartbeats = new Heartbeats(event, deps, clock, controller.signal, fields);
+  let ran: ProcedureRun;
+  try {
+    ran = await withinBudget(controller, deps, clock, event, () =>
+      runProcedure(event, deps.procedures, { signal: controller.signal, onWaiting: () => heartbeats.onWaiting() }),
+    );
+  } catch (error) {
+    deps.log({
+      level: 'error',
+      msg: `${procedureName(event.kind)} did not finish; lifecycle action left open for re-delivery`,
+      ...fields,
+      error: describeError(error),
+      heartbeats: heartbeats.count,
+      elapsedMs: clock.now() - started,
+    });
+    throw error;
+  }
+  deps.log({
+    level: 'info',
+    msg: `${procedureName(event.kind)} finished`,
+    ...fields,
+    outcome: ran.procedure,
+    ...(ran.reason === undefined ? {} : { reason: ran.reason }),
+  });
+
+  let completion: Completion;
+  try {
+    completion = await deps.actions.complete(event, ran.result);
+  } catch (error) {
+    // The procedure's work stands (it is idempotent); the re-delivery only has to complete.
+    deps.log({
+      level: 'error',
+      msg: 'completing the lifecycle action failed; left open for re-delivery',
+      ...fields,
+      result: ran.result,
+      error: describeError(error),
+    });
+    throw error;
+  }
+  const outcome: HandleOutcome = {
+    kind: event.kind,
+    instanceId: event.instanceId,
+    procedure: ran.procedure,
+    result: ran.result,
+    completion,
+    heartbeats: heartbeats.count,
+    elapsedMs: clock.now() - started,
+  };
+  deps.log({
+    level: completion === 'completed' ? 'info' : 'warn',
+    msg: completion === 'completed' ? 'lifecycle action completed' : 'lifecycle action was already completed',
+    ...fields,
+    result: ran.result,
+    heartbeats: outcome.heartbeats,
+    elapsedMs: outcome.elapsedMs,
+  });
+  return outcome;
+}
+
+interface ProcedureRun {
+  readonly procedure: HandleOutcome['procedure'];
+  readonly result: LifecycleResult;
+  readonly reason?: string;
+}
+
+async function runProcedure(
+  event: LifecycleEvent,
+  procedures: LifecycleProcedures,
+  options: ProcedureOptions,
+): Promise<ProcedureRun> {
+  const target = { instanceId: event.instanceId };
+  if (event.kind === 'launch') {
+    const gate = await procedures.gate(target, options);
+    const result = gate.outcome === 'continue' ? 'CONTINUE' : 'ABANDON';
+    return gate.reason === undefined
+      ? { procedure: gate.outcome, result }
+      : { procedure: gate.outcome, result, reason: gate.reason };
+  }
+  // Terminating always continues: ABANDON would also terminate, but would skip other hooks.
+  const drain = await procedures.drain(target, options);
+  return { procedure: drain.outcome, result: 'CONTINUE' };
+}
+
+/**
+ * Runs `work` until it settles or the budget runs out. On exhaustion the procedure is aborted,
+ * given `abortGraceMs` to unwind, and a RolloutError is thrown — whether or not the procedure
+ * honoured the signal, so a stuck procedure cannot make the invocation overrun.
+ */
+async function withinBudget<T>(
+  controller: AbortController,
+  deps: HandleDeps,
+  clock: Clock,
+  event: LifecycleEvent,
+  work: () => Promise<T>,
+): Promise<T> {
+  const exhausted = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+  });
+  // Either branch may lose the race; neither loser may become an unhandled rejection.
+  exhausted.catch(noop);
+  const cancelBudget = clock.schedule(Math.max(0, deps.budgetMs), () =>
+    controller.abort(
+      new RolloutError(
+        `time budget of ${deps.budgetMs} ms ran out during the ${procedureName(event.kind)} of ${event.instanceId}; ` +
+          'the lifecycle action stays open and the re-delivered message resumes it',
+        {
+          remedy:
+            'nothing, if it finishes on a later delivery; if it keeps running out, run `consul-rollout doctor` to see what the procedure waits for',
+        },
+      ),
+    ),
+  );
+  const pending = work();
+  pending.catch(noop);
+  try {
+    return await Promise.race([pending, exhausted]);
+  } catch (error) {
+    if (controller.signal.aborted && error === controller.signal.reason) {
+      const grace = new AbortController();
+      await Promise.race([
+        pending.then(noop, noop),
+        sleep(clock, deps.abortGraceMs ?? HANDLER_DEFAULTS.abortGraceMs, grace.signal).catch(noop),
+      ]);
+      grace.abort();
+    }
+    throw error;
+  } finally {
+    cancelBudget();
+  }
+}
+
+/** Rate-limits heartbeats to one per interval, driven by the procedure's `onWaiting` calls. */
+class Heartbeats {
+  readonly #event: LifecycleEvent;
+  readonly #deps: HandleDeps;
+  readonly #clock: Clock;
+  readonly #signal: AbortSignal;
+  readonly #fields: Readonly<Record<string, unknown>>;
+  #lastBeat: number | undefined;
+  #inFlight: Promise<void> | undefined;
+  #actionGone = false;
+  #count = 0;
+
+  constructor(
+    event: LifecycleEvent,
+    deps: HandleDeps,
+    clock: Clock,
+    signal: AbortSignal,
+    fields: Readonly<Record<string, unknown>>,
+  ) {
+    this.#event = event;
+    this.#deps = deps;
+    this.#clock = clock;
+    this.#signal = signal;
+    this.#fields = fields;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  onWaiting(): Promise<void> {
+    // After the budget ran out the invocation is over: a late heartbeat would extend an action
+    // nobody is working on.
+    if (this.#actionGone || this.#signal.aborted) return Promise.resolve();
+    if (this.#inFlight !== undefined) return this.#inFlight;
+    const now = this.#clock.now();
+    const interval = this.#deps.heartbeatIntervalMs ?? HANDLER_DEFAULTS.heartbeatIntervalMs;
+    // The first wait heartbeats at once: the message may have sat in the queue for a while.
+    if (this.#lastBeat !== undefined && now - this.#lastBeat < interval) return Promise.resolve();
+    this.#inFlight = this.#beat(now).finally(() => {
+      this.#inFlight = undefined;
+    });
+    return this.#inFlight;
+  }
+
+  async #beat(now: number): Promise<void> {
+    try {
+      const recorded = await this.#deps.actions.heartbeat(this.#event);
+      if (recorded === 'recorded') {
+        this.#lastBeat = now;
+        this.#count += 1;
+        this.#deps.log({ level: 'debug', msg: 'heartbeat recorded', ...this.#fields, heartbeats: this.#count });
+        return;
+      }
+      this.#actionGone = true;
+      // The procedure keeps going: a drain that finishes still leaves the Raft configuration clean
+      // even though the instance is (or soon will be) gone.
+      this.#deps.log({
+        level: 'warn',
+        msg: 'lifecycle action is no longer active (completed elsewhere or timed out); heartbeats stopped',
+        ...this.#fields,
+      });
+    } catch (error) {
+      // A lost heartbeat is retried at the next wait; if they keep failing the hook times out into
+      // its DefaultResult, which is the designed fail-safe. Failing the procedure would not be safer.
+      this.#deps.log({
+        level: 'warn',
+        msg: 'heartbeat failed; retrying at the next wait',
+        ...this.#fields,
+        error: describeError(error),
+      });
+    }
+  }
+}
+
+function logFields(event: LifecycleEvent): Readonly<Record<string, unknown>> {
+  return {
+    kind: event.kind,
+    instanceId: event.instanceId,
+    autoScalingGroupName: event.autoScalingGroupName,
+    lifecycleHookName: event.lifecycleHookName,
+    lifecycleActionToken: event.lifecycleActionToken,
+    source: event.source,
+    ...(event.messageId === undefined ? {} : { messageId: event.messageId }),
+  };
+}
+
+function procedureName(kind: LifecycleKind): string {
+  return kind === 'launch' ? 'launch gate' : 'drain';
+}
+
+function noop(): void {}

@@ -1,0 +1,193 @@
+/**
+ * The Lambda entry: an SQS event source mapping delivers batches of lifecycle messages (EventBridge
+ * events or hook notifications); each record is classified and handled on its own, and the ones
+ * that failed are returned as `batchItemFailures` so that only they are re-delivered (the mapping
+ * must enable ReportBatchItemFailures). Invoked directly by an EventBridge rule instead, a failure
+ * throws, so that Lambda's asynchronous retry re-delivers the event.
+ *
+ * Records of one batch run concurrently: a launch gate must not wait behind a drain that waits for
+ * the cluster-wide drain lock, and every waiting record heartbeats its own lifecycle action.
+ */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { describeError, UsageError } from '../errors.ts';
+import { AwsLifecycleActions, readConsulToken } from '../fleet/aws/index.ts';
+import { createConsulProcedures } from './aws-procedures.ts';
+import type { Clock } from './clock.ts';
+import { classifyEvents, type ClassifyPolicy, type RecordDecision } from './events.ts';
+import { handleLifecycleEvent, type LifecycleActions, type LifecycleProcedures, type Log } from './handler.ts';
+
+/** The subset of the Lambda context used here. */
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+  readonly awsRequestId?: string;
+}
+
+export interface SqsBatchResponse {
+  readonly batchItemFailures: readonly { readonly itemIdentifier: string }[];
+}
+
+export interface LambdaDeps {
+  readonly policy: ClassifyPolicy;
+  readonly procedures: LifecycleProcedures;
+  readonly actions: LifecycleActions;
+  readonly log: Log;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** @default HANDLER_DEFAULTS.heartbeatIntervalMs */
+  readonly heartbeatIntervalMs?: number;
+  /** @default LAMBDA_DEFAULTS.safetyMarginMs */
+  readonly safetyMarginMs?: number;
+}
+
+export const LAMBDA_DEFAULTS = {
+  /**
+   * Kept back from the invocation's remaining time: the abort grace (HANDLER_DEFAULTS.abortGraceMs),
+   * the last log lines and the batch response must fit before Lambda kills the invocation, or
+   * every record of the batch would be re-delivered, the finished ones included.
+   */
+  safetyMarginMs: 15_000,
+  consulHttpPort: 8500,
+} as const;
+
+/** Environment variables the function reads; the stacks set them. */
+export const LAMBDA_ENVIRONMENT = {
+  /** The cluster name: managed groups are named `<cluster>-<generation>`. */
+  cluster: 'CONSUL_ROLLOUT_CLUSTER',
+  /** Tag key every server instance carries with the cluster name as value (cloud auto-join). */
+  serverTagKey: 'CONSUL_ROLLOUT_SERVER_TAG_KEY',
+  /** SSM SecureString parameter holding the Consul ACL token the procedures use. Optional. */
+  aclTokenParameter: 'CONSUL_ROLLOUT_ACL_TOKEN_PARAMETER',
+  /** Port of the servers' HTTP API. @default 8500 */
+  consulHttpPort: 'CONSUL_ROLLOUT_CONSUL_HTTP_PORT',
+} as const;
+
+/**
+ * Builds the invocation function around `loadDeps`, which runs once per execution environment
+ * (cold start) and is retried on the next invocation if it failed.
+ */
+export function createLambdaHandler(
+  loadDeps: () => Promise<LambdaDeps>,
+): (event: unknown, context: LambdaContext) => Promise<SqsBatchResponse> {
+  let loading: Promise<LambdaDeps> | undefined;
+  return async (event, context) => {
+    loading ??= loadDeps().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    const deps = await loading;
+    const budgetMs = context.getRemainingTimeInMillis() - (deps.safetyMarginMs ?? LAMBDA_DEFAULTS.safetyMarginMs);
+    const records = classifyEvents(event, deps.policy);
+    const outcomes = await Promise.all(
+      records.map(async (record) => ({ record, ok: await processRecord(record, deps, budgetMs) })),
+    );
+    const failed = outcomes.filter((outcome) => !outcome.ok).map((outcome) => outcome.record.messageId);
+    const batchItemFailures = failed.flatMap((messageId) =>
+      messageId === undefined ? [] : [{ itemIdentifier: messageId }],
+    );
+    if (batchItemFailures.length < failed.length) {
+      // Not from SQS (a direct EventBridge invocation), or a record without a message id: there is
+      // no item to report, so fail the invocation as a whole and let it be retried.
+      throw new Error(`${failed.length} lifecycle event(s) failed; see the log records above`);
+    }
+    return { batchItemFailures };
+  };
+}
+
+async function processRecord(record: RecordDecision, deps: LambdaDeps, budgetMs: number): Promise<boolean> {
+  const { decision } = record;
+  const messageId = record.messageId === undefined ? {} : { messageId: record.messageId };
+  switch (decision.action) {
+    case 'ignore':
+      deps.log({
+        level: 'info',
+        msg: 'event ignored',
+        reason: decision.reason,
+        detail: decision.message,
+        ...messageId,
+      });
+      return true;
+    case 'reject':
+      // Reported as failed, not dropped: after the queue's maxReceiveCount it lands in the
+      // dead-letter queue, where an alarm makes a human look at it.
+      deps.log({
+        level: 'error',
+        msg: 'event rejected',
+        error: describeError(
+          new UsageError(decision.message, decision.remedy === undefined ? {} : { remedy: decision.remedy }),
+        ),
+        ...messageId,
+      });
+      return false;
+    case 'drain':
+    case 'gate':
+      try {
+        await handleLifecycleEvent(decision.event, {
+          procedures: deps.procedures,
+          actions: deps.actions,
+          budgetMs,
+          log: deps.log,
+          ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+          ...(deps.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: deps.heartbeatIntervalMs }),
+        });
+        return true;
+      } catch {
+        // handleLifecycleEvent has logged the failure with its context.
+        return false;
+      }
+  }
+}
+
+const environment = z.object({
+  [LAMBDA_ENVIRONMENT.cluster]: z.string({ error: 'is required' }).min(1, { error: 'must not be empty' }),
+  [LAMBDA_ENVIRONMENT.serverTagKey]: z.string({ error: 'is required' }).min(1, { error: 'must not be empty' }),
+  [LAMBDA_ENVIRONMENT.aclTokenParameter]: z.string().min(1, { error: 'must not be empty when set' }).optional(),
+  [LAMBDA_ENVIRONMENT.consulHttpPort]: z.coerce
+    .number({ error: 'must be a port number' })
+    .int({ error: 'must be a port number' })
+    .min(1, { error: 'must be a port number' })
+    .max(65535, { error: 'must be a port number' })
+    .optional(),
+});
+
+/** JSON lines on stdout: CloudWatch Logs keeps one record per line, queryable with Logs Insights. */
+export const jsonLog: Log = (record) => {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+};
+
+/**
+ * The production wiring: SDK clients from the Lambda's role and region, the ACL token from SSM
+ * (read once per cold start, handed only to the procedures), the drain and gate over the servers
+ * that carry the cluster tag.
+ */
+export async function createLambdaDeps(env: NodeJS.ProcessEnv = process.env): Promise<LambdaDeps> {
+  const parsed = environment.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UsageError(`Lambda environment variable ${String(issue?.path[0])} ${issue?.message ?? 'is invalid'}`, {
+      remedy: `set ${Object.values(LAMBDA_ENVIRONMENT).join(', ')} on the function (the stacks do)`,
+    });
+  }
+  const settings = parsed.data;
+  const cluster = settings[LAMBDA_ENVIRONMENT.cluster];
+  const tokenParameter = settings[LAMBDA_ENVIRONMENT.aclTokenParameter];
+  const ec2 = new EC2Client({});
+  const consulToken =
+    tokenParameter === undefined ? undefined : await readConsulToken(new SSMClient({}), tokenParameter);
+  return {
+    policy: { managedGroups: (name) => name.startsWith(`${cluster}-`) },
+    actions: new AwsLifecycleActions(new AutoScalingClient({})),
+    procedures: createConsulProcedures({
+      ec2,
+      serverTag: { key: settings[LAMBDA_ENVIRONMENT.serverTagKey], value: cluster },
+      consulHttpPort: settings[LAMBDA_ENVIRONMENT.consulHttpPort] ?? LAMBDA_DEFAULTS.consulHttpPort,
+      ...(consulToken === undefined ? {} : { consulToken }),
+      log: jsonLog,
+    }),
+    log: jsonLog,
+  };
+}
+
+export const handler = createLambdaHandler(() => createLambdaDeps());
