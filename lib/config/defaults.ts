@@ -1,0 +1,26 @@
+/**
+ * Every default of the rollout config, in one place. The loader applies them with `??`, so an
+ * explicit `0` or empty list in the user's file is never silently replaced.
+ */
+export const CONFIG_DEFAULTS = {
+  /** Where `loadRolloutConfig` looks when no path is given (relative to the working directory). */
+  configPath: 'consul-rollout.config.json',
+  instanceType: 't3.small',
+  timeouts: {
+    /**
+     * Lifecycle hook heartbeat timeout. Ten minutes leaves room for one failed handler invocation
+     * plus the SQS redelivery of its message (see `minimumHeartbeatTimeoutSeconds`).
+     */
+    heartbeatTimeoutSeconds: 600,
+    /** How long one new server may take to boot, join and become a healthy, stable voter. */
+    gateDeadlineSeconds: 900,
+    /** How long one old server's drain (lock, leadership transfer, leave, confirmation) may take. */
+    drainDeadlineSeconds: 900,
+    /** Lambda timeout of the drain handler; one invocation handles one lifecycle action. */
+    handlerTimeoutSeconds: 300,
+  },
+  clientAccess: {
+    securityGroupIds: [] as readonly string[],
+    cidrBlocks: [] as readonly string[],
+  },
+} as const;

@@ -1,0 +1,182 @@
+import { z } from 'zod';
+import { describeSecretShape } from './secret-patterns.ts';
+
+/**
+ * The user's rollout config as written in `consul-rollout.config.json`: strict objects (a typo in
+ * a key is an error, not a silently ignored setting), optional fields left undefined here and
+ * defaulted by the loader from `CONFIG_DEFAULTS`.
+ *
+ * Every error message names what is allowed, because the loader prefixes it with the field path
+ * and that line is all the operator sees.
+ */
+
+export const STAGES = ['canary', 'expand', 'retire'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Odd sizes only: an even-sized cluster tolerates no more failures than the next smaller odd one. */
+export const SERVER_COUNTS = [3, 5, 7] as const;
+export type ServerCount = (typeof SERVER_COUNTS)[number];
+
+const name = (what: string, pattern: RegExp, allowed: string) =>
+  z.string({ error: `must be a string: ${what}` }).regex(pattern, { error: `must be ${allowed}` });
+
+/**
+ * Names end up in ASG, Lambda and IAM role names (64-character limits) and in the user data
+ * script, so they stay within a shell- and HCL-safe alphabet.
+ */
+export const clusterNameSchema = name(
+  'the cluster name',
+  /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/,
+  '3–32 characters of lowercase letters, digits and "-", starting with a letter (e.g. "prod-consul")',
+);
+export const generationNameSchema = name(
+  'the generation name',
+  /^[a-z][a-z0-9-]{0,22}[a-z0-9]$/,
+  '2–24 characters of lowercase letters, digits and "-", starting with a letter (e.g. "v1-22-7")',
+);
+const consulVersionSchema = name(
+  'a Consul version',
+  /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?(?:\+ent)?$/,
+  'a Consul release version such as "1.22.7" (no leading "v")',
+);
+const amiIdSchema = name('an AMI id', /^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'an AMI id such as "ami-0123456789abcdef0"');
+const regionSchema = name('an AWS region', /^[a-z]{2}(?:-[a-z]+)+-\d$/, 'an AWS region such as "eu-west-1"');
+const vpcIdSchema = name('a VPC id', /^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'a VPC id such as "vpc-0123456789abcdef0"');
+const subnetIdSchema = name('a subnet id', /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'a subnet id such as "subnet-0123456789abcdef0"');
+const securityGroupIdSchema = name('a security group id', /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'a security group id such as "sg-0123456789abcdef0"');
+const cidrSchema = name('an IPv4 CIDR block', /^(?:\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'an IPv4 CIDR block such as "10.0.0.0/16"');
+const instanceTypeSchema = name('an EC2 instance type', /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'an EC2 instance type such as "t3.small"');
+const snsTopicArnSchema = name('an SNS topic ARN', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN');
+const kmsKeyArnSchema = name('a KMS key ARN', /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'a KMS key ARN such as "arn:aws:kms:eu-west-1:111122223333:key/…"');
+
+/**
+ * An SSM Parameter Store *name*. A value that looks like the secret itself is refused with a
+ * message that does not repeat it (the error may end up in CI logs).
+ */
+export const parameterNameSchema = z
+  .string({ error: 'must be a string: the NAME of an SSM parameter' })
+  .superRefine((value, ctx) => {
+    const secretShape = describeSecretShape(value);
+    if (secretShape !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          `looks like ${secretShape}, not a parameter name; store the secret in SSM Parameter Store ` +
+          `(SecureString) and put the parameter's NAME here (e.g. "/consul/prod/<secret-name>"); the value is not repeated here`,
+      });
+      return;
+    }
+    // Parameter Store's own grammar: letters, digits, "_", ".", "-", "/" for the hierarchy.
+    if (!/^\/?[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/.test(value) || value.length > 1011) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be an SSM parameter name: letters, digits, "_", ".", "-" and "/" separators (e.g. "/consul/prod/gossip-key")',
+      });
+    }
+  });
+
+/**
+ * Exactly one AMI source. Written as one object with three optional keys (rather than a zod union)
+ * so a bad value under a present key gets its own precise message instead of "no union matched".
+ */
+const amiSourceSchema = z
+  .strictObject(
+    {
+      amiId: amiIdSchema.optional(),
+      packerManifest: z.string({ error: 'must be a path to a Packer manifest.json' }).min(1).optional(),
+      ssmParameter: parameterNameSchema.optional(),
+    },
+    { error: 'must be an object with exactly one of "amiId", "packerManifest" or "ssmParameter"' },
+  )
+  .superRefine((value, ctx) => {
+    const present = Object.values(value).filter((v) => v !== undefined).length;
+    if (present !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must have exactly one of "amiId", "packerManifest" or "ssmParameter" (got ${present})`,
+      });
+    }
+  });
+
+const positiveInt = z.int({ error: 'must be a whole number of seconds' }).positive({ error: 'must be greater than 0' });
+
+export const rawConfigSchema = z
+  .strictObject({
+    clusterName: clusterNameSchema,
+    serverCount: z.literal(SERVER_COUNTS, { error: `must be one of ${SERVER_COUNTS.join(', ')}` }),
+    region: regionSchema,
+    vpcId: vpcIdSchema,
+    subnetIds: z
+      .array(subnetIdSchema, { error: 'must be a list of subnet ids' })
+      .min(1, { error: 'must list at least 1 subnet id' }),
+    instanceType: instanceTypeSchema.optional(),
+    clientAccess: z
+      .strictObject({
+        securityGroupIds: z.array(securityGroupIdSchema).optional(),
+        cidrBlocks: z.array(cidrSchema).optional(),
+      })
+      .optional(),
+    generations: z
+      .array(
+        z.strictObject({
+          name: generationNameSchema,
+          consulVersion: consulVersionSchema,
+          ami: amiSourceSchema,
+        }),
+        { error: 'must be a list of {name, consulVersion, ami}' },
+      )
+      .min(2, { error: 'must list at least 2 generations (the old one and the new one)' }),
+    rollout: z.strictObject({
+      old: generationNameSchema,
+      new: generationNameSchema,
+      stage: z.enum(STAGES, { error: `must be one of ${STAGES.join(', ')}` }),
+    }),
+    timeouts: z
+      .strictObject({
+        heartbeatTimeoutSeconds: positiveInt.optional(),
+        gateDeadlineSeconds: positiveInt.optional(),
+        drainDeadlineSeconds: positiveInt.optional(),
+        handlerTimeoutSeconds: positiveInt.optional(),
+      })
+      .optional(),
+    secrets: z.strictObject({
+      gossipKeyParameter: parameterNameSchema,
+      aclTokenParameters: z.strictObject({
+        /** The servers' own agent token (`acl.tokens.agent`). */
+        agent: parameterNameSchema,
+        /** The drain handler's token: operator:write, agent:write, key:write on the lock prefix. */
+        drainHandler: parameterNameSchema,
+      }),
+      /** Customer-managed key of the SecureString parameters; omit for the AWS-managed aws/ssm key. */
+      kmsKeyArn: kmsKeyArnSchema.optional(),
+    }),
+    alarmTopicArn: snsTopicArnSchema.optional(),
+  })
+  .superRefine((config, ctx) => {
+    const names = config.generations.map((g) => g.name);
+    names.forEach((generation, index) => {
+      if (names.indexOf(generation) !== index) {
+        ctx.addIssue({ code: 'custom', path: ['generations', index, 'name'], message: `duplicates generation "${generation}"; names must be unique` });
+      }
+    });
+    for (const role of ['old', 'new'] as const) {
+      if (!names.includes(config.rollout[role])) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rollout', role],
+          message: `must name one of the generations: ${names.map((n) => `"${n}"`).join(', ')} (got "${config.rollout[role]}")`,
+        });
+      }
+    }
+    if (config.rollout.old === config.rollout.new) {
+      ctx.addIssue({ code: 'custom', path: ['rollout', 'new'], message: `must differ from rollout.old (both are "${config.rollout.old}")` });
+    }
+  });
+
+export type RawRolloutConfig = z.infer<typeof rawConfigSchema>;
+
+/** Context overrides (cdktf `--context`-style, via cdktf.json or CDKTF_CONTEXT_JSON). */
+export const overridesSchema = z.strictObject({
+  stage: z.enum(STAGES, { error: `must be one of ${STAGES.join(', ')}` }).optional(),
+});
+export type ConfigOverrides = z.infer<typeof overridesSchema>;
