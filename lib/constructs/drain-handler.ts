@@ -1,0 +1,319 @@
+import { Construct } from 'constructs';
+import { AssetType, Fn, TerraformAsset } from 'cdktf';
+import type { ITerraformDependable } from 'cdktf';
+import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule/index.js';
+import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target/index.js';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group/index.js';
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm/index.js';
+import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document/index.js';
+import { LambdaEventSourceMapping } from '@cdktf/provider-aws/lib/lambda-event-source-mapping/index.js';
+import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function/index.js';
+import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue/index.js';
+import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy/index.js';
+import { UsageError } from '../errors.ts';
+import type { AwsEnvironment } from './aws-environment.ts';
+import { CONSUL_HTTP_PORT } from './consul-security-groups.ts';
+import type { GenerationTimeouts } from './consul-server-generation.ts';
+import { BUNDLE_FILE, DEFAULT_HANDLER_ENTRY, bundleHandler } from './handler-bundle.ts';
+import { LeastPrivilegeRole, secureStringReadGrants } from './least-privilege-role.ts';
+import { maxReceiveCount, queueVisibilityTimeoutSeconds, timingProblems } from './timing.ts';
+
+/** The EventBridge detail-types Auto Scaling emits for lifecycle actions. */
+export const LIFECYCLE_DETAIL_TYPES = [
+  'EC2 Instance-launch Lifecycle Action',
+  'EC2 Instance-terminate Lifecycle Action',
+] as const;
+
+/**
+ * Environment variables the function is configured with. They mirror LAMBDA_ENVIRONMENT of
+ * lib/handlers/lambda.ts (a unit test keeps the two equal); importing that module here would load
+ * the AWS SDK into every synth.
+ */
+export const DRAIN_HANDLER_ENV = {
+  /** The cluster name: the handler acts for groups named `<cluster>-<generation>`. */
+  cluster: 'CONSUL_ROLLOUT_CLUSTER',
+  /** Tag key every server carries with the cluster name as value (for finding the servers). */
+  serverTagKey: 'CONSUL_ROLLOUT_SERVER_TAG_KEY',
+  /** SSM parameter *name* of the handler's Consul ACL token. */
+  aclTokenParameter: 'CONSUL_ROLLOUT_ACL_TOKEN_PARAMETER',
+  consulHttpPort: 'CONSUL_ROLLOUT_CONSUL_HTTP_PORT',
+} as const;
+
+export const DRAIN_HANDLER_DEFAULTS = {
+  entry: DEFAULT_HANDLER_ENTRY,
+  memorySizeMb: 256,
+  logRetentionDays: 30,
+  /** Lambda's queue holds a lifecycle event no longer than a lifecycle action can live (48 h). */
+  queueRetentionSeconds: 2 * 24 * 3600,
+  /** Dead letters are kept the SQS maximum, for the post-mortem. */
+  deadLetterRetentionSeconds: 14 * 24 * 3600,
+} as const;
+
+export interface DrainHandlerProps {
+  readonly clusterName: string;
+  /**
+   * Every Auto Scaling group whose lifecycle actions this handler completes: the old *and* the new
+   * generation, in every stage. Keeping a retired generation's name here after its group resource
+   * is gone from the configuration is what lets its terminate hooks be drained while Terraform
+   * destroys it — the rule, the queue and the grants do not change between stages.
+   */
+  readonly groupNames: readonly string[];
+  readonly environment: AwsEnvironment;
+  /** Subnets the function runs in (it must reach the servers' private addresses). */
+  readonly subnetIds: readonly string[];
+  /** The handler's own security group (ConsulSecurityGroups.handlerSecurityGroup). */
+  readonly securityGroupId: string;
+  /** The cluster size, for the retry budget of drains queued behind the drain lock. */
+  readonly serverCount: number;
+  readonly timeouts: GenerationTimeouts;
+  /** SSM parameter name of the handler's Consul ACL token. */
+  readonly tokenParameter: string;
+  /** The tag key that marks the cluster's servers (its value is the cluster name). */
+  readonly serverTagKey: string;
+  /**
+   * Customer-managed KMS key of the token parameter.
+   * @default undefined - the AWS-managed aws/ssm key
+   */
+  readonly kmsKeyArn?: string;
+  /**
+   * TypeScript entry to bundle; must export `handler`.
+   * @default DRAIN_HANDLER_DEFAULTS.entry (lib/handlers/lambda.ts)
+   */
+  readonly entry?: string;
+  /**
+   * Where the alarms notify (SNS topic ARNs).
+   * @default [] - alarms change state without notifying anyone
+   */
+  readonly alarmActions?: readonly string[];
+  /** @default DRAIN_HANDLER_DEFAULTS.memorySizeMb */
+  readonly memorySizeMb?: number;
+  /** @default DRAIN_HANDLER_DEFAULTS.logRetentionDays */
+  readonly logRetentionDays?: number;
+}
+
+/**
+ * The lifecycle handler: Auto Scaling emits lifecycle actions to EventBridge; a rule matching
+ * exactly this cluster's groups sends them to an SQS queue (dead-letter queue behind it); the
+ * queue feeds the Lambda one action at a time. A failed or timed-out invocation leaves the action
+ * open and its message comes back after the visibility timeout (see timing.ts).
+ */
+export class DrainHandler extends Construct {
+  readonly function: LambdaFunction;
+  readonly queue: SqsQueue;
+  readonly deadLetterQueue: SqsQueue;
+  readonly rule: CloudwatchEventRule;
+  /** What must exist before a hooked instance launches (see ConsulServerGeneration.dependsOn). */
+  readonly readiness: readonly ITerraformDependable[];
+
+  constructor(scope: Construct, id: string, props: DrainHandlerProps) {
+    super(scope, id);
+    validate(this.node.path, props);
+    const env = props.environment;
+    const functionName = `${props.clusterName}-drain-handler`;
+    const timing = { serverCount: props.serverCount, ...props.timeouts };
+
+    const bundle = bundleHandler(props.entry ?? DRAIN_HANDLER_DEFAULTS.entry, this.node.path);
+    const code = new TerraformAsset(this, 'Code', { path: bundle.directory, type: AssetType.ARCHIVE, assetHash: bundle.hash });
+
+    const logGroup = new CloudwatchLogGroup(this, 'Logs', {
+      name: `/aws/lambda/${functionName}`,
+      retentionInDays: props.logRetentionDays ?? DRAIN_HANDLER_DEFAULTS.logRetentionDays,
+    });
+
+    this.deadLetterQueue = new SqsQueue(this, 'DeadLetters', {
+      name: `${props.clusterName}-lifecycle-dead-letters`,
+      messageRetentionSeconds: DRAIN_HANDLER_DEFAULTS.deadLetterRetentionSeconds,
+      sqsManagedSseEnabled: true,
+    });
+    this.queue = new SqsQueue(this, 'Queue', {
+      name: `${props.clusterName}-lifecycle-actions`,
+      visibilityTimeoutSeconds: queueVisibilityTimeoutSeconds(props.timeouts.handlerTimeoutSeconds),
+      messageRetentionSeconds: DRAIN_HANDLER_DEFAULTS.queueRetentionSeconds,
+      // Long polling: fewer empty receives, no added latency for a waiting lifecycle action.
+      receiveWaitTimeSeconds: 20,
+      sqsManagedSseEnabled: true,
+      redrivePolicy: Fn.jsonencode({
+        deadLetterTargetArn: this.deadLetterQueue.arn,
+        maxReceiveCount: maxReceiveCount(timing),
+      }),
+    });
+
+    this.rule = new CloudwatchEventRule(this, 'LifecycleActions', {
+      name: `${props.clusterName}-lifecycle-actions`,
+      description: `Lifecycle actions of the Consul server groups of ${props.clusterName}`,
+      eventPattern: JSON.stringify({
+        source: ['aws.autoscaling'],
+        'detail-type': [...LIFECYCLE_DETAIL_TYPES],
+        detail: { AutoScalingGroupName: [...props.groupNames] },
+      }),
+    });
+    // Only this rule may send to the queues (the dead-letter queue also takes events EventBridge
+    // could not deliver to the main queue).
+    const sendPolicies = [this.queue, this.deadLetterQueue].map(
+      (queue, index) =>
+        new SqsQueuePolicy(this, index === 0 ? 'QueuePolicy' : 'DeadLetterPolicy', {
+          queueUrl: queue.url,
+          policy: new DataAwsIamPolicyDocument(this, index === 0 ? 'QueuePolicyDocument' : 'DeadLetterPolicyDocument', {
+            statement: [
+              {
+                sid: 'FromLifecycleRuleOnly',
+                effect: 'Allow',
+                actions: ['sqs:SendMessage'],
+                resources: [queue.arn],
+                principals: [{ type: 'Service', identifiers: ['events.amazonaws.com'] }],
+                condition: [{ test: 'ArnEquals', variable: 'aws:SourceArn', values: [this.rule.arn] }],
+              },
+            ],
+          }).json,
+        }),
+    );
+    const target = new CloudwatchEventTarget(this, 'ToQueue', {
+      rule: this.rule.name,
+      arn: this.queue.arn,
+      deadLetterConfig: { arn: this.deadLetterQueue.arn },
+    });
+
+    const identity = new LeastPrivilegeRole(this, 'Identity', {
+      roleName: functionName,
+      description: `Consul drain handler of ${props.clusterName}: completes lifecycle actions of its own groups`,
+      servicePrincipal: 'lambda.amazonaws.com',
+      grants: [
+        {
+          sid: 'CompleteOwnLifecycleActions',
+          actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+          resources: props.groupNames.map((name) => env.autoScalingGroupArn(name)),
+        },
+        {
+          sid: 'FindServerAddresses',
+          actions: ['ec2:DescribeInstances'],
+          resources: ['*'],
+          unscopedBecause: 'EC2 Describe* actions support no resource-level permissions',
+        },
+        ...secureStringReadGrants(env, [props.tokenParameter], props.kmsKeyArn),
+        {
+          sid: 'ConsumeLifecycleQueue',
+          // GetQueueAttributes: the event source mapping checks the queue with the function's role.
+          actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+          resources: [this.queue.arn],
+        },
+        {
+          sid: 'WriteOwnLogs',
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [`${logGroup.arn}:*`],
+        },
+        {
+          // A function in a VPC gets its network interfaces through its own role.
+          sid: 'AttachToVpc',
+          actions: ['ec2:CreateNetworkInterface'],
+          resources: [
+            env.arn('ec2', 'network-interface/*'),
+            ...props.subnetIds.map((subnet) => env.arn('ec2', `subnet/${subnet}`)),
+            env.arn('ec2', `security-group/${props.securityGroupId}`),
+          ],
+        },
+        {
+          sid: 'ManageOwnNetworkInterfaces',
+          actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+          resources: [env.arn('ec2', 'network-interface/*')],
+        },
+        {
+          sid: 'DescribeVpcPlacement',
+          actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
+          resources: ['*'],
+          unscopedBecause: 'EC2 Describe* actions support no resource-level permissions',
+        },
+      ],
+    });
+
+    this.function = new LambdaFunction(this, 'Function', {
+      functionName,
+      description: `Gates and drains the Consul servers of ${props.clusterName} (lifecycle hooks)`,
+      role: identity.role.arn,
+      runtime: 'nodejs22.x',
+      handler: `${BUNDLE_FILE.replace(/\.mjs$/, '')}.handler`,
+      filename: code.path,
+      sourceCodeHash: code.assetHash,
+      timeout: props.timeouts.handlerTimeoutSeconds,
+      memorySize: props.memorySizeMb ?? DRAIN_HANDLER_DEFAULTS.memorySizeMb,
+      vpcConfig: { subnetIds: [...props.subnetIds], securityGroupIds: [props.securityGroupId] },
+      loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },
+      environment: {
+        variables: {
+          [DRAIN_HANDLER_ENV.cluster]: props.clusterName,
+          [DRAIN_HANDLER_ENV.serverTagKey]: props.serverTagKey,
+          [DRAIN_HANDLER_ENV.aclTokenParameter]: props.tokenParameter,
+          [DRAIN_HANDLER_ENV.consulHttpPort]: String(CONSUL_HTTP_PORT),
+        },
+      },
+      // The function must not run before it may write logs and complete actions.
+      dependsOn: [logGroup, identity.policy],
+    });
+
+    const mapping = new LambdaEventSourceMapping(this, 'FromQueue', {
+      eventSourceArn: this.queue.arn,
+      functionName: this.function.arn,
+      // One lifecycle action per invocation: a slow drain never holds another action's message.
+      batchSize: 1,
+      // Failures are reported per message, so a failed action is redelivered on its own.
+      functionResponseTypes: ['ReportBatchItemFailures'],
+      // No maximum_concurrency on purpose: a drain waiting for the lock heartbeats from inside its
+      // own invocation; a message left unread behind a concurrency cap would heartbeat no one.
+      dependsOn: [identity.policy],
+    });
+
+    const alarmActions = [...(props.alarmActions ?? [])];
+    new CloudwatchMetricAlarm(this, 'DeadLettersAlarm', {
+      alarmName: `${props.clusterName}-lifecycle-dead-letters`,
+      alarmDescription:
+        'A lifecycle event was not handled: its action will time out (launch: ABANDON; terminate: the ' +
+        'server is terminated undrained). Run `consul-rollout doctor` and inspect the dead-letter queue.',
+      namespace: 'AWS/SQS',
+      metricName: 'ApproximateNumberOfMessagesVisible',
+      dimensions: { QueueName: this.deadLetterQueue.name },
+      statistic: 'Maximum',
+      period: 60,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
+      alarmActions,
+      okActions: alarmActions,
+    });
+    new CloudwatchMetricAlarm(this, 'ErrorsAlarm', {
+      alarmName: `${props.clusterName}-drain-handler-errors`,
+      alarmDescription:
+        'The drain handler failed an invocation; the action stays open and is retried, but a rollout ' +
+        'step is not progressing. Read the handler log group.',
+      namespace: 'AWS/Lambda',
+      metricName: 'Errors',
+      dimensions: { FunctionName: this.function.functionName },
+      statistic: 'Sum',
+      period: 60,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
+      alarmActions,
+      okActions: alarmActions,
+    });
+
+    this.readiness = [this.rule, target, ...sendPolicies, mapping, this.function];
+  }
+}
+
+function validate(path: string, props: DrainHandlerProps): void {
+  const problems: string[] = [];
+  if (props.groupNames.length === 0) problems.push('groupNames must list at least one Auto Scaling group');
+  if (new Set(props.groupNames).size !== props.groupNames.length) {
+    problems.push(`groupNames must not repeat a group (got ${props.groupNames.join(', ')})`);
+  }
+  if (props.subnetIds.length === 0) problems.push('subnetIds must list at least one subnet');
+  for (const p of timingProblems({ serverCount: props.serverCount, ...props.timeouts })) {
+    problems.push(`timeouts.${p.field} ${p.message}`);
+  }
+  if (problems.length > 0) {
+    throw new UsageError(`${path}: invalid DrainHandler props\n${problems.map((p) => `  - ${p}`).join('\n')}`, {
+      remedy: 'fix the values above in the rollout config',
+    });
+  }
+}

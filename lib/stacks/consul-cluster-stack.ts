@@ -1,0 +1,108 @@
+import type { Construct } from 'constructs';
+import { TerraformOutput, TerraformStack } from 'cdktf';
+import { AwsProvider } from '@cdktf/provider-aws/lib/provider/index.js';
+import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter/index.js';
+import type { GenerationConfig, RolloutConfig } from '../config/load.ts';
+import { AwsEnvironment } from '../constructs/aws-environment.ts';
+import { ConsulSecurityGroups } from '../constructs/consul-security-groups.ts';
+import { ConsulServerGeneration, SERVER_TAG_KEYS, generationGroupName } from '../constructs/consul-server-generation.ts';
+import { ConsulServerRole } from '../constructs/consul-server-role.ts';
+import { DrainHandler } from '../constructs/drain-handler.ts';
+import { stageLayout } from './stages.ts';
+
+export interface ConsulClusterStackProps {
+  /** Validated config; `config.rollout.stage` selects what this stack deploys. */
+  readonly config: RolloutConfig;
+  /**
+   * TypeScript entry of the drain handler Lambda.
+   * @default DRAIN_HANDLER_DEFAULTS.entry (lib/handlers/lambda.ts)
+   */
+  readonly handlerEntry?: string;
+}
+
+/**
+ * The whole cluster as it should be in one rollout stage. The stack (and so its Terraform state)
+ * is named after the cluster, not the stage: moving to the next stage is a change to the same
+ * state, which is what makes each stage a reviewable plan against the previous one.
+ */
+export class ConsulClusterStack extends TerraformStack {
+  constructor(scope: Construct, props: ConsulClusterStackProps) {
+    const { config } = props;
+    super(scope, config.clusterName);
+
+    new AwsProvider(this, 'aws', {
+      region: config.region,
+      defaultTags: [{ tags: { 'consul-rollout:stack': config.clusterName, 'managed-by': 'consul-rollout' } }],
+    });
+    const environment = new AwsEnvironment(this, 'Environment', { region: config.region });
+
+    const network = new ConsulSecurityGroups(this, 'Network', {
+      clusterName: config.clusterName,
+      vpcId: config.vpcId,
+      clientSecurityGroupIds: config.clientAccess.securityGroupIds,
+      clientCidrBlocks: config.clientAccess.cidrBlocks,
+    });
+
+    const serverRole = new ConsulServerRole(this, 'ServerRole', {
+      clusterName: config.clusterName,
+      environment,
+      secretParameterNames: [config.secrets.gossipKeyParameter, config.secrets.aclTokenParameters.agent],
+      kmsKeyArn: config.secrets.kmsKeyArn,
+    });
+
+    const handler = new DrainHandler(this, 'DrainHandler', {
+      clusterName: config.clusterName,
+      // Both generations in every stage, so nothing about the handler changes when the old group
+      // is destroyed (its drains need the rule and the grants until the very last one).
+      groupNames: [config.rollout.old, config.rollout.new].map((g) => generationGroupName(config.clusterName, g.name)),
+      environment,
+      subnetIds: config.subnetIds,
+      securityGroupId: network.handlerSecurityGroup.id,
+      serverCount: config.serverCount,
+      timeouts: config.timeouts,
+      tokenParameter: config.secrets.aclTokenParameters.drainHandler,
+      serverTagKey: SERVER_TAG_KEYS.cluster,
+      kmsKeyArn: config.secrets.kmsKeyArn,
+      entry: props.handlerEntry,
+      alarmActions: config.alarmTopicArn === undefined ? [] : [config.alarmTopicArn],
+    });
+
+    const groups = stageLayout(config, config.rollout.stage).map(
+      ({ generation, desiredCapacity }) =>
+        // The construct id is the generation name, so a generation keeps its Terraform addresses
+        // from stage to stage and only its capacity changes.
+        new ConsulServerGeneration(this, `Generation-${generation.name}`, {
+          clusterName: config.clusterName,
+          generationName: generation.name,
+          consulVersion: generation.consulVersion,
+          imageId: this.imageId(generation),
+          instanceType: config.instanceType,
+          serverCount: config.serverCount,
+          desiredCapacity,
+          region: config.region,
+          subnetIds: config.subnetIds,
+          securityGroupIds: [network.serverSecurityGroup.id],
+          instanceProfileName: serverRole.instanceProfile.name,
+          gossipKeyParameter: config.secrets.gossipKeyParameter,
+          agentTokenParameter: config.secrets.aclTokenParameters.agent,
+          timeouts: config.timeouts,
+          dependsOn: handler.readiness,
+        }),
+    );
+
+    new TerraformOutput(this, 'stage', { value: config.rollout.stage, description: 'The rollout stage this configuration deploys' });
+    new TerraformOutput(this, 'server_groups', { value: groups.map((g) => g.groupName), description: 'Auto Scaling groups of Consul servers' });
+    new TerraformOutput(this, 'drain_handler_function', { value: handler.function.functionName });
+    new TerraformOutput(this, 'lifecycle_dead_letter_queue', { value: handler.deadLetterQueue.url });
+  }
+
+  /**
+   * A generation's AMI. An SSM parameter is read at plan time through a data source (its
+   * non-sensitive value), so the plan shows the exact AMI; `resolve:ssm:` in the launch template
+   * would instead resolve at every launch and let one generation silently span several images.
+   */
+  private imageId(generation: GenerationConfig): string {
+    if (generation.ami.kind === 'amiId') return generation.ami.amiId;
+    return new DataAwsSsmParameter(this, `Ami-${generation.name}`, { name: generation.ami.parameterName }).insecureValue;
+  }
+}

@@ -1,0 +1,39 @@
+import type { GenerationConfig, RolloutConfig } from '../config/load.ts';
+import type { Stage } from '../config/schema.ts';
+
+/** One generation as deployed in a stage. */
+export interface StagedGeneration {
+  readonly role: 'old' | 'new';
+  readonly generation: GenerationConfig;
+  /** Servers the generation runs in this stage. */
+  readonly desiredCapacity: number;
+}
+
+/**
+ * Which generations exist, at what size, in each stage (DESIGN.md §2):
+ *
+ * - canary: the old generation at full size plus one new server — the first new-version voter is
+ *   gated in while the old cluster is untouched (voters N+1);
+ * - expand: both generations at full size (voters 2N), so the retire step starts with the most
+ *   failure tolerance the cluster will ever have;
+ * - retire: only the new generation; Terraform destroys the old group and its terminate hooks
+ *   drain the old servers one at a time (voters 2N → N).
+ */
+export function stageLayout(config: RolloutConfig, stage: Stage): StagedGeneration[] {
+  const full = config.serverCount;
+  const { old: oldGeneration, new: newGeneration } = config.rollout;
+  switch (stage) {
+    case 'canary':
+      return [
+        { role: 'old', generation: oldGeneration, desiredCapacity: full },
+        { role: 'new', generation: newGeneration, desiredCapacity: 1 },
+      ];
+    case 'expand':
+      return [
+        { role: 'old', generation: oldGeneration, desiredCapacity: full },
+        { role: 'new', generation: newGeneration, desiredCapacity: full },
+      ];
+    case 'retire':
+      return [{ role: 'new', generation: newGeneration, desiredCapacity: full }];
+  }
+}
