@@ -132,7 +132,10 @@ export class LocalServer {
     this.state = 'running';
     recordServerPid(this.ip, child.pid);
     void child.then(() => {
-      if (this.process === child) this.process = undefined;
+      // The agent exited on its own (after `leave`, or a crash): it is no longer running.
+      if (this.process !== child) return;
+      this.process = undefined;
+      if (this.state === 'running') this.state = 'stopped';
     });
   }
 
@@ -324,6 +327,25 @@ export class LocalFleet {
       intervalMs: 100,
       detail: () => `see ${server.logFile}`,
     });
+  }
+
+  /**
+   * Wait until autopilot reports every voter healthy and the expected number of voters. Right
+   * after bootstrap or a join autopilot still counts servers as unhealthy; the quorum rule would
+   * (rightly) refuse to remove anything then.
+   */
+  async waitForHealthy(voters: number): Promise<void> {
+    await waitFor(
+      `${voters} healthy voters`,
+      async () => {
+        const leader = await this.waitForLeader();
+        const health = await leader.client.autopilotHealth({ timeoutMs: 2_000 });
+        const healthyVoters = health.servers.filter((s) => s.voter && s.healthy).length;
+        const allVoters = health.servers.filter((s) => s.voter).length;
+        return health.healthy && healthyVoters === voters && allVoters === voters;
+      },
+      { timeoutMs: this.options.readyTimeoutMs, intervalMs: 200, detail: () => `logs under ${this.baseDir}` },
+    );
   }
 
   /** Wait until every running server agrees there is a leader (and which one). */

@@ -1,0 +1,73 @@
+/**
+ * Every decision the drain and gate procedures take, as structured records: what the CLI prints,
+ * what the Lambda logs as JSON, what `bench` turns into timeline marks. One record per decision,
+ * never free text alone, so an incident review can be done with `jq`.
+ */
+
+export type DecisionEvent =
+  | 'already-drained'
+  | 'lock-waiting'
+  | 'lock-acquired'
+  | 'lock-released'
+  | 'quorum-verdict'
+  | 'leadership-transferred'
+  | 'leave-sent'
+  | 'leave-failed'
+  | 'removal-confirmed'
+  | 'fallback-used'
+  | 'gate-waiting'
+  | 'gate-passed'
+  | 'gate-abandoned';
+
+export interface DecisionRecord {
+  readonly at: string;
+  /** Milliseconds since the procedure started. */
+  readonly elapsedMs: number;
+  readonly procedure: 'drain' | 'gate';
+  /** The server acted on, by node name or id. */
+  readonly target: string;
+  readonly event: DecisionEvent;
+  readonly message: string;
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+export type DecisionSink = (record: DecisionRecord) => void;
+
+/** A per-procedure recorder: stamps time, keeps the records, forwards each to the sink. */
+export class DecisionRecorder {
+  readonly records: DecisionRecord[] = [];
+  readonly #started = Date.now();
+  readonly #procedure: DecisionRecord['procedure'];
+  readonly #target: string;
+  readonly #sink: DecisionSink | undefined;
+
+  constructor(procedure: DecisionRecord['procedure'], target: string, sink?: DecisionSink) {
+    this.#procedure = procedure;
+    this.#target = target;
+    this.#sink = sink;
+  }
+
+  elapsedMs(): number {
+    return Date.now() - this.#started;
+  }
+
+  record(event: DecisionEvent, message: string, detail?: Record<string, unknown>): DecisionRecord {
+    const record: DecisionRecord = {
+      at: new Date().toISOString(),
+      elapsedMs: this.elapsedMs(),
+      procedure: this.#procedure,
+      target: this.#target,
+      event,
+      message,
+      ...(detail === undefined ? {} : { detail }),
+    };
+    this.records.push(record);
+    this.#sink?.(record);
+    return record;
+  }
+}
+
+/** A sink writing one JSON line per record to stderr (the Lambda and `--json` CLI runs). */
+export const jsonLinesToStderr: DecisionSink = (record) => {
+  process.stderr.write(`${JSON.stringify(record)}\n`);
+};

@@ -1,0 +1,380 @@
+/**
+ * drain(): take one Consul server out of the cluster so that its instance may be destroyed,
+ * without ever letting it linger as a Raft voter (incident A) and without ever dropping the
+ * cluster's failure tolerance below what the quorum rule allows.
+ *
+ *   lock → quorum rule (wait while it says wait) → transfer leadership if it is the leader →
+ *   leave → confirm from outside (gone from Raft, left in serf) → fallback remove-peer +
+ *   force-leave -prune if the leave did not take → unlock.
+ *
+ * All state comes from the cluster, never from memory, so a re-delivered lifecycle event or a
+ * re-run after a crash resumes safely: a server no longer in the Raft configuration is
+ * "already drained".
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RolloutError } from '../errors.ts';
+import { isUnreachable, type ConsulClient } from '../consul/client.ts';
+import { describeRef, matchesRef, memberMatchesRef, readCluster, type ClusterSnapshot, type ServerRef } from '../consul/cluster.ts';
+import type { RaftServer } from '../consul/schemas.ts';
+import { evaluateRemoval, pickTransferTarget } from '../safety/index.ts';
+import type { RemovalDecision } from '../safety/types.ts';
+import { waitFor } from '../util/wait.ts';
+import { DecisionRecorder, type DecisionRecord, type DecisionSink } from './decision-log.ts';
+import { acquireDrainLock, type DrainLockOptions, type HeldLock } from './lock.ts';
+
+export interface DrainDependencies {
+  /** Clients of the servers that remain (never the target), asked afresh as servers come and go. */
+  readonly cluster: () => readonly ConsulClient[];
+  /** The target's own agent API, where the graceful leave is sent. Absent: go straight to fallback. */
+  readonly targetAgent?: ConsulClient;
+  readonly sink?: DecisionSink;
+}
+
+export interface DrainOptions {
+  /** Accept failure tolerance 0 after the removal (1- or 3-server clusters without surge). @default false */
+  readonly allowZeroTolerance?: boolean;
+  /** A replacement voter is expected, so waiting on the quorum rule can help. @default true */
+  readonly surgeExpected?: boolean;
+  /** Longest wait for the quorum rule to allow the removal. @default 600000 */
+  readonly quorumWaitTimeoutMs?: number;
+  /** Longest wait for a graceful leave to show in Raft and serf before the fallback. @default 30000 */
+  readonly leaveConfirmTimeoutMs?: number;
+  /** Longest wait for the fallback's removal to show. @default 30000 */
+  readonly fallbackConfirmTimeoutMs?: number;
+  /** Longest wait for a leadership transfer to be visible. @default 15000 */
+  readonly transferTimeoutMs?: number;
+  /** Time between polls of the cluster. @default 100 */
+  readonly pollIntervalMs?: number;
+  /** Generation to hand leadership to (the newest). @default no preference */
+  readonly preferGeneration?: string;
+  readonly lock?: DrainLockOptions;
+  /** Who is draining, recorded as the lock holder. @default "consul-rollout pid <pid>" */
+  readonly holder?: string;
+  readonly signal?: AbortSignal;
+  /** Called while waiting (lock, quorum): lifecycle heartbeats go here. */
+  readonly onWaiting?: () => Promise<void> | void;
+}
+
+export const DRAIN_DEFAULTS = {
+  allowZeroTolerance: false,
+  surgeExpected: true,
+  quorumWaitTimeoutMs: 600_000,
+  leaveConfirmTimeoutMs: 30_000,
+  fallbackConfirmTimeoutMs: 30_000,
+  transferTimeoutMs: 15_000,
+  pollIntervalMs: 100,
+} as const;
+
+export interface DrainTimings {
+  readonly lockWaitMs: number;
+  readonly quorumWaitMs: number;
+  readonly transferMs: number;
+  /** From sending the leave to seeing the server gone from Raft (and left in serf). */
+  readonly leaveToConfirmMs: number;
+  readonly totalMs: number;
+}
+
+export interface DrainResult {
+  readonly outcome: 'drained' | 'already-drained';
+  readonly target: string;
+  /** The Raft server ID that was removed. */
+  readonly removedId: string | undefined;
+  readonly usedFallback: boolean;
+  /** Name of the server that received leadership, when the target was the leader. */
+  readonly leadershipTransferredTo: string | undefined;
+  readonly verdict: RemovalDecision | undefined;
+  readonly timings: DrainTimings;
+  readonly finalConfiguration: readonly RaftServer[];
+  readonly decisions: readonly DecisionRecord[];
+}
+
+export async function drain(target: ServerRef, deps: DrainDependencies, options: DrainOptions = {}): Promise<DrainResult> {
+  const settings = {
+    allowZeroTolerance: options.allowZeroTolerance ?? DRAIN_DEFAULTS.allowZeroTolerance,
+    surgeExpected: options.surgeExpected ?? DRAIN_DEFAULTS.surgeExpected,
+    quorumWaitTimeoutMs: options.quorumWaitTimeoutMs ?? DRAIN_DEFAULTS.quorumWaitTimeoutMs,
+    leaveConfirmTimeoutMs: options.leaveConfirmTimeoutMs ?? DRAIN_DEFAULTS.leaveConfirmTimeoutMs,
+    fallbackConfirmTimeoutMs: options.fallbackConfirmTimeoutMs ?? DRAIN_DEFAULTS.fallbackConfirmTimeoutMs,
+    transferTimeoutMs: options.transferTimeoutMs ?? DRAIN_DEFAULTS.transferTimeoutMs,
+    pollIntervalMs: options.pollIntervalMs ?? DRAIN_DEFAULTS.pollIntervalMs,
+  };
+  const name = describeRef(target);
+  const log = new DecisionRecorder('drain', name, deps.sink);
+  const timings = { lockWaitMs: 0, quorumWaitMs: 0, transferMs: 0, leaveToConfirmMs: 0 };
+  const read = () => readThroughAny(deps.cluster, options.signal);
+
+  // Idempotency first, without taking the lock: a repeated event for a server that is already
+  // gone must not queue behind other drains or touch anything.
+  const initial = await read();
+  if (!initial.servers.some((s) => matchesRef(target, s))) {
+    return alreadyDrained(log, initial, name, timings);
+  }
+
+  const lock = await acquireDrainLock(
+    {
+      servers: deps.cluster,
+      holder: options.holder ?? `consul-rollout pid ${process.pid} draining ${name}`,
+      signal: options.signal,
+      onWaiting: async (holder) => {
+        log.record('lock-waiting', `waiting for the drain lock held by ${holder}`);
+        await options.onWaiting?.();
+      },
+    },
+    options.lock,
+  );
+  timings.lockWaitMs = lock.waitedMs;
+  log.record('lock-acquired', `acquired drain lock ${lock.key}`, { sessionId: lock.sessionId, waitedMs: lock.waitedMs });
+  const signal = options.signal === undefined ? lock.lost : AbortSignal.any([options.signal, lock.lost]);
+
+  try {
+    // 1. The quorum rule, re-read under the lock: another drain may have just finished.
+    const quorumStarted = Date.now();
+    let cluster = await read();
+    let verdict = evaluateFor(cluster, target, settings);
+    log.record('quorum-verdict', verdict.reason, { verdict: verdict.verdict, before: verdict.before, after: verdict.after });
+    while (verdict.verdict === 'wait') {
+      if (Date.now() - quorumStarted > settings.quorumWaitTimeoutMs) {
+        throw new RolloutError(`gave up draining ${name} after ${settings.quorumWaitTimeoutMs} ms: ${verdict.reason}`, {
+          remedy: 'add a replacement server (the next rollout stage) and retry; the server was left untouched',
+        });
+      }
+      await options.onWaiting?.();
+      await sleep(Math.max(settings.pollIntervalMs, 500), undefined, { signal });
+      cluster = await read();
+      const next = evaluateFor(cluster, target, settings);
+      if (next.verdict !== verdict.verdict || next.reason !== verdict.reason) {
+        log.record('quorum-verdict', next.reason, { verdict: next.verdict, before: next.before, after: next.after });
+      }
+      verdict = next;
+    }
+    timings.quorumWaitMs = Date.now() - quorumStarted;
+    if (verdict.verdict === 'already-removed') return alreadyDrained(log, cluster, name, timings, verdict);
+    if (verdict.verdict === 'unsafe-override-required') {
+      throw new RolloutError(`refusing to drain ${name}: ${verdict.reason}`, {
+        remedy: 'add a replacement server first, or pass --allow-zero-tolerance if this cluster cannot surge',
+      });
+    }
+    if (verdict.verdict === 'refuse') {
+      throw new RolloutError(`refusing to drain ${name}: ${verdict.reason}`, {
+        remedy:
+          verdict.refusal === 'no-quorum'
+            ? 'the cluster has no quorum: run `consul-rollout doctor`, then `consul-rollout recover`'
+            : 'restore the unhealthy servers or add new ones before removing this one',
+      });
+    }
+
+    const targetServer = cluster.servers.find((s) => matchesRef(target, s))!;
+
+    // 2. Leader last, and never by surprise: hand leadership over deliberately first.
+    let transferredTo: string | undefined;
+    if (verdict.transferLeadershipFirst) {
+      const transferStarted = Date.now();
+      transferredTo = await transferLeadership(cluster, targetServer.id, deps, options.preferGeneration, settings, signal);
+      timings.transferMs = Date.now() - transferStarted;
+      log.record('leadership-transferred', `leadership moved to ${transferredTo} before ${name} leaves`, {
+        to: transferredTo,
+        ms: timings.transferMs,
+      });
+    }
+
+    // 3. Ask the server to leave, then confirm from the outside: a follower's leave reports
+    //    success after ~5 s even when the Raft removal did not happen.
+    const leaveSent = Date.now();
+    let leaveFailed = deps.targetAgent === undefined;
+    if (deps.targetAgent === undefined) {
+      log.record('leave-failed', `no agent API for ${name}: going straight to the fallback`);
+    } else {
+      try {
+        await deps.targetAgent.leave({ signal, timeoutMs: settings.leaveConfirmTimeoutMs });
+        log.record('leave-sent', `PUT /v1/agent/leave accepted by ${name}`);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        leaveFailed = true;
+        log.record('leave-failed', `PUT /v1/agent/leave on ${name} failed: ${(error as Error).message}`, {
+          unreachable: isUnreachable(error),
+        });
+      }
+    }
+
+    let confirmed = leaveFailed
+      ? undefined
+      : await confirmRemoval(target, targetServer.id, deps.cluster, settings.leaveConfirmTimeoutMs, settings.pollIntervalMs, signal);
+    let usedFallback = false;
+    if (confirmed === undefined) {
+      // 4. The leave did not take (dead, hung, or partitioned agent): remove it through the leader.
+      usedFallback = true;
+      log.record('fallback-used', `removing ${name} (${targetServer.id}) with remove-peer and force-leave -prune`);
+      await throughAny(deps.cluster, (c) => c.removeRaftPeer({ id: targetServer.id }, { signal }), 'remove-peer').catch(
+        (error: unknown) => {
+          // "not found" means it is already out of the configuration: exactly what we want.
+          if (!/not found|no such/i.test(String((error as Error).message))) throw error;
+        },
+      );
+      await throughAny(deps.cluster, (c) => c.forceLeave(targetServer.name, { prune: true, signal }), 'force-leave').catch(
+        () => undefined, // serf may already have forgotten it; Raft removal is what matters
+      );
+      confirmed = await confirmRemoval(
+        target,
+        targetServer.id,
+        deps.cluster,
+        settings.fallbackConfirmTimeoutMs,
+        settings.pollIntervalMs,
+        signal,
+        { requireLeftInSerf: false },
+      );
+      if (confirmed === undefined) {
+        throw new RolloutError(`${name} is still in the Raft configuration after remove-peer`, {
+          remedy: 'do not terminate the instance; run `consul-rollout doctor` against the remaining servers',
+        });
+      }
+    }
+    timings.leaveToConfirmMs = Date.now() - leaveSent;
+    log.record('removal-confirmed', `${name} is gone from the Raft configuration and ${confirmed.serfStatus} in serf`, {
+      ms: timings.leaveToConfirmMs,
+      voters: confirmed.servers.filter((s) => s.voter).length,
+      usedFallback,
+    });
+    return {
+      outcome: 'drained',
+      target: name,
+      removedId: targetServer.id,
+      usedFallback,
+      leadershipTransferredTo: transferredTo,
+      verdict,
+      timings: { ...timings, totalMs: log.elapsedMs() },
+      finalConfiguration: confirmed.servers,
+      decisions: log.records,
+    };
+  } finally {
+    await releaseLock(lock, log);
+  }
+}
+
+type Settings = {
+  readonly allowZeroTolerance: boolean;
+  readonly surgeExpected: boolean;
+  readonly transferTimeoutMs: number;
+  readonly pollIntervalMs: number;
+};
+
+function evaluateFor(cluster: ClusterSnapshot, target: ServerRef, settings: Settings): RemovalDecision {
+  const match = cluster.servers.find((s) => matchesRef(target, s));
+  return evaluateRemoval(cluster, match?.id ?? target.nodeId ?? describeRef(target), {
+    allowZeroTolerance: settings.allowZeroTolerance,
+    surgeExpected: settings.surgeExpected,
+  });
+}
+
+async function transferLeadership(
+  cluster: ClusterSnapshot,
+  leaderId: string,
+  deps: DrainDependencies,
+  preferGeneration: string | undefined,
+  settings: Settings,
+  signal: AbortSignal,
+): Promise<string> {
+  const next = pickTransferTarget(cluster, { excludeIds: [leaderId], preferGeneration });
+  if (next === undefined) {
+    throw new RolloutError('the target is the leader and no other healthy voter can take over', {
+      remedy: 'wait for the new servers to become healthy voters (their launch gate), then retry',
+    });
+  }
+  await throughAny(deps.cluster, (c) => c.transferLeader(next.id, { signal }), 'transfer-leader');
+  await waitFor(
+    `${next.name} to lead`,
+    async () => {
+      const leaders = await Promise.all(deps.cluster().map((c) => c.leader({ signal, timeoutMs: 1_000 }).catch(() => '')));
+      return leaders.includes(next.address) && leaders.every((l) => l === next.address || l === '');
+    },
+    { timeoutMs: settings.transferTimeoutMs, intervalMs: settings.pollIntervalMs, signal },
+  );
+  return next.name;
+}
+
+interface Confirmed {
+  readonly servers: readonly RaftServer[];
+  readonly serfStatus: string;
+}
+
+/**
+ * Poll the remaining servers until the target is gone from the Raft configuration and (unless
+ * told otherwise) `left` or forgotten in serf. Returns undefined on timeout, never throws for it.
+ */
+async function confirmRemoval(
+  target: ServerRef,
+  id: string,
+  cluster: () => readonly ConsulClient[],
+  timeoutMs: number,
+  intervalMs: number,
+  signal: AbortSignal,
+  { requireLeftInSerf = true } = {},
+): Promise<Confirmed | undefined> {
+  try {
+    return await waitFor(
+      `${describeRef(target)} gone from the Raft configuration`,
+      async () => {
+        const client = cluster()[0];
+        if (client === undefined) return undefined;
+        const config = await throughAny(cluster, (c) => c.raftConfiguration({ signal, timeoutMs: 2_000 }), 'raft configuration');
+        if (config.servers.some((s) => s.id === id || matchesRef(target, { id: s.id, name: s.node, address: s.address }))) return undefined;
+        const members = await throughAny(cluster, (c) => c.members({ signal, timeoutMs: 2_000 }), 'members');
+        const member = members.find((m) => memberMatchesRef(target, m));
+        const serfStatus = member?.status ?? 'absent';
+        if (requireLeftInSerf && !(serfStatus === 'left' || serfStatus === 'absent')) return undefined;
+        return { servers: config.servers, serfStatus };
+      },
+      { timeoutMs, intervalMs, signal },
+    );
+  } catch (error) {
+    if (signal.aborted) throw error;
+    return undefined;
+  }
+}
+
+async function readThroughAny(cluster: () => readonly ConsulClient[], signal?: AbortSignal): Promise<ClusterSnapshot> {
+  return throughAny(cluster, (c) => readCluster(c, { signal }), 'read cluster state');
+}
+
+/** Run `call` against the first remaining server that answers; errors other than "unreachable" stop at once. */
+async function throughAny<T>(cluster: () => readonly ConsulClient[], call: (c: ConsulClient) => Promise<T>, what: string): Promise<T> {
+  let lastError: unknown;
+  const clients = cluster();
+  for (const client of clients) {
+    try {
+      return await call(client);
+    } catch (error) {
+      lastError = error;
+      if (!isUnreachable(error)) throw error;
+    }
+  }
+  throw new RolloutError(`${what}: none of the ${clients.length} remaining server(s) answered`, {
+    cause: lastError,
+    remedy: 'check that the remaining Consul servers are running and reachable from here',
+  });
+}
+
+function alreadyDrained(
+  log: DecisionRecorder,
+  cluster: ClusterSnapshot,
+  name: string,
+  timings: Omit<DrainTimings, 'totalMs'>,
+  verdict?: RemovalDecision,
+): DrainResult {
+  log.record('already-drained', `${name} is not in the Raft configuration: nothing to do`);
+  return {
+    outcome: 'already-drained',
+    target: name,
+    removedId: undefined,
+    usedFallback: false,
+    leadershipTransferredTo: undefined,
+    verdict,
+    timings: { ...timings, totalMs: log.elapsedMs() },
+    finalConfiguration: cluster.servers.map((s) => ({ id: s.id, node: s.name, address: s.address, leader: s.leader, voter: s.voter })),
+    decisions: log.records,
+  };
+}
+
+async function releaseLock(lock: HeldLock, log: DecisionRecorder): Promise<void> {
+  await lock.release();
+  log.record('lock-released', `released drain lock ${lock.key}`);
+}

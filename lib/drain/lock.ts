@@ -1,0 +1,155 @@
+/**
+ * The cluster-wide drain lock: a Consul session + KV lock, so at most one server is drained at a
+ * time even when Auto Scaling terminates a whole generation at once and several handlers run.
+ *
+ * Timing, and why:
+ * - Session TTL 30 s, renewed every 10 s (TTL/3). Consul invalidates a session between TTL and
+ *   2×TTL after the last renewal, so a handler that dies (Lambda timeout, crash) frees the lock
+ *   within ~60 s; a GC pause or a slow renewal call does not lose it.
+ * - Lock delay 15 s. After a session is *invalidated* (not released), Consul refuses to grant the
+ *   lock again for this long. A holder that was cut off may still have a leave or remove-peer in
+ *   flight; the delay lets that settle before another drain evaluates the quorum rule. An orderly
+ *   release does not trigger the delay, so serialized drains follow each other immediately.
+ * - The session has no node checks: it must not die with the node it was created through,
+ *   which may be the next server to drain.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RolloutError } from '../errors.ts';
+import type { ConsulClient } from '../consul/client.ts';
+
+export interface DrainLockOptions {
+  /** KV key of the lock. @default "consul-rollout/drain-lock" */
+  readonly key?: string;
+  /** Session TTL in seconds (Consul accepts 10–86400). @default 30 */
+  readonly ttlSeconds?: number;
+  /** Session lock delay in seconds (0–60). @default 15 */
+  readonly lockDelaySeconds?: number;
+  /** Longest time to wait for the lock. @default 600000 (10 min: a whole generation draining ahead of us) */
+  readonly acquireTimeoutMs?: number;
+}
+
+export const DRAIN_LOCK_DEFAULTS = {
+  key: 'consul-rollout/drain-lock',
+  ttlSeconds: 30,
+  lockDelaySeconds: 15,
+  acquireTimeoutMs: 600_000,
+} as const;
+
+export interface HeldLock {
+  readonly key: string;
+  readonly sessionId: string;
+  /** Aborted if the session is lost while held: the holder must stop acting. */
+  readonly lost: AbortSignal;
+  readonly waitedMs: number;
+  release(): Promise<void>;
+}
+
+export interface AcquireContext {
+  /** Servers to talk to (never the one being drained); the first that answers is used. */
+  readonly servers: () => readonly ConsulClient[];
+  /** Who is asking, stored as the lock's value so operators can see the holder. */
+  readonly holder: string;
+  readonly signal?: AbortSignal;
+  /** Called while waiting for another holder (lifecycle heartbeats). */
+  readonly onWaiting?: (holder: string) => Promise<void> | void;
+}
+
+export async function acquireDrainLock(context: AcquireContext, options: DrainLockOptions = {}): Promise<HeldLock> {
+  const key = options.key ?? DRAIN_LOCK_DEFAULTS.key;
+  const ttlSeconds = options.ttlSeconds ?? DRAIN_LOCK_DEFAULTS.ttlSeconds;
+  const lockDelaySeconds = options.lockDelaySeconds ?? DRAIN_LOCK_DEFAULTS.lockDelaySeconds;
+  const acquireTimeoutMs = options.acquireTimeoutMs ?? DRAIN_LOCK_DEFAULTS.acquireTimeoutMs;
+  const started = Date.now();
+  let session: { client: ConsulClient; id: string } | undefined;
+  let lastError: unknown;
+
+  while (Date.now() - started < acquireTimeoutMs) {
+    context.signal?.throwIfAborted();
+    try {
+      session ??= await createSession(context, key, ttlSeconds, lockDelaySeconds);
+      const value = JSON.stringify({ holder: context.holder, since: new Date().toISOString() });
+      if (await session.client.kvPut(key, value, { acquire: session.id, signal: context.signal })) {
+        return holdLock(session.client, key, session.id, ttlSeconds, Date.now() - started);
+      }
+      // Held by someone else (or in lock delay). Keep our session alive and block until the key
+      // changes, bounded so heartbeats keep flowing.
+      if (!(await session.client.sessionRenew(session.id, { signal: context.signal }))) session = undefined;
+      const current = await (session?.client ?? pickFirst(context)).kvGet(key, { signal: context.signal });
+      await context.onWaiting?.(current.entry?.value ?? 'unknown holder');
+      if (current.entry?.session !== undefined) {
+        await (session?.client ?? pickFirst(context)).kvGet(key, { index: current.index, wait: '5s', signal: context.signal });
+      } else {
+        await sleep(500, undefined, { signal: context.signal }); // free but refused: lock delay is running
+      }
+    } catch (error) {
+      if (context.signal?.aborted) throw error;
+      // The server we used may just have been drained: forget the session, pick another server.
+      lastError = error;
+      session = undefined;
+      await sleep(500, undefined, { signal: context.signal });
+    }
+  }
+  throw new RolloutError(`could not acquire the drain lock "${key}" within ${acquireTimeoutMs} ms`, {
+    cause: lastError,
+    remedy: `see who holds it: consul kv get ${key}; if that drain is dead its session expires within ${2 * ttlSeconds} s`,
+  });
+}
+
+function pickFirst(context: AcquireContext): ConsulClient {
+  const client = context.servers()[0];
+  if (client === undefined) throw new RolloutError('no Consul server left to coordinate the drain lock through');
+  return client;
+}
+
+async function createSession(
+  context: AcquireContext,
+  key: string,
+  ttlSeconds: number,
+  lockDelaySeconds: number,
+): Promise<{ client: ConsulClient; id: string }> {
+  let lastError: unknown;
+  for (const client of context.servers()) {
+    try {
+      const id = await client.sessionCreate(
+        { name: `${key} ${context.holder}`.slice(0, 200), ttlSeconds, lockDelaySeconds, behavior: 'release' },
+        { signal: context.signal },
+      );
+      return { client, id };
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw new RolloutError('no Consul server accepted a drain-lock session', { cause: lastError });
+}
+
+function holdLock(client: ConsulClient, key: string, sessionId: string, ttlSeconds: number, waitedMs: number): HeldLock {
+  const lost = new AbortController();
+  const renewEveryMs = (ttlSeconds * 1_000) / 3;
+  const timer = setInterval(() => {
+    client.sessionRenew(sessionId).then(
+      (alive) => {
+        if (!alive) lost.abort(new RolloutError(`drain lock session ${sessionId} expired while held`));
+      },
+      () => {
+        // One failed renewal is survivable (TTL leaves two more chances); expiry is caught above.
+      },
+    );
+  }, renewEveryMs);
+  timer.unref();
+  let released = false;
+  return {
+    key,
+    sessionId,
+    lost: lost.signal,
+    waitedMs,
+    async release() {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      // Release explicitly first: that frees the key at once, whereas destroying a session that
+      // still holds it counts as invalidation and would impose the lock delay on the next drain.
+      await client.kvPut(key, '', { release: sessionId }).catch(() => false);
+      await client.sessionDestroy(sessionId).catch(() => undefined); // else it expires by TTL
+    },
+  };
+}
