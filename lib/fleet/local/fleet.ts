@@ -4,11 +4,11 @@
  * "instance" stops its process for good, exactly what an Auto Scaling group does to an EC2
  * instance. Nothing Consul-side is simulated.
  */
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { spawn } from 'node:child_process';
 import { ConsulClient } from '../../consul/client.ts';
 import { waitFor } from '../../util/wait.ts';
 import type { ConsulBinary } from './binaries.ts';
@@ -77,8 +77,7 @@ export class LocalServer {
   readonly instanceId: string;
   readonly client: ConsulClient;
   state: ServerState = 'stopped';
-  process: ResultPromise | undefined;
-  #log: WriteStream | undefined;
+  process: AgentProcess | undefined;
 
   constructor(init: { name: string; ip: string; generation: string; binary: ConsulBinary; dir: string }) {
     this.name = init.name;
@@ -116,22 +115,16 @@ export class LocalServer {
   start(): void {
     if (this.state === 'running') return;
     if (this.state === 'terminated') throw new Error(`server ${this.name} was terminated; it cannot start again`);
-    this.#log ??= createWriteStream(this.logFile, { flags: 'a' });
-    this.#log.write(`\n==== consul-rollout: starting ${this.name} (${this.version}) at ${new Date().toISOString()}\n`);
-    const child = execa(this.binary.path, ['agent', `-config-file=${this.configFile}`], {
-      detached: true, // own process group: teardown kills the group, nothing escapes
-      stdin: 'ignore',
-      buffer: false,
-      reject: false,
-      cleanup: true,
-      env: { CHECKPOINT_DISABLE: '1' },
-    });
-    child.stdout?.pipe(this.#log, { end: false });
-    child.stderr?.pipe(this.#log, { end: false });
+    // The agent writes straight into its log file (not through a pipe to us), so it keeps
+    // running if this process dies: a crashed `step` can be resumed by the next one.
+    const logFd = openSync(this.logFile, 'a');
+    writeSync(logFd, `\n==== consul-rollout: starting ${this.name} (${this.version}) at ${new Date().toISOString()}\n`);
+    const child = spawnAgent(this.binary.path, this.configFile, logFd);
+    closeSync(logFd);
     this.process = child;
     this.state = 'running';
     recordServerPid(this.ip, child.pid);
-    void child.then(() => {
+    void child.exited.then(() => {
       // The agent exited on its own (after `leave`, or a crash): it is no longer running.
       if (this.process !== child) return;
       this.process = undefined;
@@ -166,10 +159,10 @@ export class LocalServer {
     } catch {
       child.kill(signal);
     }
-    const exited = await Promise.race([child.then(() => true), delay(15_000).then(() => false)]);
+    const exited = await Promise.race([child.exited.then(() => true), delay(15_000).then(() => false)]);
     if (!exited) {
       killGroup(child.pid);
-      await child;
+      await child.exited;
     }
     this.process = undefined;
   }
@@ -178,11 +171,30 @@ export class LocalServer {
   killNow(): void {
     if (this.process?.pid !== undefined) killGroup(this.process.pid);
   }
+}
 
-  closeLog(): void {
-    this.#log?.end();
-    this.#log = undefined;
-  }
+interface AgentProcess {
+  readonly pid: number | undefined;
+  /** Settles when the process has exited, however it ended. */
+  readonly exited: Promise<void>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * node's spawn rather than execa here: the agent's stdout/stderr must be a file descriptor of
+ * the log file itself (no pipe through this process), which execa's async API does not offer.
+ */
+function spawnAgent(binary: string, configFile: string, logFd: number): AgentProcess {
+  const child = spawn(binary, ['agent', `-config-file=${configFile}`], {
+    detached: true, // own process group: teardown kills the group, nothing escapes
+    stdio: ['ignore', logFd, logFd],
+    env: { ...process.env, CHECKPOINT_DISABLE: '1' },
+  });
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', () => resolve());
+  });
+  return { pid: child.pid, exited, kill: (signal) => child.kill(signal) };
 }
 
 /** `i-` + 17 hex digits derived from the loopback address: unique per address and well-formed. */
@@ -371,7 +383,6 @@ export class LocalFleet {
   async teardown(options: { keepData?: boolean } = {}): Promise<void> {
     await Promise.all(this.servers.map((s) => s.terminate('SIGKILL')));
     for (const server of this.servers) {
-      server.closeLog();
       if (!(options.keepData ?? false)) rmSync(server.dataDir, { recursive: true, force: true });
     }
     releaseLoopbackAddresses(this.servers.map((s) => s.ip));
