@@ -6,11 +6,16 @@
 import { readFileSync } from 'node:fs';
 import { Builtins, Cli, type CommandClass } from 'clipanion';
 import { EXIT } from './command.ts';
+import { DemoCommand } from './demo.ts';
+import { HandleCommand } from './handle.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** Every subcommand; each file owns one. */
-const COMMANDS: CommandClass[] = [];
+const COMMANDS: CommandClass[] = [
+  DemoCommand,
+  HandleCommand,
+];
 
 export function buildCli(): Cli {
   const cli = new Cli({

@@ -177,28 +177,45 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
       });
     }
 
-    // 3. Ask the server to leave, then confirm from the outside: a follower's leave reports
-    //    success after ~5 s even when the Raft removal did not happen.
+    // 3. Ask the server to leave, and confirm from the outside while it does: a follower's leave
+    //    reports success after ~5 s even when the Raft removal did not happen, and the HTTP call
+    //    only returns once the agent has also drained RPCs (another 5-8 s) — the cluster can
+    //    confirm the removal well before that.
     const leaveSent = Date.now();
-    let leaveFailed = deps.targetAgent === undefined;
+    const confirmAbort = new AbortController();
+    const confirmSignal = AbortSignal.any([signal, confirmAbort.signal]);
+    let leaveFailed = false;
+    let removalSeen = false; // after this, the agent shutting down (or being terminated) is expected
+    let leaveCall: Promise<void> = Promise.resolve();
     if (deps.targetAgent === undefined) {
+      leaveFailed = true;
       log.record('leave-failed', `no agent API for ${name}: going straight to the fallback`);
     } else {
-      try {
-        await deps.targetAgent.leave({ signal, timeoutMs: settings.leaveConfirmTimeoutMs });
-        log.record('leave-sent', `PUT /v1/agent/leave accepted by ${name}`);
-      } catch (error) {
-        if (signal.aborted) throw error;
-        leaveFailed = true;
-        log.record('leave-failed', `PUT /v1/agent/leave on ${name} failed: ${(error as Error).message}`, {
-          unreachable: isUnreachable(error),
-        });
-      }
+      log.record('leave-sent', `PUT /v1/agent/leave sent to ${name}`);
+      leaveCall = deps.targetAgent.leave({ signal, timeoutMs: settings.leaveConfirmTimeoutMs }).then(
+        () => undefined,
+        (error: unknown) => {
+          if (signal.aborted || removalSeen) return;
+          leaveFailed = true;
+          confirmAbort.abort(); // no point waiting for a leave that never started
+          log.record('leave-failed', `PUT /v1/agent/leave on ${name} failed: ${(error as Error).message}`, {
+            unreachable: isUnreachable(error),
+          });
+        },
+      );
     }
 
     let confirmed = leaveFailed
       ? undefined
-      : await confirmRemoval(target, targetServer.id, deps.cluster, settings.leaveConfirmTimeoutMs, settings.pollIntervalMs, signal);
+      : await confirmRemoval(target, targetServer.id, deps.cluster, settings.leaveConfirmTimeoutMs, settings.pollIntervalMs, confirmSignal).catch(
+          (error: unknown) => {
+            if (signal.aborted) throw error;
+            return undefined; // aborted because the leave call failed: fall back
+          },
+        );
+    // Once confirmed, the agent finishes shutting down on its own; otherwise let the call settle.
+    removalSeen = confirmed !== undefined;
+    if (confirmed === undefined) await leaveCall;
     let usedFallback = false;
     if (confirmed === undefined) {
       // 4. The leave did not take (dead, hung, or partitioned agent): remove it through the leader.

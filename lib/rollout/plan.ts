@@ -90,8 +90,9 @@ export function planRollout(current: readonly PlanServer[], target: RolloutTarge
 
   return {
     from: {
-      generations: unique(current.map((s) => s.generation ?? 'unknown')),
-      versions: unique(current.map((s) => s.version ?? 'unknown')),
+      // A server whose node meta has not reached the catalog yet adds no information.
+      generations: unique(current.flatMap((s) => (s.generation === undefined ? [] : [s.generation]))),
+      versions: unique(current.flatMap((s) => (s.version === undefined ? [] : [s.version]))),
     },
     to: { generation: target.generation, version: target.version, count },
     before: failureTolerance({ servers: current }),
