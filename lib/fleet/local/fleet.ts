@@ -3,16 +3,22 @@
  * loopback address with the standard ports, its own data dir and log file. Terminating an
  * "instance" stops its process for good, exactly what an Auto Scaling group does to an EC2
  * instance. Nothing Consul-side is simulated.
+ *
+ * The fleet keeps a manifest, `fleet.json` in its baseDir, rewritten whenever a server changes,
+ * so that another process (`consul-rollout recover --apply`) can {@link LocalFleet.adopt} the
+ * fleet and stop and start its servers, while the creating process still tears everything down.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { z } from 'zod';
 import { ConsulClient } from '../../consul/client.ts';
+import { UsageError } from '../../errors.ts';
 import { waitFor } from '../../util/wait.ts';
 import type { ConsulBinary } from './binaries.ts';
-import { claimLoopbackAddresses, killGroup, recordServerPid, releaseLoopbackAddresses } from './loopback.ts';
+import { claimLoopbackAddresses, killGroup, processAlive, recordServerPid, releaseLoopbackAddresses } from './loopback.ts';
 
 export interface LocalFleetOptions {
   /** Directory for data dirs, config files and logs. @default a new directory under the OS temp dir */
@@ -65,6 +71,35 @@ export interface AddServerOptions {
 
 export type ServerState = 'running' | 'stopped' | 'terminated';
 
+/** The manifest's file name, in the fleet's baseDir. */
+export const FLEET_MANIFEST = 'fleet.json';
+
+const ManifestSchema = z.object({
+  /** As the creator spelled it: agents' command lines name their config files under it. */
+  baseDir: z.string().min(1),
+  options: z.object({
+    datacenter: z.string(),
+    serverStabilizationTime: z.string(),
+    lastContactThreshold: z.string(),
+    cleanupDeadServers: z.boolean(),
+    raftMultiplier: z.number(),
+    logLevel: z.string(),
+    readyTimeoutMs: z.number().int().positive(),
+  }),
+  servers: z.array(
+    z.object({
+      name: z.string().min(1),
+      ip: z.string().min(1),
+      generation: z.string(),
+      binary: z.object({ version: z.string(), path: z.string().min(1) }),
+      state: z.enum(['running', 'stopped', 'terminated']),
+      /** The agent's pid (leader of its own process group) while it runs. */
+      pid: z.number().int().positive().optional(),
+    }),
+  ),
+});
+type Manifest = z.output<typeof ManifestSchema>;
+
 export class LocalServer {
   readonly name: string;
   readonly ip: string;
@@ -78,8 +113,23 @@ export class LocalServer {
   readonly client: ConsulClient;
   state: ServerState = 'stopped';
   process: AgentProcess | undefined;
+  /** An agent this object did not spawn: another process started it and recorded it in the manifest. */
+  #externalPid: number | undefined;
+  /** Agents started here must outlive this process (an adopted fleet: the CLI exits right after). */
+  readonly #outliveThisProcess: boolean;
+  readonly #onChange: (() => void) | undefined;
 
-  constructor(init: { name: string; ip: string; generation: string; binary: ConsulBinary; dir: string }) {
+  constructor(init: {
+    name: string;
+    ip: string;
+    generation: string;
+    binary: ConsulBinary;
+    dir: string;
+    /** @default false */
+    outliveThisProcess?: boolean;
+    /** Called after every start, stop, kill and terminate (the fleet rewrites its manifest). */
+    onChange?: () => void;
+  }) {
     this.name = init.name;
     this.ip = init.ip;
     this.generation = init.generation;
@@ -89,6 +139,8 @@ export class LocalServer {
     this.logFile = join(init.dir, 'consul.log');
     this.instanceId = localInstanceId(init.ip);
     this.client = new ConsulClient({ address: this.httpAddress });
+    this.#outliveThisProcess = init.outliveThisProcess ?? false;
+    this.#onChange = init.onChange;
   }
 
   get httpAddress(): string {
@@ -104,7 +156,7 @@ export class LocalServer {
   }
 
   get pid(): number | undefined {
-    return this.process?.pid;
+    return this.process?.pid ?? this.#externalPid;
   }
 
   /** The node ID Consul generated on first start (what peers.json needs). */
@@ -119,41 +171,58 @@ export class LocalServer {
     // running if this process dies: a crashed `step` can be resumed by the next one.
     const logFd = openSync(this.logFile, 'a');
     writeSync(logFd, `\n==== consul-rollout: starting ${this.name} (${this.version}) at ${new Date().toISOString()}\n`);
-    const child = spawnAgent(this.binary.path, this.configFile, logFd);
+    const child = spawnAgent(this.binary.path, this.configFile, logFd, this.#outliveThisProcess);
     closeSync(logFd);
     this.process = child;
+    this.#externalPid = undefined;
     this.state = 'running';
-    recordServerPid(this.ip, child.pid);
+    // The address claim stays with the fleet's creator: a claim naming an adopter that has
+    // exited would be reclaimed, and the agent killed, by the next fleet on this machine.
+    if (!this.#outliveThisProcess) recordServerPid(this.ip, child.pid);
     void child.exited.then(() => {
       // The agent exited on its own (after `leave`, or a crash): it is no longer running.
       if (this.process !== child) return;
       this.process = undefined;
       if (this.state === 'running') this.state = 'stopped';
     });
+    this.#onChange?.();
+  }
+
+  /**
+   * Take over an agent that another process started and recorded in the manifest. A pid that is
+   * gone, or that now belongs to another program, is ignored.
+   */
+  adoptProcess(pid: number | undefined): void {
+    if (this.process !== undefined || pid === undefined || !runsConfig(pid, this.configFile)) return;
+    this.#externalPid = pid;
+    this.state = 'running';
   }
 
   /** SIGTERM and wait for exit. `leave_on_terminate` is false, so this does NOT leave Raft. */
   async stop(): Promise<void> {
     await this.#signal('SIGTERM');
     this.state = 'stopped';
+    this.#onChange?.();
   }
 
   /** SIGKILL: the process dies mid-flight, as a lost EC2 instance does. */
   async kill(): Promise<void> {
     await this.#signal('SIGKILL');
     this.state = 'stopped';
+    this.#onChange?.();
   }
 
   /** Stop for good (an instance terminated by its Auto Scaling group). */
   async terminate(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     await this.#signal(signal);
     this.state = 'terminated';
-    recordServerPid(this.ip, undefined);
+    if (!this.#outliveThisProcess) recordServerPid(this.ip, undefined);
+    this.#onChange?.();
   }
 
   async #signal(signal: NodeJS.Signals): Promise<void> {
     const child = this.process;
-    if (child?.pid === undefined) return;
+    if (child?.pid === undefined) return this.#signalExternal(signal);
     try {
       process.kill(-child.pid, signal);
     } catch {
@@ -167,9 +236,30 @@ export class LocalServer {
     this.process = undefined;
   }
 
+  /** Signal an agent that is not our child (we cannot wait for it): poll until it is gone. */
+  async #signalExternal(signal: NodeJS.Signals): Promise<void> {
+    const pid = this.#externalPid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // already gone
+    }
+    const exited = (timeoutMs: number): Promise<boolean> =>
+      waitFor(`${this.name} (pid ${pid}) to exit`, () => !runsConfig(pid, this.configFile), { timeoutMs, intervalMs: 50 }).then(
+        () => true,
+        () => false,
+      );
+    if (!(await exited(15_000))) {
+      killGroup(pid);
+      await exited(5_000);
+    }
+    this.#externalPid = undefined;
+  }
+
   /** Synchronous last-resort kill for exit handlers. */
   killNow(): void {
-    if (this.process?.pid !== undefined) killGroup(this.process.pid);
+    if (this.pid !== undefined) killGroup(this.pid);
   }
 }
 
@@ -184,12 +274,13 @@ interface AgentProcess {
  * node's spawn rather than execa here: the agent's stdout/stderr must be a file descriptor of
  * the log file itself (no pipe through this process), which execa's async API does not offer.
  */
-function spawnAgent(binary: string, configFile: string, logFd: number): AgentProcess {
+function spawnAgent(binary: string, configFile: string, logFd: number, outliveThisProcess: boolean): AgentProcess {
   const child = spawn(binary, ['agent', `-config-file=${configFile}`], {
     detached: true, // own process group: teardown kills the group, nothing escapes
     stdio: ['ignore', logFd, logFd],
     env: { ...process.env, CHECKPOINT_DISABLE: '1' },
   });
+  if (outliveThisProcess) child.unref(); // the command that started it must be able to exit
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve());
     child.once('error', () => resolve());
@@ -201,6 +292,16 @@ function spawnAgent(binary: string, configFile: string, logFd: number): AgentPro
 export function localInstanceId(ip: string): string {
   const host = Number(ip.split('.')[3]);
   return `i-${host.toString(16).padStart(17, '0')}`;
+}
+
+/** Whether `pid` is alive and is the agent of `configFile`, not a process that reused the pid. */
+function runsConfig(pid: number, configFile: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(`-config-file=${configFile}`);
+  } catch {
+    // Without /proc (macOS) the pid is all there is to go on; with it, the process is gone.
+    return !existsSync('/proc/self') && processAlive(pid);
+  }
 }
 
 const liveFleets = new Set<LocalFleet>();
@@ -226,9 +327,12 @@ export class LocalFleet {
   readonly options: Required<Omit<LocalFleetOptions, 'baseDir'>>;
   readonly servers: LocalServer[] = [];
   #serial = 0;
+  /** Adopted from another process's manifest: that process owns the addresses and the teardown. */
+  readonly #adopted: boolean;
 
-  private constructor(baseDir: string, options: LocalFleetOptions) {
+  private constructor(baseDir: string, options: LocalFleetOptions, adopted = false) {
     this.baseDir = baseDir;
+    this.#adopted = adopted;
     this.options = {
       datacenter: options.datacenter ?? LOCAL_FLEET_DEFAULTS.datacenter,
       serverStabilizationTime: options.serverStabilizationTime ?? LOCAL_FLEET_DEFAULTS.serverStabilizationTime,
@@ -250,10 +354,47 @@ export class LocalFleet {
     return fleet;
   }
 
+  /**
+   * The fleet another process created in `baseDir`, from its manifest. Its servers can be
+   * stopped (by recorded pid and process group) and started again; agents started here outlive
+   * this process, and the creator's teardown still stops them. It cannot add servers: the
+   * loopback addresses belong to the creator.
+   */
+  static adopt(baseDir: string): LocalFleet {
+    const file = join(baseDir, FLEET_MANIFEST);
+    const remedy = `pass the directory of a fleet started by consul-rollout (demo, tests): the one holding ${FLEET_MANIFEST}`;
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (cause) {
+      throw new UsageError(`${baseDir} is not a local fleet directory: cannot read ${file}`, { cause, remedy });
+    }
+    const parsed = ManifestSchema.safeParse(json);
+    if (!parsed.success) throw new UsageError(`${file} is not a fleet manifest: ${z.prettifyError(parsed.error)}`, { remedy });
+    const fleet = new LocalFleet(parsed.data.baseDir, parsed.data.options, true);
+    for (const entry of parsed.data.servers) {
+      const server = fleet.#track({ name: entry.name, ip: entry.ip, generation: entry.generation, binary: entry.binary });
+      if (entry.state === 'terminated') server.state = 'terminated';
+      else server.adoptProcess(entry.pid);
+    }
+    return fleet;
+  }
+
+  /**
+   * Take over the agents another process (an adopter) started and recorded in the manifest, so
+   * that {@link teardown} and the exit hook stop them too.
+   */
+  syncWithManifest(): void {
+    const manifest = readManifest(this.baseDir);
+    for (const server of this.servers) {
+      server.adoptProcess(manifest?.servers.find((entry) => entry.name === server.name)?.pid);
+    }
+  }
+
   /** Start `count` servers of one version with `bootstrap_expect=count` and wait for a leader. */
   async bootstrap(count: number, binary: ConsulBinary, generation: string): Promise<LocalServer[]> {
     const started: LocalServer[] = [];
-    const ips = claimLoopbackAddresses(count);
+    const ips = this.#claim(count);
     for (const ip of ips) {
       started.push(this.#prepare(ip, { binary, generation, bootstrapExpect: count, joinOverride: ips }));
     }
@@ -265,19 +406,34 @@ export class LocalFleet {
 
   /** Launch one more server (a new "instance") that joins the live servers. */
   async addServer(options: AddServerOptions): Promise<LocalServer> {
-    const [ip] = claimLoopbackAddresses(1);
+    const [ip] = this.#claim(1);
     const server = this.#prepare(ip!, options);
     server.start();
     if (options.waitUntilReady ?? true) await this.waitForAgent(server);
     return server;
   }
 
-  #prepare(ip: string, options: AddServerOptions): LocalServer {
+  #track(init: { name: string; ip: string; generation: string; binary: ConsulBinary }): LocalServer {
     this.#serial += 1;
-    const name = `${options.generation}-${this.#serial}`;
-    const dir = join(this.baseDir, name);
-    mkdirSync(dir, { recursive: true });
-    const server = new LocalServer({ name, ip, generation: options.generation, binary: options.binary, dir });
+    const server = new LocalServer({
+      ...init,
+      dir: join(this.baseDir, init.name),
+      outliveThisProcess: this.#adopted,
+      onChange: () => this.#writeManifest(),
+    });
+    this.servers.push(server);
+    return server;
+  }
+
+  #claim(count: number): string[] {
+    if (this.#adopted) throw new Error(`cannot add servers to the adopted fleet in ${this.baseDir}: its creator owns the addresses`);
+    return claimLoopbackAddresses(count);
+  }
+
+  #prepare(ip: string, options: AddServerOptions): LocalServer {
+    const name = `${options.generation}-${this.#serial + 1}`;
+    mkdirSync(join(this.baseDir, name), { recursive: true });
+    const server = this.#track({ name, ip, generation: options.generation, binary: options.binary });
     const join_ = options.joinOverride ?? this.running().map((s) => s.ip);
     const config = {
       datacenter: this.options.datacenter,
@@ -310,8 +466,31 @@ export class LocalFleet {
       },
     };
     writeFileSync(server.configFile, JSON.stringify(config, null, 2));
-    this.servers.push(server);
+    this.#writeManifest();
     return server;
+  }
+
+  /**
+   * Rewrite fleet.json, atomically (an adopter never reads half a file). Agents an adopter
+   * recorded are taken over first, so that this process's view never erases them.
+   */
+  #writeManifest(): void {
+    this.syncWithManifest();
+    const manifest: Manifest = {
+      baseDir: this.baseDir,
+      options: this.options,
+      servers: this.servers.map((s) => ({
+        name: s.name,
+        ip: s.ip,
+        generation: s.generation,
+        binary: s.binary,
+        state: s.state,
+        ...(s.pid === undefined ? {} : { pid: s.pid }),
+      })),
+    };
+    const file = join(this.baseDir, FLEET_MANIFEST);
+    writeFileSync(`${file}.${process.pid}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
+    renameSync(`${file}.${process.pid}.tmp`, file);
   }
 
   running(): LocalServer[] {
@@ -376,17 +555,29 @@ export class LocalFleet {
 
   /** Kill every process synchronously; safe in an exit handler. */
   killAllNow(): void {
+    this.syncWithManifest();
     for (const server of this.servers) server.killNow();
   }
 
   /** Stop every server, free the addresses, delete data dirs; logs are kept for debugging. */
   async teardown(options: { keepData?: boolean } = {}): Promise<void> {
+    this.syncWithManifest();
     await Promise.all(this.servers.map((s) => s.terminate('SIGKILL')));
     for (const server of this.servers) {
       if (!(options.keepData ?? false)) rmSync(server.dataDir, { recursive: true, force: true });
     }
     releaseLoopbackAddresses(this.servers.map((s) => s.ip));
     liveFleets.delete(this);
+  }
+}
+
+/** The manifest in `baseDir`; undefined when there is none or it is unreadable (nothing to take over). */
+function readManifest(baseDir: string): Manifest | undefined {
+  try {
+    const parsed = ManifestSchema.safeParse(JSON.parse(readFileSync(join(baseDir, FLEET_MANIFEST), 'utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
 }
 
