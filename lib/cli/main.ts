@@ -5,15 +5,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { Builtins, Cli, type CommandClass } from 'clipanion';
+import { BenchCommand } from './bench.ts';
 import { EXIT } from './command.ts';
 import { DemoCommand } from './demo.ts';
+import { PlanCommand } from './plan.ts';
 import { HandleCommand } from './handle.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** Every subcommand; each file owns one. */
 const COMMANDS: CommandClass[] = [
+  BenchCommand,
   DemoCommand,
+  PlanCommand,
   HandleCommand,
 ];
 

@@ -1,0 +1,79 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, Option } from 'clipanion';
+import { ConsulClient } from '../consul/client.ts';
+import { readCluster } from '../consul/cluster.ts';
+import { UsageError } from '../errors.ts';
+import { planRollout } from '../rollout/plan.ts';
+import { renderPlan } from '../rollout/render.ts';
+import { computeSynthDiff, renderSynthDiffMarkdown } from '../rollout/synth-diff.ts';
+import { parseList, RolloutCommand, type CommandOutcome } from './command.ts';
+
+export class PlanCommand extends RolloutCommand {
+  static override paths = [['plan']];
+  static override usage = Command.Usage({
+    description: 'Show the ordered rollout steps with voters, quorum and failure tolerance after each',
+    details: `
+      Two sources:
+
+      - A live cluster (\`--http-addr\`): reads the Raft configuration and autopilot health and plans
+        a blue/green rollout to \`--to-version\` as generation \`--to-generation\`.
+      - Two synthesized stacks (\`--base\`, \`--head\`: a cdktf.out directory or its cdk.tf.json),
+        for pull-request review without AWS credentials: resources added/changed/destroyed, AMI and
+        Consul version changes, lifecycle hook and timeout changes, and the resulting steps.
+
+      \`--markdown\` renders for a PR comment; \`--json\` prints the plan document.
+    `,
+    examples: [
+      ['Plan a live cluster upgrade', 'consul-rollout plan --http-addr 10.0.1.10:8500 --to-version 1.22.7 --to-generation c1-22-7'],
+      ['Review two synthesized stages in a PR', 'consul-rollout plan --base base/cdktf.out --head head/cdktf.out --markdown'],
+    ],
+  });
+
+  httpAddr = Option.String('--http-addr', { description: 'Consul HTTP address(es) of the live cluster, comma-separated' });
+  toVersion = Option.String('--to-version', { description: 'Consul version of the new generation' });
+  toGeneration = Option.String('--to-generation', { description: 'Name of the new generation' });
+  base = Option.String('--base', { description: 'Synthesized stack before the change (cdktf.out dir or cdk.tf.json)' });
+  head = Option.String('--head', { description: 'Synthesized stack after the change (cdktf.out dir or cdk.tf.json)' });
+  stack = Option.String('--stack', { description: 'Stack name when a cdktf.out holds several' });
+  markdown = Option.Boolean('--markdown', false, { description: 'Render Markdown for a pull-request comment' });
+
+  async perform(): Promise<CommandOutcome> {
+    if (this.base !== undefined || this.head !== undefined) {
+      if (this.base === undefined || this.head === undefined) throw new UsageError('--base and --head go together');
+      if (this.httpAddr !== undefined) throw new UsageError('use either --http-addr or --base/--head, not both');
+      const diff = computeSynthDiff(readStack(this.base, this.stack), readStack(this.head, this.stack));
+      return { document: diff, text: renderSynthDiffMarkdown(diff), ok: true };
+    }
+    if (this.httpAddr === undefined || this.toVersion === undefined || this.toGeneration === undefined) {
+      throw new UsageError('plan needs --http-addr, --to-version and --to-generation (or --base and --head)', {
+        remedy: 'see `consul-rollout plan --help` for examples',
+      });
+    }
+    if (!/^\d+\.\d+\.\d+$/.test(this.toVersion)) throw new UsageError(`--to-version must look like 1.22.7, got "${this.toVersion}"`);
+    const addresses = parseList('--http-addr', this.httpAddr);
+    const cluster = await readCluster(new ConsulClient({ address: addresses[0]! }));
+    const plan = planRollout(cluster.servers, { generation: this.toGeneration, version: this.toVersion });
+    return { document: plan, text: renderPlan(plan, this.markdown ? 'markdown' : 'text'), ok: true };
+  }
+}
+
+/** A cdk.tf.json file, or the single (or named) stack of a cdktf.out directory. */
+function readStack(path: string, stack: string | undefined): unknown {
+  if (!existsSync(path)) throw new UsageError(`${path} does not exist`, { remedy: 'run `npx cdktf synth` first' });
+  let file = path;
+  if (statSync(path).isDirectory()) {
+    const stacksDir = join(path, 'stacks');
+    const names = existsSync(stacksDir) ? readdirSync(stacksDir) : [];
+    const name = stack ?? (names.length === 1 ? names[0] : undefined);
+    if (name === undefined || !names.includes(name)) {
+      throw new UsageError(`cannot pick a stack in ${path}: found [${names.join(', ')}]`, { remedy: 'name one with --stack' });
+    }
+    file = join(stacksDir, name, 'cdk.tf.json');
+  }
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (cause) {
+    throw new UsageError(`${file} is not a synthesized stack (JSON)`, { cause });
+  }
+}
