@@ -1,0 +1,71 @@
+/**
+ * lib/drain's drain and gate as the handler's {@link LifecycleProcedures}, over servers found by a
+ * `locate` function. Where the servers are is the only thing that differs between environments:
+ * on AWS they are found through EC2 (aws-procedures.ts), locally they are real processes on
+ * loopback addresses (lib/fleet/local/procedures.ts). Everything else — the procedures, their
+ * options, the decision log, what the handler gets back — is this one piece of code.
+ */
+import type { ConsulClient } from '../consul/client.ts';
+import type { ServerRef } from '../consul/cluster.ts';
+import type { DecisionSink } from '../drain/decision-log.ts';
+import { drain, type DrainOptions } from '../drain/drain.ts';
+import { gate, type GateOptions } from '../drain/gate.ts';
+import type { LifecycleProcedures, Log } from './handler.ts';
+
+/** The server an instance runs, and the cluster around it. */
+export interface LocatedServer {
+  /** How drain and gate recognise the server in the cluster's own views. */
+  readonly ref: ServerRef;
+  /** The server's own agent API: where the graceful leave is sent. */
+  readonly agent: ConsulClient;
+  /** Clients of every other server (never the target): the ones the procedures trust. */
+  readonly others: () => readonly ConsulClient[];
+}
+
+/**
+ * Finds the server of `instanceId`. Not-found contract: throws a RolloutError naming the instance
+ * (the handler then leaves the lifecycle action open), never returns a guess.
+ */
+export type LocateServer = (instanceId: string) => Promise<LocatedServer>;
+
+/** Procedure options that stay fixed for every event; per-call ones (signal, heartbeats) come from the handler. */
+export interface ProcedureTuning {
+  /** @default DRAIN_DEFAULTS */
+  readonly drain?: Omit<DrainOptions, 'signal' | 'onWaiting' | 'holder'>;
+  /** @default GATE_DEFAULTS */
+  readonly gate?: Omit<GateOptions, 'signal' | 'onWaiting'>;
+}
+
+export interface ProceduresOptions extends ProcedureTuning {
+  readonly log: Log;
+}
+
+export function createProcedures(locate: LocateServer, options: ProceduresOptions): LifecycleProcedures {
+  const sink: DecisionSink = (record) =>
+    options.log({ level: 'info', msg: `${record.procedure}: ${record.event}`, ...record });
+
+  return {
+    async drain({ instanceId }, { signal, onWaiting }) {
+      const { ref, agent, others } = await locate(instanceId);
+      const result = await drain(
+        ref,
+        { cluster: others, targetAgent: agent, sink },
+        { ...options.drain, signal, onWaiting, holder: `lifecycle handler draining ${instanceId}` },
+      );
+      return {
+        outcome: result.outcome,
+        detail: {
+          removedId: result.removedId,
+          usedFallback: result.usedFallback,
+          leadershipTransferredTo: result.leadershipTransferredTo,
+          timings: result.timings,
+        },
+      };
+    },
+    async gate({ instanceId }, { signal, onWaiting }) {
+      const { ref, others } = await locate(instanceId);
+      const result = await gate(ref, { cluster: others, sink }, { ...options.gate, signal, onWaiting });
+      return { outcome: result.outcome, reason: result.reason };
+    },
+  };
+}
