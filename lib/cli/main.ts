@@ -8,7 +8,10 @@ import { Builtins, Cli, type CommandClass } from 'clipanion';
 import { BenchCommand } from './bench.ts';
 import { EXIT } from './command.ts';
 import { DemoCommand } from './demo.ts';
+import { DoctorCommand } from './doctor.ts';
 import { PlanCommand } from './plan.ts';
+import { RecoverCommand } from './recover.ts';
+import { StepCommand } from './step.ts';
 import { HandleCommand } from './handle.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -17,7 +20,10 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
 const COMMANDS: CommandClass[] = [
   BenchCommand,
   DemoCommand,
+  DoctorCommand,
   PlanCommand,
+  RecoverCommand,
+  StepCommand,
   HandleCommand,
 ];
 

@@ -75,6 +75,8 @@ export type ServerState = 'running' | 'stopped' | 'terminated';
 export const FLEET_MANIFEST = 'fleet.json';
 
 const ManifestSchema = z.object({
+  /** The process that created the fleet: it owns the address claims and the teardown. */
+  creatorPid: z.number().int().positive().optional(),
   /** As the creator spelled it: agents' command lines name their config files under it. */
   baseDir: z.string().min(1),
   options: z.object({
@@ -329,10 +331,12 @@ export class LocalFleet {
   #serial = 0;
   /** Adopted from another process's manifest: that process owns the addresses and the teardown. */
   readonly #adopted: boolean;
+  readonly #creatorPid: number;
 
-  private constructor(baseDir: string, options: LocalFleetOptions, adopted = false) {
+  private constructor(baseDir: string, options: LocalFleetOptions, adopted = false, creatorPid = process.pid) {
     this.baseDir = baseDir;
     this.#adopted = adopted;
+    this.#creatorPid = creatorPid;
     this.options = {
       datacenter: options.datacenter ?? LOCAL_FLEET_DEFAULTS.datacenter,
       serverStabilizationTime: options.serverStabilizationTime ?? LOCAL_FLEET_DEFAULTS.serverStabilizationTime,
@@ -357,8 +361,8 @@ export class LocalFleet {
   /**
    * The fleet another process created in `baseDir`, from its manifest. Its servers can be
    * stopped (by recorded pid and process group) and started again; agents started here outlive
-   * this process, and the creator's teardown still stops them. It cannot add servers: the
-   * loopback addresses belong to the creator.
+   * this process, and the creator's teardown still stops them. It can add servers while the
+   * creator lives: their loopback addresses are claimed in the creator's name.
    */
   static adopt(baseDir: string): LocalFleet {
     const file = join(baseDir, FLEET_MANIFEST);
@@ -371,7 +375,7 @@ export class LocalFleet {
     }
     const parsed = ManifestSchema.safeParse(json);
     if (!parsed.success) throw new UsageError(`${file} is not a fleet manifest: ${z.prettifyError(parsed.error)}`, { remedy });
-    const fleet = new LocalFleet(parsed.data.baseDir, parsed.data.options, true);
+    const fleet = new LocalFleet(parsed.data.baseDir, parsed.data.options, true, parsed.data.creatorPid);
     for (const entry of parsed.data.servers) {
       const server = fleet.#track({ name: entry.name, ip: entry.ip, generation: entry.generation, binary: entry.binary });
       if (entry.state === 'terminated') server.state = 'terminated';
@@ -386,6 +390,13 @@ export class LocalFleet {
    */
   syncWithManifest(): void {
     const manifest = readManifest(this.baseDir);
+    for (const entry of manifest?.servers ?? []) {
+      // A server an adopter launched (`step` adding a new generation) becomes ours to tear down.
+      if (!this.servers.some((s) => s.name === entry.name)) {
+        const added = this.#track({ name: entry.name, ip: entry.ip, generation: entry.generation, binary: entry.binary });
+        if (entry.state === 'terminated') added.state = 'terminated';
+      }
+    }
     for (const server of this.servers) {
       server.adoptProcess(manifest?.servers.find((entry) => entry.name === server.name)?.pid);
     }
@@ -426,8 +437,12 @@ export class LocalFleet {
   }
 
   #claim(count: number): string[] {
-    if (this.#adopted) throw new Error(`cannot add servers to the adopted fleet in ${this.baseDir}: its creator owns the addresses`);
-    return claimLoopbackAddresses(count);
+    if (this.#adopted && !processAlive(this.#creatorPid)) {
+      throw new UsageError(`the process that created the fleet in ${this.baseDir} (pid ${this.#creatorPid}) is gone`, {
+        remedy: 'start a new fleet (e.g. run the demo or the tests again)',
+      });
+    }
+    return claimLoopbackAddresses(count, this.#creatorPid);
   }
 
   #prepare(ip: string, options: AddServerOptions): LocalServer {
@@ -477,6 +492,7 @@ export class LocalFleet {
   #writeManifest(): void {
     this.syncWithManifest();
     const manifest: Manifest = {
+      creatorPid: this.#creatorPid,
       baseDir: this.baseDir,
       options: this.options,
       servers: this.servers.map((s) => ({

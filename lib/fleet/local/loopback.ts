@@ -41,10 +41,10 @@ function readClaim(ip: string): Claim | undefined {
   }
 }
 
-function tryCreate(ip: string): boolean {
+function tryCreate(ip: string, ownerPid: number): boolean {
   try {
     closeSync(openSync(claimPath(ip), 'wx'));
-    writeFileSync(claimPath(ip), JSON.stringify({ ownerPid: process.pid } satisfies Claim));
+    writeFileSync(claimPath(ip), JSON.stringify({ ownerPid } satisfies Claim));
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -52,13 +52,16 @@ function tryCreate(ip: string): boolean {
   }
 }
 
-/** Claim `count` free loopback addresses for this process. */
-export function claimLoopbackAddresses(count: number): string[] {
+/**
+ * Claim `count` free loopback addresses for `ownerPid` (this process, or the creator of a fleet
+ * that this process adopted: the claim must name a process that outlives the servers).
+ */
+export function claimLoopbackAddresses(count: number, ownerPid: number = process.pid): string[] {
   mkdirSync(CLAIM_DIR, { recursive: true });
   const claimed: string[] = [];
   for (let host = FIRST_HOST; host <= LAST_HOST && claimed.length < count; host++) {
     const ip = `127.0.0.${host}`;
-    if (tryCreate(ip)) {
+    if (tryCreate(ip, ownerPid)) {
       claimed.push(ip);
       continue;
     }
@@ -69,7 +72,7 @@ export function claimLoopbackAddresses(count: number): string[] {
       killGroup(existing.serverPid);
     }
     rmSync(claimPath(ip), { force: true });
-    if (tryCreate(ip)) claimed.push(ip);
+    if (tryCreate(ip, ownerPid)) claimed.push(ip);
   }
   if (claimed.length < count) {
     releaseLoopbackAddresses(claimed);
