@@ -17,9 +17,8 @@ export interface ErrorDetails {
   readonly cause?: unknown;
 }
 
-/** Bad input: flags, events, config files, API payloads we refuse to act on. Exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
+/** An error an operator can act on: a message, the cause it explains, and a remedy. */
+abstract class ExplainedError extends Error {
   readonly remedy: string | undefined;
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -27,14 +26,14 @@ export class UsageError extends Error {
   }
 }
 
+/** Bad input: flags, events, config files, API payloads we refuse to act on. Exit code 2. */
+export class UsageError extends ExplainedError {
+  override readonly name: string = 'UsageError';
+}
+
 /** An unsafe or failed operation against a cluster or fleet. Exit code 1. */
-export class RolloutError extends Error {
-  override readonly name = 'RolloutError';
-  readonly remedy: string | undefined;
-  constructor(message: string, details: ErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.remedy = details.remedy;
-  }
+export class RolloutError extends ExplainedError {
+  override readonly name: string = 'RolloutError';
 }
 
 /** One line per cause in the chain, outermost first: what an operator reads in a log. */

@@ -36,7 +36,8 @@ export abstract class RolloutCommand extends Command {
       this.context.stderr.write(`consul-rollout: ${describeError(error)}\n`);
       if (this.json) {
         this.context.stdout.write(
-          `${JSON.stringify({ error: { kind: error.name, message: error.message, remedy: error.remedy } }, null, 2)}\n`,
+          // `kind` is the category scripts branch on; subclasses (ConsulApiError) stay in `name`.
+          `${JSON.stringify({ error: { kind: code === EXIT.usage ? 'UsageError' : 'RolloutError', name: error.name, message: error.message, remedy: error.remedy } }, null, 2)}\n`,
         );
       }
       return code;

@@ -71,6 +71,7 @@ export interface BlockingOptions extends RequestOptions {
 export type ConsulErrorKind = 'unreachable' | 'timeout' | 'http' | 'invalid-response';
 
 export class ConsulApiError extends RolloutError {
+  override readonly name: string = 'ConsulApiError';
   readonly operation: string;
   readonly kind: ConsulErrorKind;
   readonly status: number | undefined;
