@@ -25,7 +25,7 @@ export class DemoCommand extends RolloutCommand {
   async perform(): Promise<CommandOutcome> {
     const servers = parsePositiveInt('--servers', this.servers, DEMO_DEFAULTS.servers);
     const progress = createProgress(this.context.stderr);
-    const summary = await runDemo(progress, { servers }, undefined);
+    const summary = await runDemo(progress, { servers }, progress.decisions);
     return { document: summary, text: describe(summary), ok: true };
   }
 }

@@ -3,10 +3,13 @@
  * each step shows as "… title" then "✓ title (1.2 s)"; elsewhere the same lines are plain logs.
  */
 import type { Writable } from 'node:stream';
+import type { DecisionSink } from '../drain/decision-log.ts';
 
 export interface Progress {
   step<T>(title: string, work: () => Promise<T>): Promise<T>;
   note(message: string): void;
+  /** Shows each drain/gate decision as it is taken (lock waits, quorum verdicts, confirmations). */
+  readonly decisions: DecisionSink;
 }
 
 export function createProgress(stream: Writable): Progress {
@@ -25,6 +28,9 @@ export function createProgress(stream: Writable): Progress {
     },
     note(message) {
       stream.write(`  ${message}\n`);
+    },
+    decisions(record) {
+      stream.write(`    · ${record.procedure} ${record.target} +${(record.elapsedMs / 1000).toFixed(1)} s: ${record.message}\n`);
     },
   };
 }

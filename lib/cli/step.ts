@@ -78,7 +78,12 @@ export class StepCommand extends RolloutCommand {
       if (!(await this.confirm())) break;
       const current = step;
       await progress.step(`step ${current.index + 1}: ${current.title}`, () =>
-        runNextStep(state, { fleet: rolloutFleet, save: (s) => saveState(stateFile, s), snapshotDir: dirname(stateFile) }),
+        runNextStep(state, {
+          fleet: rolloutFleet,
+          save: (s) => saveState(stateFile, s),
+          snapshotDir: dirname(stateFile),
+          sink: progress.decisions,
+        }),
       );
       progress.note(state.steps[current.index]?.summary ?? '');
       ran.push(current);

@@ -298,10 +298,6 @@ export class ConsulClient {
     });
   }
 
-  async kvDelete(key: string, options?: RequestOptions): Promise<void> {
-    await this.#call({ method: 'DELETE', path: `/v1/kv/${encodeKey(key)}`, schema: BooleanReplySchema, options });
-  }
-
   /**
    * Create a session. `Checks`/`NodeChecks` are sent empty on purpose: a drain lock must not be
    * tied to the health of whichever node we created it through (that node may be the next one

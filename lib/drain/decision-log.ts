@@ -66,8 +66,3 @@ export class DecisionRecorder {
     return record;
   }
 }
-
-/** A sink writing one JSON line per record to stderr (the Lambda and `--json` CLI runs). */
-export const jsonLinesToStderr: DecisionSink = (record) => {
-  process.stderr.write(`${JSON.stringify(record)}\n`);
-};

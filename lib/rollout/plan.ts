@@ -117,8 +117,3 @@ function newVoter(target: RolloutTarget, n: number): PlanServer {
 function unique(values: readonly string[]): string[] {
   return [...new Set(values)];
 }
-
-/** The steps of one stage, for `step --stage`. */
-export function stepsOfStage(plan: RolloutPlan, stage: Stage): readonly PlanStep[] {
-  return plan.steps.filter((s) => s.stage === stage);
-}
