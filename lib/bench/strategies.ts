@@ -1,0 +1,136 @@
+/**
+ * The three ways of replacing a cluster's servers that the benchmark compares, each acting on the
+ * same kind of local fleet of real Consul servers. The pipeline is this project's own executor
+ * (runAll over the local-fleet adapter), not a re-implementation; the naive ones do exactly what
+ * the incidents and a hook-less Auto Scaling group do, and nothing more.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCluster } from '../consul/cluster.ts';
+import type { DecisionSink } from '../drain/decision-log.ts';
+import type { ConsulBinaries } from '../fleet/local/binaries.ts';
+import type { LocalFleet, LocalServer } from '../fleet/local/fleet.ts';
+import { localRolloutFleet } from '../fleet/local/rollout-fleet.ts';
+import { newRolloutState, runAll } from '../rollout/execute.ts';
+import { planRollout } from '../rollout/plan.ts';
+import { waitFor } from '../util/wait.ts';
+import type { StepTiming } from './metrics.ts';
+import type { StrategyName } from './options.ts';
+import type { MarkKind } from './timeline.ts';
+
+export interface StrategyContext {
+  /** Bootstrapped with the old generation, every voter healthy. */
+  readonly fleet: LocalFleet;
+  readonly binaries: ConsulBinaries;
+  /** Generation label of the replacement servers. */
+  readonly generation: string;
+  /** Where the pipeline keeps its snapshot and rollout state. */
+  readonly workDir: string;
+  /** Receives the drain and gate decisions (timeline marks, physical minimum). */
+  readonly sink: DecisionSink;
+  /** Record a pipeline step's timing. */
+  readonly step: (timing: StepTiming) => void;
+  /** Put a mark on the timeline, now or at `atEpochMs`. */
+  readonly mark: (kind: MarkKind, label: string, atEpochMs?: number) => void;
+}
+
+export interface Strategy {
+  readonly run: (context: StrategyContext) => Promise<void>;
+  /**
+   * Whether the run gets the recovery window before it is measured. The naive strategies do:
+   * autopilot may repair some of their damage, and the benchmark measures what it really
+   * achieves. The pipeline does not: it must end healthy by itself.
+   */
+  readonly recoveryWindow: boolean;
+}
+
+export const STRATEGY_DEFAULTS = {
+  /** Longest wait for a naive replacement to show up alive in serf (gossip needs no leader). */
+  joinTimeoutMs: 60_000,
+  /** A `consul leave` on a follower blocks ~5 s for the Raft removal; this only bounds a hung agent. */
+  leaveTimeoutMs: 30_000,
+} as const;
+
+export const STRATEGIES_BY_NAME: Record<StrategyName, Strategy> = {
+  pipeline: { run: pipeline, recoveryWindow: false },
+  'naive-terminate': { run: naiveTerminate, recoveryWindow: true },
+  'leave-unconfirmed': { run: leaveUnconfirmed, recoveryWindow: true },
+};
+
+/** This project: plan, then gate every launch and drain the old servers one by one, leader last. */
+async function pipeline(context: StrategyContext): Promise<void> {
+  const { fleet, binaries } = context;
+  const current = await readCluster(fleet.running()[0]!.client);
+  const plan = planRollout(current.servers, { generation: context.generation, version: binaries.new.version });
+  const state = newRolloutState(plan);
+  const stateFile = join(context.workDir, 'rollout-state.json');
+  await runAll(
+    state,
+    {
+      fleet: localRolloutFleet(fleet, [binaries.old, binaries.new]),
+      save: (s) => writeFileSync(stateFile, JSON.stringify(s, null, 2)),
+      snapshotDir: context.workDir,
+      sink: context.sink,
+    },
+    {},
+    (step, record) => {
+      context.step({ kind: step.kind, server: record.server, durationMs: record.durationMs });
+      if (step.kind === 'launch' && record.startedAt !== undefined) {
+        context.mark('launch', `launch ${record.server ?? ''}`, Date.parse(record.startedAt));
+      }
+    },
+  );
+}
+
+/**
+ * Incident A: for each old server, start a replacement, wait until it is alive in serf, then
+ * kill -9 the old server — no leave, no check of Raft, no leader awareness.
+ */
+async function naiveTerminate(context: StrategyContext): Promise<void> {
+  const { fleet } = context;
+  for (const victim of fleet.running()) {
+    const replacement = await fleet.addServer({ binary: context.binaries.new, generation: context.generation });
+    context.mark('launch', `launch ${replacement.name}`);
+    await waitFor(`${replacement.name} alive in serf`, () => aliveInSerf(fleet, replacement), {
+      timeoutMs: STRATEGY_DEFAULTS.joinTimeoutMs,
+      intervalMs: 100,
+    });
+    context.mark('joined', `${replacement.name} joined`);
+    const wasLeader = (await fleet.leader())?.name === victim.name;
+    await victim.terminate('SIGKILL');
+    context.mark('kill', `kill -9 ${victim.name}${wasLeader ? ' (leader)' : ''}`);
+  }
+}
+
+/**
+ * An Auto Scaling group replacing a generation without lifecycle hooks: every new server is
+ * launched at once (no gate), then every old server runs `consul leave` from its shutdown script
+ * and is terminated right after — all at the same time, with nobody confirming the removals.
+ */
+async function leaveUnconfirmed(context: StrategyContext): Promise<void> {
+  const { fleet } = context;
+  const old = fleet.running();
+  await Promise.all(
+    old.map(async () => {
+      const server = await fleet.addServer({ binary: context.binaries.new, generation: context.generation });
+      context.mark('launch', `launch ${server.name}`);
+    }),
+  );
+  await Promise.all(
+    old.map(async (server) => {
+      context.mark('leave', `leave ${server.name}`);
+      // The shutdown script's leave may fail or time out; the instance is terminated regardless.
+      await server.client.leave({ timeoutMs: STRATEGY_DEFAULTS.leaveTimeoutMs }).catch(() => undefined);
+      await server.terminate();
+      context.mark('terminate', `terminate ${server.name}`);
+    }),
+  );
+}
+
+async function aliveInSerf(fleet: LocalFleet, server: LocalServer): Promise<boolean> {
+  for (const other of fleet.running().filter((s) => s !== server)) {
+    const members = await other.client.members({ timeoutMs: 1_000 }).catch(() => undefined);
+    if (members !== undefined) return members.some((m) => m.name === server.name && m.status === 'alive');
+  }
+  return false;
+}
