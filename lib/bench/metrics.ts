@@ -49,6 +49,11 @@ export interface RunMetrics {
   readonly writesAttempted: number;
   readonly writesAcknowledged: number;
   readonly writeSuccessRatio: number | undefined;
+  /**
+   * Longest stretch in which no write issued was acknowledged: what the application felt. It
+   * also catches a "leader" that some server still reports but that no longer serves writes.
+   */
+  readonly longestWriteOutageMs: number | undefined;
   /** Acknowledged writes missing or different at the end; undefined when nothing could be read. */
   readonly lostWrites: number | undefined;
   /** Lowest autopilot failure tolerance in any sample that had a leader. */
@@ -85,6 +90,7 @@ export function runMetrics(input: RunInput): RunMetrics {
     writesAttempted: input.writes.length,
     writesAcknowledged: acknowledged,
     writeSuccessRatio: input.writes.length === 0 ? undefined : acknowledged / input.writes.length,
+    longestWriteOutageMs: longestWriteOutage(input.writes),
     lostWrites: input.lost?.length,
     minFailureTolerance: input.observation.minFailureTolerance,
     maxVoterDrop: input.observation.maxVoterDrop,
@@ -102,6 +108,19 @@ export function runMetrics(input: RunInput): RunMetrics {
  */
 export function safetyHeld(m: RunMetrics): boolean {
   return m.lostWrites === 0 && m.staleVoters === 0 && m.endedHealthy;
+}
+
+/**
+ * The longest time between two acknowledged writes' issue times, counting from the first write
+ * issued and up to the last one; undefined when nothing was written. With every write
+ * acknowledged it is the write interval.
+ */
+export function longestWriteOutage(writes: readonly WriteAttempt[]): number | undefined {
+  if (writes.length === 0) return undefined;
+  const times = writes.map((w) => w.atMs);
+  const acked = writes.filter((w) => w.acknowledged).map((w) => w.atMs);
+  const points = [Math.min(...times), ...acked, Math.max(...times)].sort((a, b) => a - b);
+  return Math.max(...points.slice(1).map((t, i) => t - points[i]!));
 }
 
 /** One measured run, as bench.json records it. */
@@ -135,6 +154,7 @@ export const NUMERIC_METRICS = [
   'elections',
   'leaderChanges',
   'writeSuccessRatio',
+  'longestWriteOutageMs',
   'lostWrites',
   'minFailureTolerance',
   'maxVoterDrop',

@@ -35,6 +35,7 @@ const COLUMNS: readonly { readonly title: string; readonly cell: (a: Aggregate) 
   { title: 'elections', cell: (a) => formatStat(a.stats.elections, String) },
   { title: 'leader changes', cell: (a) => formatStat(a.stats.leaderChanges, String) },
   { title: 'write success', cell: (a) => formatStat(a.stats.writeSuccessRatio, percent) },
+  { title: 'longest write outage', cell: (a) => formatStat(a.stats.longestWriteOutageMs, seconds) },
   { title: 'acked writes lost', cell: (a) => formatStat(a.stats.lostWrites, String, 'unreadable') },
   { title: 'min tolerance', cell: (a) => formatStat(a.stats.minFailureTolerance, String) },
   { title: 'stale voters at end', cell: (a) => formatStat(a.stats.staleVoters, String) },

@@ -16,6 +16,7 @@ export const PIPELINE_OK: RunMetrics = {
   writesAttempted: 800,
   writesAcknowledged: 800,
   writeSuccessRatio: 1,
+  longestWriteOutageMs: 50,
   lostWrites: 0,
   minFailureTolerance: 1,
   maxVoterDrop: 1,

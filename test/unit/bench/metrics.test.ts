@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { summarize } from '../../../lib/consul/observer.ts';
 import type { DecisionRecord } from '../../../lib/drain/decision-log.ts';
-import { aggregate, evaluateTargets, physicalMinimum, runMetrics, safetyHeld, stat } from '../../../lib/bench/metrics.ts';
+import { aggregate, evaluateTargets, longestWriteOutage, physicalMinimum, runMetrics, safetyHeld, stat } from '../../../lib/bench/metrics.ts';
 import type { WriteAttempt } from '../../../lib/bench/writer.ts';
 import { PIPELINE_OK, run, sample } from './fixtures.ts';
 
@@ -53,6 +53,7 @@ describe('runMetrics', () => {
     assert.equal(m.elections, 1);
     assert.equal(m.leaderChanges, 1);
     assert.equal(m.writeSuccessRatio, 0.75);
+    assert.equal(m.longestWriteOutageMs, 100, 'from the write at 0 to the next acknowledged one at 100');
     assert.equal(m.lostWrites, 1);
     assert.equal(m.minFailureTolerance, 1);
     assert.equal(m.staleVoters, 1);
@@ -68,6 +69,17 @@ describe('runMetrics', () => {
       [undefined, undefined, undefined, false, undefined, undefined],
     );
     assert.equal(safetyHeld(m), false, 'unmeasured safety is not safety');
+  });
+});
+
+describe('longestWriteOutage', () => {
+  const w = (atMs: number, acknowledged: boolean): WriteAttempt => ({ key: `k${atMs}`, value: '', atMs, acknowledged, tries: 1, latencyMs: 1 });
+  it('is the longest time between acknowledged writes, counted from the first write to the last', () => {
+    assert.equal(longestWriteOutage([w(0, true), w(50, true), w(100, true)]), 50);
+    assert.equal(longestWriteOutage([w(0, true), w(50, false), w(100, false), w(150, true), w(200, true)]), 150);
+    assert.equal(longestWriteOutage([w(0, false), w(50, false), w(100, true)]), 100, 'failures at the start count');
+    assert.equal(longestWriteOutage([w(0, true), w(50, false), w(400, false)]), 400, 'failures up to the end count');
+    assert.equal(longestWriteOutage([]), undefined);
   });
 });
 

@@ -12,6 +12,7 @@ const runs = [
     leaderlessSamples: 123,
     elections: 4,
     writeSuccessRatio: 0.71,
+    longestWriteOutageMs: 9_900,
     lostWrites: undefined,
     staleVoters: 2,
     endedHealthy: false,
@@ -30,7 +31,7 @@ describe('renderTable', () => {
     assert.match(table[2]!, /^\| 3 \| `pipeline` \| 2 \| 43\.1 s \(41\.2 s–45\.0 s\) \| 0\.0 s \(0\) \|/);
     assert.match(table[2]!, /\| 1\.16× \(1\.12×–1\.20×\) \|$/);
     assert.match(table[3]!, /\| 12\.3 s \(123\) \| 4 \|/);
-    assert.match(table[3]!, /\| 71\.0 % \| unreadable \| 1 \| 2 \| 0\/1 \| never \| – \| – \|$/);
+    assert.match(table[3]!, /\| 71\.0 % \| 9\.9 s \| unreadable \| 1 \| 2 \| 0\/1 \| never \| – \| – \|$/);
   });
 });
 
