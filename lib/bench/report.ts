@@ -31,13 +31,15 @@ const COLUMNS: readonly { readonly title: string; readonly cell: (a: Aggregate) 
   { title: 'strategy', cell: (a) => `\`${a.strategy}\`` },
   { title: 'runs', cell: (a) => (a.errors === 0 ? String(a.runs) : `${a.runs} (${a.errors} stopped early)`) },
   { title: 'wall', cell: (a) => formatStat(a.stats.wallMs, seconds) },
-  { title: 'leaderless (samples)', cell: (a) => `${formatStat(a.stats.leaderlessMs, seconds)} (${formatStat(a.stats.leaderlessSamples, String)})` },
+  { title: 'leaderless', cell: (a) => `${formatStat(a.stats.leaderlessMs, seconds)}; ${formatStat(a.stats.leaderlessSamples, String)} samples` },
   { title: 'elections', cell: (a) => formatStat(a.stats.elections, String) },
   { title: 'leader changes', cell: (a) => formatStat(a.stats.leaderChanges, String) },
   { title: 'write success', cell: (a) => formatStat(a.stats.writeSuccessRatio, percent) },
   { title: 'longest write outage', cell: (a) => formatStat(a.stats.longestWriteOutageMs, seconds) },
   { title: 'acked writes lost', cell: (a) => formatStat(a.stats.lostWrites, String, 'unreadable') },
-  { title: 'min tolerance', cell: (a) => formatStat(a.stats.minFailureTolerance, String) },
+  // Autopilot answers only through a leader: a run that lost its leader says nothing about the
+  // tolerance from then on (its leaderless column does).
+  { title: 'min tolerance (while a leader answered)', cell: (a) => formatStat(a.stats.minFailureTolerance, String) },
   { title: 'stale voters at end', cell: (a) => formatStat(a.stats.staleVoters, String) },
   { title: 'ended healthy', cell: (a) => `${a.endedHealthy}/${a.runs}` },
   { title: 'recovered after', cell: (a) => formatStat(a.stats.recoveredAfterMs, seconds, 'never') },
@@ -108,7 +110,8 @@ function describeRun(run: RunRecord): string {
 
 function formatStat(s: Stat | undefined, format: (v: number) => string, missing = '–'): string {
   if (s === undefined) return missing;
-  return s.min === s.max ? format(s.median) : `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
+  const [median, min, max] = [format(s.median), format(s.min), format(s.max)];
+  return min === max ? median : `${median} (${min}–${max})`;
 }
 
 function seconds(ms: number): string {

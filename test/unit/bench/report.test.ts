@@ -20,7 +20,7 @@ const runs = [
     physicalMinimumMs: undefined,
     wallToMinimum: undefined,
   }),
-  run(3, 'pipeline', 2, { wallMs: 45_000, wallToMinimum: 1.2 }),
+  run(3, 'pipeline', 2, { wallMs: 45_000, wallToMinimum: 1.2, longestWriteOutageMs: 52 }),
 ];
 
 describe('renderTable', () => {
@@ -28,9 +28,10 @@ describe('renderTable', () => {
     const table = renderTable(aggregate(runs)).split('\n');
     assert.equal(table.length, 4);
     assert.match(table[0]!, /^\| servers \| strategy \| runs \| wall \|/);
-    assert.match(table[2]!, /^\| 3 \| `pipeline` \| 2 \| 43\.1 s \(41\.2 s–45\.0 s\) \| 0\.0 s \(0\) \|/);
+    assert.match(table[2]!, /^\| 3 \| `pipeline` \| 2 \| 43\.1 s \(41\.2 s–45\.0 s\) \| 0\.0 s; 0 samples \|/);
     assert.match(table[2]!, /\| 1\.16× \(1\.12×–1\.20×\) \|$/);
-    assert.match(table[3]!, /\| 12\.3 s \(123\) \| 4 \|/);
+    assert.match(table[2]!, /\| 100\.0 % \| 0\.1 s \| 0 \|/, 'a spread that rounds away is not shown');
+    assert.match(table[3]!, /\| 12\.3 s; 123 samples \| 4 \|/);
     assert.match(table[3]!, /\| 71\.0 % \| 9\.9 s \| unreadable \| 1 \| 2 \| 0\/1 \| never \| – \| – \|$/);
   });
 });
