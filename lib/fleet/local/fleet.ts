@@ -319,7 +319,9 @@ function installExitHook(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       for (const fleet of liveFleets) fleet.killAllNow();
-      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+      // Our listener is gone (`once`): re-raising the signal ends the process the way the signal
+      // would have, so the parent sees "killed by SIGTERM", not an ordinary exit code.
+      process.kill(process.pid, signal);
     });
   }
 }
