@@ -262,6 +262,17 @@ export class DrainHandler extends Construct {
     });
 
     const alarmActions = [...(props.alarmActions ?? [])];
+    // Both alarms fire on the first datapoint above zero: any dead letter or failed invocation
+    // means a lifecycle action is not progressing.
+    const onAnyOccurrence = {
+      period: 60,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
+      alarmActions,
+      okActions: alarmActions,
+    };
     new CloudwatchMetricAlarm(this, 'DeadLettersAlarm', {
       alarmName: `${props.clusterName}-lifecycle-dead-letters`,
       alarmDescription:
@@ -271,13 +282,7 @@ export class DrainHandler extends Construct {
       metricName: 'ApproximateNumberOfMessagesVisible',
       dimensions: { QueueName: this.deadLetterQueue.name },
       statistic: 'Maximum',
-      period: 60,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold',
-      treatMissingData: 'notBreaching',
-      alarmActions,
-      okActions: alarmActions,
+      ...onAnyOccurrence,
     });
     new CloudwatchMetricAlarm(this, 'ErrorsAlarm', {
       alarmName: `${props.clusterName}-drain-handler-errors`,
@@ -288,13 +293,7 @@ export class DrainHandler extends Construct {
       metricName: 'Errors',
       dimensions: { FunctionName: this.function.functionName },
       statistic: 'Sum',
-      period: 60,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold',
-      treatMissingData: 'notBreaching',
-      alarmActions,
-      okActions: alarmActions,
+      ...onAnyOccurrence,
     });
 
     this.readiness = [this.rule, target, ...sendPolicies, mapping, this.function];
