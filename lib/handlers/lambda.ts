@@ -13,7 +13,13 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { describeError, UsageError } from '../errors.ts';
-import { AwsLifecycleActions, readConsulToken } from '../fleet/aws/index.ts';
+import {
+  AwsLifecycleActions,
+  readConsulToken,
+  type InstancesApi,
+  type LifecycleApi,
+  type ParametersApi,
+} from '../fleet/aws/index.ts';
 import { createConsulProcedures } from './aws-procedures.ts';
 import type { Clock } from './clock.ts';
 import { classifyEvents, type ClassifyPolicy, type RecordDecision } from './events.ts';
@@ -158,11 +164,28 @@ export const jsonLog: Log = (record) => {
 };
 
 /**
- * The production wiring: SDK clients from the Lambda's role and region, the ACL token from SSM
- * (read once per cold start, handed only to the procedures), the drain and gate over the servers
- * that carry the cluster tag.
+ * The AWS API clients the function talks to. On AWS they are the SDK's own clients, built from the
+ * Lambda's role and region; the local rehearsal passes the local Auto Scaling engine's clients,
+ * which answer the same SDK commands. Nothing else differs between the two.
  */
-export async function createLambdaDeps(env: NodeJS.ProcessEnv = process.env): Promise<LambdaDeps> {
+export interface AwsClients {
+  readonly autoScaling: LifecycleApi;
+  readonly ec2: InstancesApi;
+  readonly ssm: ParametersApi;
+}
+
+function sdkClients(): AwsClients {
+  return { autoScaling: new AutoScalingClient({}), ec2: new EC2Client({}), ssm: new SSMClient({}) };
+}
+
+/**
+ * The production wiring: the ACL token from SSM (read once per cold start, handed only to the
+ * procedures), the drain and gate over the servers that carry the cluster tag.
+ */
+export async function createLambdaDeps(
+  env: NodeJS.ProcessEnv = process.env,
+  clients: AwsClients = sdkClients(),
+): Promise<LambdaDeps> {
   const parsed = environment.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -173,14 +196,12 @@ export async function createLambdaDeps(env: NodeJS.ProcessEnv = process.env): Pr
   const settings = parsed.data;
   const cluster = settings[LAMBDA_ENVIRONMENT.cluster];
   const tokenParameter = settings[LAMBDA_ENVIRONMENT.aclTokenParameter];
-  const ec2 = new EC2Client({});
-  const consulToken =
-    tokenParameter === undefined ? undefined : await readConsulToken(new SSMClient({}), tokenParameter);
+  const consulToken = tokenParameter === undefined ? undefined : await readConsulToken(clients.ssm, tokenParameter);
   return {
     policy: { managedGroups: (name) => name.startsWith(`${cluster}-`) },
-    actions: new AwsLifecycleActions(new AutoScalingClient({})),
+    actions: new AwsLifecycleActions(clients.autoScaling),
     procedures: createConsulProcedures({
-      ec2,
+      ec2: clients.ec2,
       serverTag: { key: settings[LAMBDA_ENVIRONMENT.serverTagKey], value: cluster },
       consulHttpPort: settings[LAMBDA_ENVIRONMENT.consulHttpPort] ?? LAMBDA_DEFAULTS.consulHttpPort,
       ...(consulToken === undefined ? {} : { consulToken }),
