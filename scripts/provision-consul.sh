@@ -13,26 +13,22 @@
 # Prints:  "old <version> <path>" and "new <version> <path>" lines, or one JSON object with --json.
 set -euo pipefail
 
-# Why these versions: the newest two 1.22.x releases that build from the module proxy with
-# checksums the checksum database serves. `go list -m -versions github.com/hashicorp/consul`
-# lists no v1 tags here; every 1.21.x tried failed (v1.21.1-4: zip refused by the proxy; v1.21.5
-# and v1.21.0: dependencies missing from the checksum database), so the upgrade under test is
-# the patch upgrade 1.22.6 -> 1.22.7. Override with CONSUL_OLD_VERSION / CONSUL_NEW_VERSION.
-readonly DEFAULT_OLD_VERSION="1.22.6"
-readonly DEFAULT_NEW_VERSION="1.22.7"
+# Why these versions: the project builds open-source (MPL-2.0) releases only. Consul is under the
+# Business Source License from 1.17 on (and in its late 1.15.x/1.16.x patches); go-module-build.sh
+# refuses any BUSL module. 1.14.11 -> 1.15.4 crosses a minor version, as real upgrades do, with two
+# MPL releases that build from the module proxy (every v1.16.x stops at a dependency the checksum
+# database does not serve). Bring any other release, BUSL ones included, with CONSUL_BIN_<version>.
+readonly DEFAULT_OLD_VERSION="1.14.11"
+readonly DEFAULT_NEW_VERSION="1.15.4"
 readonly OLD_VERSION="${CONSUL_OLD_VERSION:-$DEFAULT_OLD_VERSION}"
 readonly NEW_VERSION="${CONSUL_NEW_VERSION:-$DEFAULT_NEW_VERSION}"
 # Sibling modules a release must be built with, where its go.mod lags its own tree (see
 # go-module-build.sh). Keyed by version; space-separated MODULE@VERSION.
 companions_for() {
   case "$1" in
-    # v1.22.7's go.mod requires consul/api v1.33.7, but its code needs fields added in v1.34.
-    1.22.7) echo "github.com/hashicorp/consul/api@v1.34.2" ;;
-    # v1.22.6's own sibling versions are missing from the checksum database; the siblings that
-    # v1.22.7 builds with are API-compatible and verifiable. The server code is v1.22.6's own.
-    1.22.6) echo "github.com/hashicorp/consul/api@v1.34.2 github.com/hashicorp/consul/envoyextensions@v0.9.6" \
-      "github.com/hashicorp/consul/proto-public@v0.7.4 github.com/hashicorp/consul/sdk@v0.18.1" \
-      "github.com/hashicorp/consul/troubleshoot@v0.8.7" ;;
+    # v1.15.4's go.mod requires consul/api v1.20.0, which the checksum database rejects for this
+    # tree; v1.21.1 is the api release cut from the same branch and builds it.
+    1.15.4) echo "github.com/hashicorp/consul/api@v1.21.1" ;;
     *) echo "" ;;
   esac
 }

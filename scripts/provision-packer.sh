@@ -8,13 +8,13 @@
 #      scripts/go-module-build.sh (cached per version outside the repository, reused afterwards).
 #
 # Usage:   provision-packer.sh
-# Example: PACKER_VERSION=v1.15.0 scripts/provision-packer.sh
+# Example: PACKER_VERSION=v1.9.4 scripts/provision-packer.sh
 # Prints:  the path of the packer binary on stdout; progress on stderr.
 set -euo pipefail
 
-# v1.15.0: a tag that both the Go module proxy and the checksum database serve (v1.14.x are on the
-# proxy but missing from sum.golang.org, so `go mod download` refuses them).
-readonly DEFAULT_PACKER_VERSION="v1.15.0"
+# v1.9.4: the last release under the MPL-2.0; Packer is under the Business Source License from
+# v1.10.0 on, and go-module-build.sh refuses BUSL modules.
+readonly DEFAULT_PACKER_VERSION="v1.9.4"
 readonly PACKER_MODULE="github.com/hashicorp/packer"
 readonly SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -23,10 +23,10 @@ log() { printf '[provision-packer] %s\n' "$*" >&2; }
 usage() {
   cat >&2 <<'USAGE'
 usage: provision-packer.sh
-example: PACKER_VERSION=v1.15.0 scripts/provision-packer.sh
+example: PACKER_VERSION=v1.9.4 scripts/provision-packer.sh
 environment:
   PACKER_BIN      use this packer binary instead of finding or building one
-  PACKER_VERSION  the Packer tag to build when none is found (default v1.15.0)
+  PACKER_VERSION  the Packer tag to build when none is found (default v1.9.4)
 USAGE
   exit 2
 }
