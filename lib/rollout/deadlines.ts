@@ -225,14 +225,16 @@ function derive(inputs: DeadlineInputs): Deadlines {
   const longestDeadline = Math.max(gateDeadlineSeconds, drainDeadlineSeconds);
   const waitForCapacityTimeout = terraformDuration(gateActionEndSeconds + ASG_ACTIVITY_SLACK_SECONDS);
   const groupDeleteTimeout = terraformDuration(drainActionEndSeconds + ASG_ACTIVITY_SLACK_SECONDS);
+  const maxReceiveCount = Math.ceil(longestDeadline / queueVisibilityTimeoutSeconds) + DELIVERIES_AFTER_DEADLINE;
   return {
     inputs,
     heartbeatTimeoutSeconds: inputs.heartbeatTimeoutSeconds,
     lambdaTimeoutSeconds: inputs.handlerTimeoutSeconds,
     queueVisibilityTimeoutSeconds,
-    // A message lives as long as a lifecycle action can: the 48 h cap of the global timeout.
-    queueRetentionSeconds: GLOBAL_TIMEOUT_CAP_SECONDS,
-    maxReceiveCount: Math.ceil(longestDeadline / queueVisibilityTimeoutSeconds) + DELIVERIES_AFTER_DEADLINE,
+    // A message lives as long as a lifecycle action can (the 48 h cap of the global timeout), and
+    // at least as long as all its deliveries take (≤ 1000 × 930 s, under the SQS 14-day maximum).
+    queueRetentionSeconds: Math.max(GLOBAL_TIMEOUT_CAP_SECONDS, maxReceiveCount * queueVisibilityTimeoutSeconds),
+    maxReceiveCount,
     gateDeadlineSeconds,
     drainDeadlineSeconds,
     capacityWaitSeconds: parseTerraformDuration(waitForCapacityTimeout),

@@ -130,6 +130,12 @@ describe('computeDeadlines', () => {
     });
   }
 
+  it('keeps a message longer than 48 h when its deliveries take longer (found by the property test)', () => {
+    const d = computeDeadlines({ serverCount: 5, heartbeatTimeoutSeconds: 1725, gateDeadlineSeconds: 60, drainDeadlineSeconds: 34_441, handlerTimeoutSeconds: 175 });
+    assert.equal(d.maxReceiveCount, 843); // ceil(172205 / 205) + 2
+    assert.equal(d.queueRetentionSeconds, 843 * 205); // 172815 s > 172800 s
+  });
+
   it('accepts the boundary values it refuses one below', () => {
     assert.deepEqual(deadlineProblems({ ...defaults(3), heartbeatTimeoutSeconds: 390 }), []);
     assert.deepEqual(deadlineProblems({ ...defaults(3), gateDeadlineSeconds: 59_610 }), []);
@@ -226,6 +232,20 @@ describe('deadline invariants', () => {
       { queueRetentionSeconds: 60_000 },
     ]) {
       assert.deepEqual(deadlineViolations({ ...base, ...patch }, { serverCount: 3, perServerDrainDeadlineSeconds: 900 }), [], JSON.stringify(patch));
+    }
+  });
+});
+
+describe('README deadline table', () => {
+  it('shows what computeDeadlines derives from the default timeouts', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    for (const n of [3, 5, 7]) {
+      const d = computeDeadlines(defaults(n));
+      const row =
+        `| ${n} | ${d.heartbeatTimeoutSeconds} s | ${d.hookGlobalTimeoutSeconds} s | ${d.lambdaTimeoutSeconds} s | ${d.queueVisibilityTimeoutSeconds} s | ` +
+        `${d.maxReceiveCount} | ${d.gateDeadlineSeconds} s | ${d.drainDeadlineSeconds} s | ${d.waitForCapacityTimeout} | ${d.groupDeleteTimeout} |`;
+      assert.ok(readme.includes(row), `README lacks the row: ${row}`);
     }
   });
 });
