@@ -9,12 +9,19 @@ export const CONFIG_DEFAULTS = {
   timeouts: {
     /**
      * Lifecycle hook heartbeat timeout. Ten minutes leaves room for one failed handler invocation
-     * plus the SQS redelivery of its message (see `minimumHeartbeatTimeoutSeconds`).
+     * plus the SQS redelivery of its message (lib/rollout/deadlines.ts requires ≥ handler + 90 s).
      */
     heartbeatTimeoutSeconds: 600,
-    /** How long one new server may take to boot, join and become a healthy, stable voter. */
+    /**
+     * How long one new server may take to boot, join and become a healthy, stable voter, from its
+     * lifecycle action's start (gates run concurrently).
+     */
     gateDeadlineSeconds: 900,
-    /** How long one old server's drain (lock, leadership transfer, leave, confirmation) may take. */
+    /**
+     * How long one old server's own drain (leadership transfer, leave, confirmation) may take. A
+     * drain's deadline from its lifecycle action's start is serverCount × this, because drains
+     * wait for each other on the drain lock.
+     */
     drainDeadlineSeconds: 900,
     /** Lambda timeout of the drain handler; one invocation handles one lifecycle action. */
     handlerTimeoutSeconds: 300,

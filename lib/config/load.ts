@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
-import { timingProblems } from '../constructs/timing.ts';
+import { deadlineProblems } from '../rollout/deadlines.ts';
 import { CONFIG_DEFAULTS } from './defaults.ts';
 import { amiFromPackerManifest } from './packer-manifest.ts';
 import { overridesSchema, rawConfigSchema } from './schema.ts';
@@ -112,7 +112,7 @@ export function parseRolloutConfig(input: unknown, options: ParseRolloutConfigOp
     drainDeadlineSeconds: raw.timeouts?.drainDeadlineSeconds ?? CONFIG_DEFAULTS.timeouts.drainDeadlineSeconds,
     handlerTimeoutSeconds: raw.timeouts?.handlerTimeoutSeconds ?? CONFIG_DEFAULTS.timeouts.handlerTimeoutSeconds,
   };
-  const problems = timingProblems({ serverCount: raw.serverCount, ...timeouts });
+  const problems = deadlineProblems({ serverCount: raw.serverCount, ...timeouts });
   if (problems.length > 0) {
     throw new UsageError(
       `${options.source}: invalid rollout config\n${problems.map((p) => `  - timeouts.${p.field}: ${p.message}`).join('\n')}`,

@@ -2,13 +2,14 @@ import { Construct } from 'constructs';
 import type { ITerraformDependable } from 'cdktf';
 import { Token } from 'cdktf';
 import { AutoscalingGroup } from '@cdktf/provider-aws/lib/autoscaling-group/index.js';
-import type { AutoscalingGroupInitialLifecycleHook } from '@cdktf/provider-aws/lib/autoscaling-group/index.js';
 import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template/index.js';
 import { UsageError } from '../errors.ts';
+import { computeDeadlines, deadlineProblems } from '../rollout/deadlines.ts';
+import type { DeadlineInputs } from '../rollout/deadlines.ts';
+import { TerminationSafety } from './termination-safety.ts';
+import type { HookSpec } from './termination-safety.ts';
 import { renderServerUserData } from './server-user-data.ts';
 import type { AutopilotSettings } from './server-user-data.ts';
-import { capacityWaitSeconds, drainWaitSeconds, terraformDuration, timingProblems } from './timing.ts';
-import type { TimingInputs } from './timing.ts';
 
 /** Tag keys every server instance carries; the handler and `doctor` read the same ones. */
 export const SERVER_TAG_KEYS = {
@@ -18,19 +19,38 @@ export const SERVER_TAG_KEYS = {
   consulVersion: 'consul-rollout:consul-version',
 } as const;
 
-/** Lifecycle hook names; the handler tells gate from drain by the transition, not the name. */
+/**
+ * Lifecycle hook names. The handler tells gate from drain by the transition; the names scope what
+ * it acts on (the event rule matches them, and the handler ignores any other hook's events). They
+ * are the same in every cluster because initial hooks are ForceNew: renaming them would replace
+ * every deployed group. The rule's group-name filter is what keeps clusters apart.
+ */
 export const LIFECYCLE_HOOK_NAMES = {
   launch: 'consul-launch-gate',
   terminate: 'consul-drain',
 } as const;
+
+/**
+ * Group metrics published every minute (free of charge): instances per lifecycle state, including
+ * `GroupTerminatingRetainedInstances` (servers whose drain was abandoned and that wait for an
+ * operator), for the rollout dashboard and the retained-instance alarm.
+ */
+export const GROUP_METRICS = [
+  'GroupDesiredCapacity',
+  'GroupInServiceInstances',
+  'GroupPendingInstances',
+  'GroupTerminatingInstances',
+  'GroupTerminatingRetainedInstances',
+  'GroupTotalInstances',
+] as const;
 
 /** The Auto Scaling group (and launch template) name of a generation: `<cluster>-<generation>`. */
 export function generationGroupName(clusterName: string, generationName: string): string {
   return `${clusterName}-${generationName}`;
 }
 
-/** Timeouts a generation needs (the handler timeout is validated here too, as one timing set). */
-export type GenerationTimeouts = Omit<TimingInputs, 'serverCount'>;
+/** Timeouts a generation needs (the handler timeout is validated here too, as one set of deadlines). */
+export type GenerationTimeouts = Omit<DeadlineInputs, 'serverCount'>;
 
 export const GENERATION_DEFAULTS = {
   autopilot: {
@@ -85,12 +105,14 @@ export class ConsulServerGeneration extends Construct {
   readonly groupName: string;
   readonly launchTemplate: LaunchTemplate;
   readonly autoScalingGroup: AutoscalingGroup;
+  readonly terminationSafety: TerminationSafety;
 
   constructor(scope: Construct, id: string, props: ConsulServerGenerationProps) {
     super(scope, id);
     validate(this.node.path, props);
     this.groupName = generationGroupName(props.clusterName, props.generationName);
-    const timing: TimingInputs = { serverCount: props.serverCount, ...props.timeouts };
+    const deadlines = computeDeadlines({ serverCount: props.serverCount, ...props.timeouts }, this.node.path);
+    const hooks = this.hooks(props);
 
     const userData = renderServerUserData({
       clusterName: props.clusterName,
@@ -149,28 +171,52 @@ export class ConsulServerGeneration extends Construct {
       // AZ rebalancing launches and terminates servers on Auto Scaling's schedule; every server
       // change should come from a reviewed stage instead.
       suspendedProcesses: ['AZRebalance'],
-      initialLifecycleHook: this.lifecycleHooks(props),
-      // Terraform waits until min_size instances are InService, i.e. until every launch gate has
-      // completed with CONTINUE. Budget: see capacityWaitSeconds (serverCount × gate deadline +
-      // Auto Scaling slack; 3 × 900 s + 300 s = 50m with the defaults).
-      waitForCapacityTimeout: terraformDuration(capacityWaitSeconds(timing)),
+      initialLifecycleHook: hooks.map((hook) => ({
+        name: hook.name,
+        lifecycleTransition: hook.lifecycleTransition,
+        heartbeatTimeout: hook.heartbeatTimeoutSeconds,
+        defaultResult: 'ABANDON',
+        notificationMetadata: hook.notificationMetadata,
+      })),
+      enabledMetrics: [...GROUP_METRICS],
+      metricsGranularity: '1Minute',
+      // On create and on a capacity change Terraform waits until exactly desired_capacity instances
+      // are InService and healthy, i.e. until every launch gate completed with CONTINUE. Gates run
+      // concurrently, so this outlasts one gate deadline plus a redelivery plus the Auto Scaling
+      // activity (27m with the defaults). A gate that ABANDONs gets its instance replaced by Auto
+      // Scaling and Terraform fails at this timeout: the stage stops with nothing old touched.
+      waitForCapacityTimeout: deadlines.waitForCapacityTimeout,
       timeouts: {
-        // Destroying a generation (retire) waits for every instance to drain, one at a time under
-        // the drain lock: serverCount × drain deadline + slack (3 × 900 s + 300 s = 50m with the
-        // defaults). Terraform reads this from state when the resource is already gone from the
-        // configuration, so it has to be set from the generation's first apply on.
-        delete: terraformDuration(drainWaitSeconds(timing)),
-        // An in-place resize either gates new servers or drains old ones; allow the longer.
-        update: terraformDuration(Math.max(capacityWaitSeconds(timing), drainWaitSeconds(timing))),
+        // Destroying a generation (retire) sets it to 0 and waits until it has no instances: every
+        // drain, one at a time under the lock, ends by the drain deadline (serverCount × per-server)
+        // plus a redelivery, plus the Auto Scaling activity (57m for 3 servers with the defaults).
+        // Terraform reads this from state when the resource is already gone from the configuration,
+        // so it has to be set from the generation's first apply on. No "update" timeout: the
+        // provider waits for capacity changes with wait_for_capacity_timeout, and uses the update
+        // timeout only for load balancers, traffic sources and warm pools, which groups here lack.
+        delete: deadlines.groupDeleteTimeout,
       },
       // Never force_delete: it terminates instances without waiting for their terminate hooks,
       // which is exactly the undrained removal of incident A. Explicit so the plan shows it.
       forceDelete: false,
       tag: Object.entries(this.instanceTags(props)).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
       dependsOn: [...(props.dependsOn ?? [])],
-      // A replacement group (if a change ever forces one) exists and is gated in before the old
-      // one is destroyed and drained.
-      lifecycle: { createBeforeDestroy: true },
+      lifecycle: {
+        // A replacement group (if a change ever forces one) exists and is gated in before the old
+        // one is destroyed and drained.
+        createBeforeDestroy: true,
+        // Initial hooks are ForceNew: changing one would replace the running group. They matter
+        // only at creation; TerminationSafety keeps the hooks of an existing group current.
+        ignoreChanges: ['initial_lifecycle_hook'],
+      },
+    });
+
+    // Starts together with the group, not after it (see TerminationSafety).
+    this.terminationSafety = new TerminationSafety(this, 'TerminationSafety', {
+      groupName: this.groupName,
+      region: props.region,
+      hooks,
+      dependsOn: [...(props.dependsOn ?? []), this.launchTemplate],
     });
   }
 
@@ -184,31 +230,32 @@ export class ConsulServerGeneration extends Construct {
   }
 
   /**
-   * Initial hooks (not separate aws_autoscaling_lifecycle_hook resources): they are created with
-   * the group, so the very first instances are gated too.
+   * The gate and the drain. Created as initial hooks of the group (not separate
+   * aws_autoscaling_lifecycle_hook resources), so the very first instances are gated too, and
+   * re-applied in place by TerminationSafety. Both default to ABANDON:
+   * - launch: a server nobody confirmed as a healthy voter is terminated (through the drain) and
+   *   replaced; Terraform's capacity wait fails and the stage stops with nothing old touched.
+   *   CONTINUE would put an unverified server in service and let the rollout move on.
+   * - terminate: with the group's instance retention, a drain nobody completed — handler dead,
+   *   message dead-lettered, heartbeat or global timeout — leaves the server running in
+   *   Terminating:Retained for an operator. CONTINUE would terminate a server that may still be a
+   *   Raft voter (incident A). Only the handler, once the removal is confirmed from the outside,
+   *   completes a drain with CONTINUE.
    */
-  private lifecycleHooks(props: ConsulServerGenerationProps): AutoscalingGroupInitialLifecycleHook[] {
+  private hooks(props: ConsulServerGenerationProps): HookSpec[] {
     const metadata = (hook: string) =>
       JSON.stringify({ cluster: props.clusterName, generation: props.generationName, consulVersion: props.consulVersion, hook });
     return [
       {
         name: LIFECYCLE_HOOK_NAMES.launch,
         lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
-        heartbeatTimeout: props.timeouts.heartbeatTimeoutSeconds,
-        // ABANDON on timeout: a server nobody confirmed as a healthy voter is terminated and
-        // replaced, Terraform's capacity wait fails, and the stage stops with nothing old touched.
-        // CONTINUE would put an unverified server in service and let the rollout move on.
-        defaultResult: 'ABANDON',
+        heartbeatTimeoutSeconds: props.timeouts.heartbeatTimeoutSeconds,
         notificationMetadata: metadata('launch-gate'),
       },
       {
         name: LIFECYCLE_HOOK_NAMES.terminate,
         lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-        heartbeatTimeout: props.timeouts.heartbeatTimeoutSeconds,
-        // A terminating instance terminates whatever the result; ABANDON would only skip any other
-        // terminate hooks (log shipping, backups). What protects the cluster is the handler
-        // heartbeating until the Raft removal is confirmed, not this default.
-        defaultResult: 'CONTINUE',
+        heartbeatTimeoutSeconds: props.timeouts.heartbeatTimeoutSeconds,
         notificationMetadata: metadata('drain'),
       },
     ];
@@ -228,8 +275,8 @@ function validate(path: string, props: ConsulServerGenerationProps): void {
     problems.push(`imageId must be an AMI id such as "ami-0123456789abcdef0" (got "${props.imageId}")`);
   }
   if (props.subnetIds.length === 0) problems.push('subnetIds must list at least one subnet');
-  for (const p of timingProblems({ serverCount: props.serverCount, ...props.timeouts })) {
-    problems.push(`timeouts.${p.field} ${p.message}`);
+  if ([3, 5, 7].includes(props.serverCount)) {
+    for (const p of deadlineProblems({ serverCount: props.serverCount, ...props.timeouts })) problems.push(`timeouts.${p.field} ${p.message}`);
   }
   if (problems.length > 0) {
     throw new UsageError(`${path}: invalid ConsulServerGeneration props\n${problems.map((p) => `  - ${p}`).join('\n')}`, {

@@ -16,7 +16,7 @@ import { CONSUL_HTTP_PORT } from './consul-security-groups.ts';
 import type { GenerationTimeouts } from './consul-server-generation.ts';
 import { BUNDLE_FILE, DEFAULT_HANDLER_ENTRY, bundleHandler } from './handler-bundle.ts';
 import { LeastPrivilegeRole, secureStringReadGrants } from './least-privilege-role.ts';
-import { maxReceiveCount, queueVisibilityTimeoutSeconds, timingProblems } from './timing.ts';
+import { computeDeadlines, deadlineProblems } from '../rollout/deadlines.ts';
 
 /** The EventBridge detail-types Auto Scaling emits for lifecycle actions. */
 export const LIFECYCLE_DETAIL_TYPES = [
@@ -37,14 +37,35 @@ export const DRAIN_HANDLER_ENV = {
   /** SSM parameter *name* of the handler's Consul ACL token. */
   aclTokenParameter: 'CONSUL_ROLLOUT_ACL_TOKEN_PARAMETER',
   consulHttpPort: 'CONSUL_ROLLOUT_CONSUL_HTTP_PORT',
+  /** The generation leadership is handed to when a drain's target is the leader (config rollout.new). */
+  newestGeneration: 'CONSUL_ROLLOUT_NEWEST_GENERATION',
+  /** Comma-separated exact lifecycle hook names the handler acts on; any other hook's event is ignored. */
+  hookNames: 'CONSUL_ROLLOUT_HOOK_NAMES',
+  /** A gate ABANDONs this many seconds after its lifecycle action started (the event's time). */
+  gateDeadlineSeconds: 'CONSUL_ROLLOUT_GATE_DEADLINE_SECONDS',
+  /** A drain ABANDONs this many seconds after its lifecycle action started (the event's time). */
+  drainDeadlineSeconds: 'CONSUL_ROLLOUT_DRAIN_DEADLINE_SECONDS',
+} as const;
+
+/**
+ * The handler's outcome metrics: one count per outcome, emitted by the handler as CloudWatch
+ * Embedded Metric Format log lines (so the function needs no cloudwatch:PutMetricData grant).
+ */
+export const HANDLER_METRICS = {
+  namespace: 'ConsulRollout',
+  dimension: 'Cluster',
+  gateContinue: 'GateContinue',
+  gateAbandon: 'GateAbandon',
+  drainConfirmed: 'DrainConfirmed',
+  drainFallback: 'DrainFallback',
+  drainAbandoned: 'DrainAbandoned',
+  permissionError: 'PermissionError',
 } as const;
 
 export const DRAIN_HANDLER_DEFAULTS = {
   entry: DEFAULT_HANDLER_ENTRY,
   memorySizeMb: 256,
   logRetentionDays: 30,
-  /** Lambda's queue holds a lifecycle event no longer than a lifecycle action can live (48 h). */
-  queueRetentionSeconds: 2 * 24 * 3600,
   /** Dead letters are kept the SQS maximum, for the post-mortem. */
   deadLetterRetentionSeconds: 14 * 24 * 3600,
 } as const;
@@ -58,12 +79,16 @@ export interface DrainHandlerProps {
    * destroys it — the rule, the queue and the grants do not change between stages.
    */
   readonly groupNames: readonly string[];
+  /** The lifecycle hook names of those groups: the rule matches only these, and so does the handler. */
+  readonly hookNames: readonly string[];
+  /** The generation a drained leader hands leadership to: the rollout's new generation. */
+  readonly newestGeneration: string;
   readonly environment: AwsEnvironment;
   /** Subnets the function runs in (it must reach the servers' private addresses). */
   readonly subnetIds: readonly string[];
   /** The handler's own security group (ConsulSecurityGroups.handlerSecurityGroup). */
   readonly securityGroupId: string;
-  /** The cluster size, for the retry budget of drains queued behind the drain lock. */
+  /** The cluster size: drains queued behind the drain lock share one deadline budget. */
   readonly serverCount: number;
   readonly timeouts: GenerationTimeouts;
   /** SSM parameter name of the handler's Consul ACL token. */
@@ -95,13 +120,17 @@ export interface DrainHandlerProps {
  * The lifecycle handler: Auto Scaling emits lifecycle actions to EventBridge; a rule matching
  * exactly this cluster's groups sends them to an SQS queue (dead-letter queue behind it); the
  * queue feeds the Lambda one action at a time. A failed or timed-out invocation leaves the action
- * open and its message comes back after the visibility timeout (see timing.ts).
+ * open and its message comes back after the visibility timeout (see lib/rollout/deadlines.ts).
  */
 export class DrainHandler extends Construct {
   readonly function: LambdaFunction;
   readonly queue: SqsQueue;
   readonly deadLetterQueue: SqsQueue;
   readonly rule: CloudwatchEventRule;
+  /** Names, for dashboards (literals, so they read the same in every stage). */
+  readonly functionName: string;
+  readonly queueName: string;
+  readonly deadLetterQueueName: string;
   /** What must exist before a hooked instance launches (see ConsulServerGeneration.dependsOn). */
   readonly readiness: readonly ITerraformDependable[];
 
@@ -110,7 +139,10 @@ export class DrainHandler extends Construct {
     validate(this.node.path, props);
     const env = props.environment;
     const functionName = `${props.clusterName}-drain-handler`;
-    const timing = { serverCount: props.serverCount, ...props.timeouts };
+    this.functionName = functionName;
+    const deadlines = computeDeadlines({ serverCount: props.serverCount, ...props.timeouts }, this.node.path);
+    this.queueName = `${props.clusterName}-lifecycle-actions`;
+    this.deadLetterQueueName = `${props.clusterName}-lifecycle-dead-letters`;
 
     const bundle = bundleHandler(props.entry ?? DRAIN_HANDLER_DEFAULTS.entry, this.node.path);
     const code = new TerraformAsset(this, 'Code', { path: bundle.directory, type: AssetType.ARCHIVE, assetHash: bundle.hash });
@@ -121,20 +153,25 @@ export class DrainHandler extends Construct {
     });
 
     this.deadLetterQueue = new SqsQueue(this, 'DeadLetters', {
-      name: `${props.clusterName}-lifecycle-dead-letters`,
+      name: this.deadLetterQueueName,
       messageRetentionSeconds: DRAIN_HANDLER_DEFAULTS.deadLetterRetentionSeconds,
       sqsManagedSseEnabled: true,
     });
     this.queue = new SqsQueue(this, 'Queue', {
-      name: `${props.clusterName}-lifecycle-actions`,
-      visibilityTimeoutSeconds: queueVisibilityTimeoutSeconds(props.timeouts.handlerTimeoutSeconds),
-      messageRetentionSeconds: DRAIN_HANDLER_DEFAULTS.queueRetentionSeconds,
+      name: this.queueName,
+      // Deadlines (lib/rollout/deadlines.ts): visibility just above the function timeout, so a
+      // failed invocation is retried soon and the hook's heartbeat timeout outlasts the gap;
+      // retention as long as a lifecycle action can live.
+      visibilityTimeoutSeconds: deadlines.queueVisibilityTimeoutSeconds,
+      messageRetentionSeconds: deadlines.queueRetentionSeconds,
       // Long polling: fewer empty receives, no added latency for a waiting lifecycle action.
       receiveWaitTimeSeconds: 20,
       sqsManagedSseEnabled: true,
       redrivePolicy: Fn.jsonencode({
         deadLetterTargetArn: this.deadLetterQueue.arn,
-        maxReceiveCount: maxReceiveCount(timing),
+        // Enough deliveries that the last two come after the longest deadline: a message is
+        // dead-lettered only after the handler has already ABANDONed its action.
+        maxReceiveCount: deadlines.maxReceiveCount,
       }),
     });
 
@@ -144,7 +181,9 @@ export class DrainHandler extends Construct {
       eventPattern: JSON.stringify({
         source: ['aws.autoscaling'],
         'detail-type': [...LIFECYCLE_DETAIL_TYPES],
-        detail: { AutoScalingGroupName: [...props.groupNames] },
+        // This cluster's groups *and* hooks: another hook on the same group (log shipping, say) is
+        // not ours to complete.
+        detail: { AutoScalingGroupName: [...props.groupNames], LifecycleHookName: [...props.hookNames] },
       }),
     });
     // Only this rule may send to the queues (the dead-letter queue also takes events EventBridge
@@ -233,7 +272,7 @@ export class DrainHandler extends Construct {
       handler: `${BUNDLE_FILE.replace(/\.mjs$/, '')}.handler`,
       filename: code.path,
       sourceCodeHash: code.assetHash,
-      timeout: props.timeouts.handlerTimeoutSeconds,
+      timeout: deadlines.lambdaTimeoutSeconds,
       memorySize: props.memorySizeMb ?? DRAIN_HANDLER_DEFAULTS.memorySizeMb,
       vpcConfig: { subnetIds: [...props.subnetIds], securityGroupIds: [props.securityGroupId] },
       loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },
@@ -243,6 +282,10 @@ export class DrainHandler extends Construct {
           [DRAIN_HANDLER_ENV.serverTagKey]: props.serverTagKey,
           [DRAIN_HANDLER_ENV.aclTokenParameter]: props.tokenParameter,
           [DRAIN_HANDLER_ENV.consulHttpPort]: String(CONSUL_HTTP_PORT),
+          [DRAIN_HANDLER_ENV.newestGeneration]: props.newestGeneration,
+          [DRAIN_HANDLER_ENV.hookNames]: props.hookNames.join(','),
+          [DRAIN_HANDLER_ENV.gateDeadlineSeconds]: String(deadlines.gateDeadlineSeconds),
+          [DRAIN_HANDLER_ENV.drainDeadlineSeconds]: String(deadlines.drainDeadlineSeconds),
         },
       },
       // The function must not run before it may write logs and complete actions.
@@ -262,8 +305,8 @@ export class DrainHandler extends Construct {
     });
 
     const alarmActions = [...(props.alarmActions ?? [])];
-    // Both alarms fire on the first datapoint above zero: any dead letter or failed invocation
-    // means a lifecycle action is not progressing.
+    // Every alarm fires on the first datapoint above zero: any dead letter, failed invocation,
+    // abandoned action or retained server means a lifecycle action needs a human.
     const onAnyOccurrence = {
       period: 60,
       evaluationPeriods: 1,
@@ -276,8 +319,9 @@ export class DrainHandler extends Construct {
     new CloudwatchMetricAlarm(this, 'DeadLettersAlarm', {
       alarmName: `${props.clusterName}-lifecycle-dead-letters`,
       alarmDescription:
-        'A lifecycle event was not handled: its action will time out (launch: ABANDON; terminate: the ' +
-        'server is terminated undrained). Run `consul-rollout doctor` and inspect the dead-letter queue.',
+        'A lifecycle event was not handled by the handler: its action times out with ABANDON (launch: the ' +
+        'new server is replaced; terminate: the server is retained, not terminated). Run `consul-rollout ' +
+        'doctor` and inspect the dead-letter queue.',
       namespace: 'AWS/SQS',
       metricName: 'ApproximateNumberOfMessagesVisible',
       dimensions: { QueueName: this.deadLetterQueue.name },
@@ -295,6 +339,35 @@ export class DrainHandler extends Construct {
       statistic: 'Sum',
       ...onAnyOccurrence,
     });
+    const outcomeAlarms = [
+      [HANDLER_METRICS.gateAbandon, 'gate-abandoned', 'A new server did not become a healthy, stable voter by its gate deadline; Auto Scaling replaces it and the stage does not finish. Read the handler log and run `consul-rollout doctor`.'],
+      [HANDLER_METRICS.drainAbandoned, 'drain-abandoned', 'A drain gave up (deadline, a refusal it cannot wait out, or a permission error): its server is retained (Terminating:Retained), still running. Run `consul-rollout doctor`, fix the cause, then terminate the instance explicitly (README).'],
+      [HANDLER_METRICS.permissionError, 'handler-permission-error', 'Consul refused the handler (403): its ACL token lacks a rule the log line names. Fix the policy; affected actions ABANDON.'],
+    ] as const;
+    for (const [metricName, suffix, description] of outcomeAlarms) {
+      new CloudwatchMetricAlarm(this, `${metricName}Alarm`, {
+        alarmName: `${props.clusterName}-${suffix}`,
+        alarmDescription: description,
+        namespace: HANDLER_METRICS.namespace,
+        metricName,
+        dimensions: { [HANDLER_METRICS.dimension]: props.clusterName },
+        statistic: 'Sum',
+        ...onAnyOccurrence,
+      });
+    }
+    for (const groupName of props.groupNames) {
+      new CloudwatchMetricAlarm(this, `RetainedAlarm-${groupName}`, {
+        alarmName: `${groupName}-retained-servers`,
+        alarmDescription:
+          `${groupName} has servers in Terminating:Retained: their drain was abandoned and they are still running ` +
+          '(and billed). Run `consul-rollout doctor`, fix the cause, then terminate each one explicitly (README).',
+        namespace: 'AWS/AutoScaling',
+        metricName: 'GroupTerminatingRetainedInstances',
+        dimensions: { AutoScalingGroupName: groupName },
+        statistic: 'Maximum',
+        ...onAnyOccurrence,
+      });
+    }
 
     this.readiness = [this.rule, target, ...sendPolicies, mapping, this.function];
   }
@@ -307,7 +380,10 @@ function validate(path: string, props: DrainHandlerProps): void {
     problems.push(`groupNames must not repeat a group (got ${props.groupNames.join(', ')})`);
   }
   if (props.subnetIds.length === 0) problems.push('subnetIds must list at least one subnet');
-  for (const p of timingProblems({ serverCount: props.serverCount, ...props.timeouts })) {
+  if (props.hookNames.length === 0 || props.hookNames.some((name) => !/^[A-Za-z0-9\-_/]{1,255}$/.test(name))) {
+    problems.push(`hookNames must list lifecycle hook names of letters, digits, "-", "_" and "/" (got ${props.hookNames.join(', ') || 'none'})`);
+  }
+  for (const p of deadlineProblems({ serverCount: props.serverCount, ...props.timeouts })) {
     problems.push(`timeouts.${p.field} ${p.message}`);
   }
   if (problems.length > 0) {

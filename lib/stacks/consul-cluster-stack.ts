@@ -5,9 +5,10 @@ import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parame
 import type { GenerationConfig, RolloutConfig } from '../config/load.ts';
 import { AwsEnvironment } from '../constructs/aws-environment.ts';
 import { ConsulSecurityGroups } from '../constructs/consul-security-groups.ts';
-import { ConsulServerGeneration, SERVER_TAG_KEYS, generationGroupName } from '../constructs/consul-server-generation.ts';
+import { ConsulServerGeneration, LIFECYCLE_HOOK_NAMES, SERVER_TAG_KEYS, generationGroupName } from '../constructs/consul-server-generation.ts';
 import { ConsulServerRole } from '../constructs/consul-server-role.ts';
 import { DrainHandler } from '../constructs/drain-handler.ts';
+import { RolloutDashboard } from '../constructs/rollout-dashboard.ts';
 import { stageLayout } from './stages.ts';
 
 export interface ConsulClusterStackProps {
@@ -50,11 +51,15 @@ export class ConsulClusterStack extends TerraformStack {
       kmsKeyArn: config.secrets.kmsKeyArn,
     });
 
+    // Both generations in every stage, so nothing about the handler changes when the old group is
+    // destroyed (its drains need the rule and the grants until the very last one).
+    const groupNames = [config.rollout.old, config.rollout.new].map((g) => generationGroupName(config.clusterName, g.name));
     const handler = new DrainHandler(this, 'DrainHandler', {
       clusterName: config.clusterName,
-      // Both generations in every stage, so nothing about the handler changes when the old group
-      // is destroyed (its drains need the rule and the grants until the very last one).
-      groupNames: [config.rollout.old, config.rollout.new].map((g) => generationGroupName(config.clusterName, g.name)),
+      groupNames,
+      hookNames: Object.values(LIFECYCLE_HOOK_NAMES),
+      // A drained leader hands leadership to the new generation, so it moves once per rollout.
+      newestGeneration: config.rollout.new.name,
       environment,
       subnetIds: config.subnetIds,
       securityGroupId: network.handlerSecurityGroup.id,
@@ -90,10 +95,20 @@ export class ConsulClusterStack extends TerraformStack {
         }),
     );
 
+    const dashboard = new RolloutDashboard(this, 'Dashboard', {
+      clusterName: config.clusterName,
+      region: config.region,
+      groupNames,
+      functionName: handler.functionName,
+      queueName: handler.queueName,
+      deadLetterQueueName: handler.deadLetterQueueName,
+    });
+
     new TerraformOutput(this, 'stage', { value: config.rollout.stage, description: 'The rollout stage this configuration deploys' });
     new TerraformOutput(this, 'server_groups', { value: groups.map((g) => g.groupName), description: 'Auto Scaling groups of Consul servers' });
     new TerraformOutput(this, 'drain_handler_function', { value: handler.function.functionName });
     new TerraformOutput(this, 'lifecycle_dead_letter_queue', { value: handler.deadLetterQueue.url });
+    new TerraformOutput(this, 'rollout_dashboard', { value: dashboard.dashboardName, description: 'CloudWatch dashboard of the rollout' });
   }
 
   /**

@@ -96,7 +96,7 @@ describe('rollout config', () => {
       ['a heartbeat above the AWS limit', set('timeouts.heartbeatTimeoutSeconds', 9000), 'timeouts.heartbeatTimeoutSeconds', /must be an integer from 30 to 7200 \(got 9000\)$/],
       ['a heartbeat too short for redelivery', set('timeouts.heartbeatTimeoutSeconds', 300), 'timeouts.heartbeatTimeoutSeconds', /must be at least 390 \(got 300\)/],
       ['a handler timeout above the Lambda limit', set('timeouts.handlerTimeoutSeconds', 1000), 'timeouts.handlerTimeoutSeconds', /must be an integer from 30 to 900 \(got 1000\)$/],
-      ['drains longer than a lifecycle action lives', set('timeouts.drainDeadlineSeconds', 30000), 'timeouts.drainDeadlineSeconds', /3 servers × 30000 s = 90000 s exceeds the lifecycle action's global timeout of 60000 s/],
+      ['drains longer than a lifecycle action lives', set('timeouts.drainDeadlineSeconds', 30000), 'timeouts.drainDeadlineSeconds', /3 servers × 30000 s = 90000 s plus one redelivery \(390 s\) = 90390 s, more than the lifecycle action's global timeout of 60000 s/],
       ['a parameter name with spaces', set('secrets.gossipKeyParameter', 'gossip key'), 'secrets.gossipKeyParameter', /must be an SSM parameter name/],
       ['a bad KMS key', set('secrets.kmsKeyArn', 'alias/aws/ssm'), 'secrets.kmsKeyArn', /must be a KMS key ARN/],
       ['an unknown top-level key', set('stages', ['canary']), '(top level)', /unknown key "stages" \(check the spelling; unknown keys are not ignored\)$/],

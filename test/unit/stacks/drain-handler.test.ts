@@ -29,12 +29,12 @@ function handlerBlocks(synth: Synthesized): unknown {
 }
 
 describe('DrainHandler', () => {
-  it('routes both lifecycle detail-types of exactly the rollout groups to the queue', () => {
+  it('routes both lifecycle detail-types of exactly the rollout groups and hooks to the queue', () => {
     const rule = resourceNamed(canary, 'aws_cloudwatch_event_rule', 'DrainHandler_');
     assert.deepEqual(JSON.parse(String(rule['event_pattern'])), {
       source: ['aws.autoscaling'],
       'detail-type': ['EC2 Instance-launch Lifecycle Action', 'EC2 Instance-terminate Lifecycle Action'],
-      detail: { AutoScalingGroupName: ['test-consul-blue', 'test-consul-green'] },
+      detail: { AutoScalingGroupName: ['test-consul-blue', 'test-consul-green'], LifecycleHookName: ['consul-launch-gate', 'consul-drain'] },
     });
     assert.deepEqual([...LIFECYCLE_DETAIL_TYPES], ['EC2 Instance-launch Lifecycle Action', 'EC2 Instance-terminate Lifecycle Action']);
     const target = resourceNamed(canary, 'aws_cloudwatch_event_target', 'DrainHandler_');
@@ -87,21 +87,32 @@ describe('DrainHandler', () => {
       CONSUL_ROLLOUT_SERVER_TAG_KEY: 'consul-rollout:cluster',
       CONSUL_ROLLOUT_ACL_TOKEN_PARAMETER: '/consul/test/acl/drain-handler',
       CONSUL_ROLLOUT_CONSUL_HTTP_PORT: '8500',
+      CONSUL_ROLLOUT_NEWEST_GENERATION: 'green',
+      CONSUL_ROLLOUT_HOOK_NAMES: 'consul-launch-gate,consul-drain',
+      CONSUL_ROLLOUT_GATE_DEADLINE_SECONDS: '900',
+      CONSUL_ROLLOUT_DRAIN_DEADLINE_SECONDS: '2700', // 3 drains serialized by the lock × 900 s
     });
     if (existsSync(DEFAULT_HANDLER_ENTRY)) {
-      // The names are a contract with lib/handlers/lambda.ts; importing it is fine in a test.
+      // The names are a contract with lib/handlers/lambda.ts: the stack sets every variable the
+      // Lambda entry reads (importing it is fine in a test).
       const lambda = (await import('../../../lib/handlers/lambda.ts')) as { LAMBDA_ENVIRONMENT: Record<string, string> };
-      assert.deepEqual(Object.values(DRAIN_HANDLER_ENV).sort(), Object.values(lambda.LAMBDA_ENVIRONMENT).sort());
+      const set = new Set<string>(Object.values(DRAIN_HANDLER_ENV));
+      assert.deepEqual(Object.values(lambda.LAMBDA_ENVIRONMENT).filter((name) => !set.has(name)), []);
     }
   });
 
-  it('alarms on dead letters and on function errors', () => {
+  it('alarms on dead letters, function errors, abandoned actions, permission errors and retained servers', () => {
     const alarms = Object.values(canary.resource['aws_cloudwatch_metric_alarm'] ?? {});
     assert.deepEqual(
-      alarms.map((a) => [a['namespace'], a['metric_name'], a['comparison_operator'], a['threshold']]).sort(),
+      alarms.map((a) => [a['namespace'], a['metric_name'], a['dimensions'], a['comparison_operator'], a['threshold']]).sort(),
       [
-        ['AWS/Lambda', 'Errors', 'GreaterThanThreshold', 0],
-        ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'GreaterThanThreshold', 0],
+        ['AWS/AutoScaling', 'GroupTerminatingRetainedInstances', { AutoScalingGroupName: 'test-consul-blue' }, 'GreaterThanThreshold', 0],
+        ['AWS/AutoScaling', 'GroupTerminatingRetainedInstances', { AutoScalingGroupName: 'test-consul-green' }, 'GreaterThanThreshold', 0],
+        ['AWS/Lambda', 'Errors', { FunctionName: '${aws_lambda_function.DrainHandler_Function_7077331D.function_name}' }, 'GreaterThanThreshold', 0],
+        ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', { QueueName: '${aws_sqs_queue.DrainHandler_DeadLetters_B1653B9B.name}' }, 'GreaterThanThreshold', 0],
+        ['ConsulRollout', 'DrainAbandoned', { Cluster: 'test-consul' }, 'GreaterThanThreshold', 0],
+        ['ConsulRollout', 'GateAbandon', { Cluster: 'test-consul' }, 'GreaterThanThreshold', 0],
+        ['ConsulRollout', 'PermissionError', { Cluster: 'test-consul' }, 'GreaterThanThreshold', 0],
       ],
     );
     const withTopic = synthStage('canary', (raw) => {

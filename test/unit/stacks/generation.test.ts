@@ -28,7 +28,7 @@ describe('ConsulServerGeneration', () => {
         hooks.map((h) => [h['name'], h['lifecycle_transition'], h['heartbeat_timeout'], h['default_result']]),
         [
           [LIFECYCLE_HOOK_NAMES.launch, 'autoscaling:EC2_INSTANCE_LAUNCHING', 600, 'ABANDON'],
-          [LIFECYCLE_HOOK_NAMES.terminate, 'autoscaling:EC2_INSTANCE_TERMINATING', 600, 'CONTINUE'],
+          [LIFECYCLE_HOOK_NAMES.terminate, 'autoscaling:EC2_INSTANCE_TERMINATING', 600, 'ABANDON'],
         ],
       );
       for (const hook of hooks) {
@@ -50,10 +50,11 @@ describe('ConsulServerGeneration', () => {
     assert.deepEqual(sizes(synthStage('retire')), [['test-consul-green', 3, 3, 3]]);
   });
 
-  it('computes the Terraform waits from server count × per-server deadlines', () => {
-    // 3 × 900 s + 300 s of Auto Scaling slack = 3000 s = 50 min.
-    assert.equal(blueGroup['wait_for_capacity_timeout'], '50m');
-    assert.deepEqual(blueGroup['timeouts'], { delete: '50m', update: '50m' });
+  it('computes the Terraform waits from the deadlines: one gate, serverCount serialized drains', () => {
+    // Gates run concurrently: 900 s + redelivery 390 s + Auto Scaling 300 s = 1590 s → 27 min.
+    assert.equal(blueGroup['wait_for_capacity_timeout'], '27m');
+    // 3 × 900 s + 390 s + 300 s = 3390 s → 57 min. No update timeout: the provider does not use it here.
+    assert.deepEqual(blueGroup['timeouts'], { delete: '57m' });
     const five = resourceNamed(
       synthStage('canary', (raw) => {
         raw['serverCount'] = 5;
@@ -62,14 +63,14 @@ describe('ConsulServerGeneration', () => {
       'aws_autoscaling_group',
       'Generation-blue_',
     );
-    assert.equal(five['wait_for_capacity_timeout'], '80m'); // 5 × 900 + 300 = 4800 s
-    assert.deepEqual(five['timeouts'], { delete: '105m', update: '105m' }); // 5 × 1200 + 300 = 6300 s
+    assert.equal(five['wait_for_capacity_timeout'], '27m'); // independent of the server count
+    assert.deepEqual(five['timeouts'], { delete: '112m' }); // 5 × 1200 + 390 + 300 = 6690 s → 111.5 min, rounded up
   });
 
   it('never force-deletes, creates before destroying, and waits for the handler', () => {
     for (const group of [blueGroup, greenGroup]) {
       assert.equal(group['force_delete'], false);
-      assert.deepEqual(group['lifecycle'], { create_before_destroy: true });
+      assert.deepEqual(group['lifecycle'], { create_before_destroy: true, ignore_changes: ['initial_lifecycle_hook'] });
       assert.deepEqual(group['suspended_processes'], ['AZRebalance']);
       const dependsOn = group['depends_on'] as string[];
       for (const type of ['aws_cloudwatch_event_rule', 'aws_cloudwatch_event_target', 'aws_lambda_event_source_mapping', 'aws_sqs_queue_policy']) {
@@ -178,7 +179,7 @@ describe('ConsulServerGeneration', () => {
       ['an even cluster size', { serverCount: 4 }, /serverCount must be 3, 5 or 7 \(got 4\)/],
       ['a malformed AMI id', { imageId: 'ubuntu' }, /imageId must be an AMI id such as "ami-0123456789abcdef0" \(got "ubuntu"\)/],
       ['a heartbeat shorter than a failed invocation plus redelivery', { timeouts: { ...config.timeouts, heartbeatTimeoutSeconds: 120 } }, /timeouts\.heartbeatTimeoutSeconds must be at least 390 \(got 120\)/],
-      ['serialized drains beyond the lifecycle global timeout', { timeouts: { ...config.timeouts, heartbeatTimeoutSeconds: 400, drainDeadlineSeconds: 20000 } }, /timeouts\.drainDeadlineSeconds 3 servers × 20000 s = 60000 s exceeds the lifecycle action's global timeout of 40000 s/],
+      ['serialized drains beyond the lifecycle global timeout', { timeouts: { ...config.timeouts, heartbeatTimeoutSeconds: 400, drainDeadlineSeconds: 20000 } }, /timeouts\.drainDeadlineSeconds a drain action may take 3 servers × 20000 s = 60000 s plus one redelivery \(390 s\) = 60390 s, more than the lifecycle action's global timeout of 40000 s/],
     ] as const) {
       it(`rejects ${label}, naming the construct path and the value`, () => {
         assert.throws(() => attempt(overrides), (error: unknown) => error instanceof UsageError && expected.test(error.message));

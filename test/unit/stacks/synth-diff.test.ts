@@ -52,10 +52,11 @@ const EXPAND_TO_RETIRE = `<!-- consul-rollout-plan -->
 
 Drains are serialized by a lock in Consul KV and take followers first; if the leader is drained, leadership is transferred to a healthy new-generation voter before it leaves.
 
-#### Resources: 0 to add, 0 to change, 2 to destroy
+#### Resources: 0 to add, 0 to change, 3 to destroy
 
 - ➖ \`aws_autoscaling_group.Generation-blue_Group_197195AF\`
 - ➖ \`aws_launch_template.Generation-blue_LaunchTemplate_0586DF8D\`
+- ➖ \`terraform_data.Generation-blue_TerminationSafety_Apply_7A7BE6E4\`
 `;
 
 describe('synth diff', () => {
@@ -101,8 +102,7 @@ describe('synth diff', () => {
       [
         ['initial_lifecycle_hook[0].heartbeat_timeout', 600, 900],
         ['initial_lifecycle_hook[1].heartbeat_timeout', 600, 900],
-        ['timeouts.delete', '50m', '65m'],
-        ['timeouts.update', '50m', '65m'],
+        ['timeouts.delete', '57m', '72m'], // 3 × drain deadline + redelivery 390 s + 300 s, in whole minutes
       ],
     );
     assert.match(renderSynthDiffMarkdown(diff), /- `aws_autoscaling_group\.Generation-green_Group_6F722C68` `initial_lifecycle_hook\[0\]\.heartbeat_timeout`: 600 → 900/);
