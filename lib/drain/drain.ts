@@ -30,7 +30,7 @@ import { evaluateRemoval, pickTransferTarget } from '../safety/index.ts';
 import type { RemovalDecision } from '../safety/types.ts';
 import { waitFor } from '../util/wait.ts';
 import { DecisionRecorder, type DecisionRecord, type DecisionSink } from './decision-log.ts';
-import { acquireDrainLock, type DrainLockOptions, type HeldLock } from './lock.ts';
+import { acquireDrainLock, DRAIN_LOCK_DEFAULTS, type DrainLockOptions, type HeldLock } from './lock.ts';
 
 export interface DrainDependencies {
   /** Clients of the servers that remain (never the target), asked afresh as servers come and go. */
@@ -70,6 +70,12 @@ export interface DrainOptions {
   readonly onWaiting?: () => Promise<void> | void;
   /** @default systemClock */
   readonly clock?: Clock;
+  /**
+   * Clock time (ms since the epoch) after which the drain starts nothing new: the lock and quorum
+   * waits end there, and no leave is sent past it (a server already gone is still reported as
+   * such). The lifecycle action's drain deadline. @default no deadline
+   */
+  readonly deadline?: number;
 }
 
 /**
@@ -135,6 +141,15 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
   if (!initial.servers.some((s) => matchesRef(target, s))) {
     return alreadyDrained(log, initial, name, timings);
   }
+  const remainingMs = (): number =>
+    options.deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, options.deadline - clock.now());
+  const beforeDeadline = (step: string): void => {
+    if (remainingMs() > 0) return;
+    throw new RolloutError(`the drain deadline of ${name} has passed; not starting ${step}`, {
+      remedy: 'the lifecycle action is abandoned and the instance retained: run `consul-rollout doctor`, fix the cause, then terminate the instance yourself',
+    });
+  };
+  beforeDeadline('the drain');
 
   const lock = await acquireDrainLock(
     {
@@ -147,7 +162,10 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
         await options.onWaiting?.();
       },
     },
-    options.lock,
+    {
+      ...options.lock,
+      acquireTimeoutMs: Math.min(options.lock?.acquireTimeoutMs ?? DRAIN_LOCK_DEFAULTS.acquireTimeoutMs, remainingMs()),
+    },
   );
   timings.lockWaitMs = lock.waitedMs;
   log.record('lock-acquired', `acquired drain lock ${lock.key}`, { sessionId: lock.sessionId, waitedMs: lock.waitedMs });
@@ -159,9 +177,10 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
     let cluster = await read();
     let verdict = evaluateFor(cluster, target, settings);
     log.record('quorum-verdict', verdict.reason, { verdict: verdict.verdict, before: verdict.before, after: verdict.after });
+    const quorumWaitMs = Math.min(settings.quorumWaitTimeoutMs, remainingMs());
     while (verdict.verdict === 'wait') {
-      if (clock.now() - quorumStarted >= settings.quorumWaitTimeoutMs) {
-        throw new RolloutError(`gave up draining ${name} after ${settings.quorumWaitTimeoutMs} ms: ${verdict.reason}`, {
+      if (clock.now() - quorumStarted >= quorumWaitMs) {
+        throw new RolloutError(`gave up draining ${name} after ${clock.now() - quorumStarted} ms: ${verdict.reason}`, {
           remedy: 'add a replacement server (the next rollout stage) and retry; the server was left untouched',
         });
       }
@@ -206,6 +225,7 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
       }
     }
 
+    beforeDeadline('the leave');
     // 3. Ask the server to leave, and confirm from the outside while it does: a follower's leave
     //    reports success after ~5 s even when the Raft removal did not happen, and the HTTP call
     //    only returns once the agent has also drained RPCs (another 5-8 s) — the cluster can

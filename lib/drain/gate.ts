@@ -27,8 +27,14 @@ export interface GateDependencies {
 }
 
 export interface GateOptions {
-  /** Give up (ABANDON) after this long. @default 300000 */
+  /** Give up (ABANDON) after this long. @default 300000, or until `deadline` when one is given */
   readonly timeoutMs?: number;
+  /**
+   * Clock time (ms since the epoch) at which the gate gives up whatever `timeoutMs` says: the
+   * lifecycle action's gate deadline, measured from the action's start across re-deliveries.
+   * @default no deadline
+   */
+  readonly deadline?: number;
   /** @default 250 */
   readonly pollIntervalMs?: number;
   /** Required time healthy. @default the cluster's autopilot ServerStabilizationTime */
@@ -61,9 +67,12 @@ export interface GateResult {
 }
 
 export async function gate(target: ServerRef, deps: GateDependencies, options: GateOptions = {}): Promise<GateResult> {
-  const timeoutMs = options.timeoutMs ?? GATE_DEFAULTS.timeoutMs;
-  const name = describeRef(target);
   const clock = options.clock ?? systemClock;
+  const timeoutMs =
+    options.deadline === undefined
+      ? (options.timeoutMs ?? GATE_DEFAULTS.timeoutMs)
+      : Math.max(0, Math.min(options.timeoutMs ?? Number.POSITIVE_INFINITY, options.deadline - clock.now()));
+  const name = describeRef(target);
   const log = new DecisionRecorder('gate', name, deps.sink, clock);
   const stabilizationMs = options.stabilizationMs ?? (await readStabilizationMs(deps.cluster, options.signal));
   const reachedMs: Partial<Record<GateCondition, number>> = {};

@@ -31,9 +31,9 @@ export type LocateServer = (instanceId: string) => Promise<LocatedServer>;
 /** Procedure options that stay fixed for every event; per-call ones (signal, heartbeats) come from the handler. */
 export interface ProcedureTuning {
   /** @default DRAIN_DEFAULTS */
-  readonly drain?: Omit<DrainOptions, 'signal' | 'onWaiting' | 'holder'>;
+  readonly drain?: Omit<DrainOptions, 'signal' | 'onWaiting' | 'holder' | 'clock' | 'deadline'>;
   /** @default GATE_DEFAULTS */
-  readonly gate?: Omit<GateOptions, 'signal' | 'onWaiting'>;
+  readonly gate?: Omit<GateOptions, 'signal' | 'onWaiting' | 'clock' | 'deadline'>;
 }
 
 export interface ProceduresOptions extends ProcedureTuning {
@@ -45,15 +45,23 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
     options.log({ level: 'info', msg: `${record.procedure}: ${record.event}`, ...record });
 
   return {
-    async drain({ instanceId }, { signal, onWaiting }) {
+    async drain({ instanceId }, { signal, onWaiting, deadline, clock }) {
       const { ref, agent, others } = await locate(instanceId);
       const result = await drain(
         ref,
         { cluster: others, targetAgent: agent, sink },
-        { ...options.drain, signal, onWaiting, holder: `lifecycle handler draining ${instanceId}` },
+        {
+          ...options.drain,
+          signal,
+          onWaiting,
+          holder: `lifecycle handler draining ${instanceId}`,
+          ...(clock === undefined ? {} : { clock }),
+          ...(deadline === undefined ? {} : { deadline }),
+        },
       );
       return {
         outcome: result.outcome,
+        usedFallback: result.usedFallback,
         detail: {
           removedId: result.removedId,
           usedFallback: result.usedFallback,
@@ -62,10 +70,20 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
         },
       };
     },
-    async gate({ instanceId }, { signal, onWaiting }) {
+    async gate({ instanceId }, { signal, onWaiting, deadline, clock }) {
       const { ref, others } = await locate(instanceId);
-      const result = await gate(ref, { cluster: others, sink }, { ...options.gate, signal, onWaiting });
-      return { outcome: result.outcome, reason: result.reason };
+      const result = await gate(
+        ref,
+        { cluster: others, sink },
+        {
+          ...options.gate,
+          signal,
+          onWaiting,
+          ...(clock === undefined ? {} : { clock }),
+          ...(deadline === undefined ? {} : { deadline }),
+        },
+      );
+      return { outcome: result.outcome, reason: result.reason, ...(result.refused === undefined ? {} : { permissionDenied: true }) };
     },
   };
 }
