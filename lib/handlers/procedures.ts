@@ -23,10 +23,11 @@ export interface LocatedServer {
 }
 
 /**
- * Finds the server of `instanceId`. Not-found contract: throws a RolloutError naming the instance
- * (the handler then leaves the lifecycle action open), never returns a guess.
+ * Finds the server of `instanceId`. `undefined`: the instance no longer exists (terminated), so a
+ * re-delivered event for it is a no-op. Other failures throw a RolloutError naming the instance;
+ * never returns a guess.
  */
-export type LocateServer = (instanceId: string) => Promise<LocatedServer>;
+export type LocateServer = (instanceId: string) => Promise<LocatedServer | undefined>;
 
 /** Procedure options that stay fixed for every event; per-call ones (signal, heartbeats) come from the handler. */
 export interface ProcedureTuning {
@@ -46,7 +47,12 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
 
   return {
     async drain({ instanceId }, { signal, onWaiting, deadline, clock }) {
-      const { ref, agent, others } = await locate(instanceId);
+      const located = await locate(instanceId);
+      if (located === undefined) {
+        options.log({ level: 'warn', msg: 'drain: the instance is already terminated; nothing to drain', instanceId });
+        return { outcome: 'instance-gone' };
+      }
+      const { ref, agent, others } = located;
       const result = await drain(
         ref,
         { cluster: others, targetAgent: agent, sink },
@@ -71,7 +77,9 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
       };
     },
     async gate({ instanceId }, { signal, onWaiting, deadline, clock }) {
-      const { ref, others } = await locate(instanceId);
+      const located = await locate(instanceId);
+      if (located === undefined) return { outcome: 'abandon', reason: `instance ${instanceId} is already terminated` };
+      const { ref, others } = located;
       const result = await gate(
         ref,
         { cluster: others, sink },
