@@ -90,6 +90,23 @@ export class ConsulApiError extends RolloutError {
   }
 }
 
+/**
+ * `true` when transfer-leader failed because the cluster cannot do it at all: the leader runs a
+ * Consul without the operator gRPC service (< 1.15). Two shapes, depending on the agent asked:
+ * a 1.15+ agent forwards to the leader and answers `500 ... unknown service
+ * hashicorp.consul.internal.operator.OperatorService`; a 1.14 agent has no such route and answers
+ * `404 Invalid URL path`. Retrying either is pointless.
+ */
+export function isTransferLeaderUnsupported(error: unknown): boolean {
+  if (!(error instanceof ConsulApiError) || error.kind !== 'http') return false;
+  if (!error.operation.startsWith('POST /v1/operator/raft/transfer-leader')) return false;
+  const text = error.body ?? error.message;
+  return (
+    (error.status === 500 && /unknown service hashicorp\.consul\.internal\.operator\.OperatorService/.test(text)) ||
+    (error.status === 404 && /Invalid URL path/i.test(text))
+  );
+}
+
 /** `true` for errors that mean "this agent is not answering" rather than "it answered no". */
 export function isUnreachable(error: unknown): boolean {
   return error instanceof ConsulApiError && (error.kind === 'unreachable' || error.kind === 'timeout');

@@ -3,6 +3,7 @@
  * what the Lambda logs as JSON, what `bench` turns into timeline marks. One record per decision,
  * never free text alone, so an incident review can be done with `jq`.
  */
+import { systemClock, type Clock } from '../handlers/clock.ts';
 
 export type DecisionEvent =
   | 'already-drained'
@@ -11,6 +12,8 @@ export type DecisionEvent =
   | 'lock-released'
   | 'quorum-verdict'
   | 'leadership-transferred'
+  | 'transfer-unsupported'
+  | 'leader-waits-last'
   | 'leave-sent'
   | 'leave-failed'
   | 'removal-confirmed'
@@ -36,24 +39,27 @@ export type DecisionSink = (record: DecisionRecord) => void;
 /** A per-procedure recorder: stamps time, keeps the records, forwards each to the sink. */
 export class DecisionRecorder {
   readonly records: DecisionRecord[] = [];
-  readonly #started = Date.now();
+  readonly #clock: Clock;
+  readonly #started: number;
   readonly #procedure: DecisionRecord['procedure'];
   readonly #target: string;
   readonly #sink: DecisionSink | undefined;
 
-  constructor(procedure: DecisionRecord['procedure'], target: string, sink?: DecisionSink) {
+  constructor(procedure: DecisionRecord['procedure'], target: string, sink?: DecisionSink, clock: Clock = systemClock) {
+    this.#clock = clock;
+    this.#started = clock.now();
     this.#procedure = procedure;
     this.#target = target;
     this.#sink = sink;
   }
 
   elapsedMs(): number {
-    return Date.now() - this.#started;
+    return this.#clock.now() - this.#started;
   }
 
   record(event: DecisionEvent, message: string, detail?: Record<string, unknown>): DecisionRecord {
     const record: DecisionRecord = {
-      at: new Date().toISOString(),
+      at: new Date(this.#clock.now()).toISOString(),
       elapsedMs: this.elapsedMs(),
       procedure: this.#procedure,
       target: this.#target,

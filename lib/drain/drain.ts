@@ -11,16 +11,26 @@
  * re-run after a crash resumes safely: a server no longer in the Raft configuration is
  * "already drained".
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RolloutError } from '../errors.ts';
-import { isUnreachable, type ConsulClient } from '../consul/client.ts';
-import { describeRef, matchesRef, memberMatchesRef, readCluster, type ClusterSnapshot, type ServerRef } from '../consul/cluster.ts';
+import { isTransferLeaderUnsupported, isUnreachable, type ConsulClient } from '../consul/client.ts';
+import {
+  describeRef,
+  matchesRef,
+  memberMatchesRef,
+  permissionErrorIn,
+  readCluster,
+  rethrowClassified,
+  type ClusterSnapshot,
+  type ServerRecord,
+  type ServerRef,
+} from '../consul/cluster.ts';
+import { sleep, systemClock, type Clock } from '../handlers/clock.ts';
 import type { RaftServer } from '../consul/schemas.ts';
 import { evaluateRemoval, pickTransferTarget } from '../safety/index.ts';
 import type { RemovalDecision } from '../safety/types.ts';
 import { waitFor } from '../util/wait.ts';
 import { DecisionRecorder, type DecisionRecord, type DecisionSink } from './decision-log.ts';
-import { acquireDrainLock, type DrainLockOptions, type HeldLock } from './lock.ts';
+import { acquireDrainLock, DRAIN_LOCK_DEFAULTS, type DrainLockOptions, type HeldLock } from './lock.ts';
 
 export interface DrainDependencies {
   /** Clients of the servers that remain (never the target), asked afresh as servers come and go. */
@@ -45,7 +55,12 @@ export interface DrainOptions {
   readonly transferTimeoutMs?: number;
   /** Time between polls of the cluster. @default 100 */
   readonly pollIntervalMs?: number;
-  /** Generation to hand leadership to (the newest). @default no preference */
+  /**
+   * The newest generation: leadership is handed to one of its voters, and when the leader cannot
+   * hand over deliberately (transfer-leader unsupported, Consul < 1.15), the leader drains only
+   * after every voter of another generation is gone. @default no preference: "old" means the
+   * target's own generation
+   */
   readonly preferGeneration?: string;
   readonly lock?: DrainLockOptions;
   /** Who is draining, recorded as the lock holder. @default "consul-rollout pid <pid>" */
@@ -53,6 +68,22 @@ export interface DrainOptions {
   readonly signal?: AbortSignal;
   /** Called while waiting (lock, quorum): lifecycle heartbeats go here. */
   readonly onWaiting?: () => Promise<void> | void;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /**
+   * Clock time (ms since the epoch) after which the drain starts nothing new: the lock and quorum
+   * waits end there, and no leave is sent past it (a server already gone is still reported as
+   * such). The lifecycle action's drain deadline. @default no deadline
+   */
+  readonly deadline?: number;
+}
+
+/**
+ * The drain cannot proceed yet, and nothing was changed: the leader must leave last (it cannot
+ * hand leadership over deliberately and other old voters remain). A caller with time left retries.
+ */
+export class LeaderMustLeaveLastError extends RolloutError {
+  override readonly name: string = 'LeaderMustLeaveLastError';
 }
 
 export const DRAIN_DEFAULTS = {
@@ -98,8 +129,9 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
     transferTimeoutMs: options.transferTimeoutMs ?? DRAIN_DEFAULTS.transferTimeoutMs,
     pollIntervalMs: options.pollIntervalMs ?? DRAIN_DEFAULTS.pollIntervalMs,
   };
+  const clock = options.clock ?? systemClock;
   const name = describeRef(target);
-  const log = new DecisionRecorder('drain', name, deps.sink);
+  const log = new DecisionRecorder('drain', name, deps.sink, clock);
   const timings = { lockWaitMs: 0, quorumWaitMs: 0, transferMs: 0, leaveToConfirmMs: 0 };
   const read = () => readThroughAny(deps.cluster, options.signal);
 
@@ -109,18 +141,31 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
   if (!initial.servers.some((s) => matchesRef(target, s))) {
     return alreadyDrained(log, initial, name, timings);
   }
+  const remainingMs = (): number =>
+    options.deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, options.deadline - clock.now());
+  const beforeDeadline = (step: string): void => {
+    if (remainingMs() > 0) return;
+    throw new RolloutError(`the drain deadline of ${name} has passed; not starting ${step}`, {
+      remedy: 'the lifecycle action is abandoned and the instance retained: run `consul-rollout doctor`, fix the cause, then terminate the instance yourself',
+    });
+  };
+  beforeDeadline('the drain');
 
   const lock = await acquireDrainLock(
     {
       servers: deps.cluster,
       holder: options.holder ?? `consul-rollout pid ${process.pid} draining ${name}`,
       signal: options.signal,
+      clock,
       onWaiting: async (holder) => {
         log.record('lock-waiting', `waiting for the drain lock held by ${holder}`);
         await options.onWaiting?.();
       },
     },
-    options.lock,
+    {
+      ...options.lock,
+      acquireTimeoutMs: Math.min(options.lock?.acquireTimeoutMs ?? DRAIN_LOCK_DEFAULTS.acquireTimeoutMs, remainingMs()),
+    },
   );
   timings.lockWaitMs = lock.waitedMs;
   log.record('lock-acquired', `acquired drain lock ${lock.key}`, { sessionId: lock.sessionId, waitedMs: lock.waitedMs });
@@ -128,18 +173,19 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
 
   try {
     // 1. The quorum rule, re-read under the lock: another drain may have just finished.
-    const quorumStarted = Date.now();
+    const quorumStarted = clock.now();
     let cluster = await read();
     let verdict = evaluateFor(cluster, target, settings);
     log.record('quorum-verdict', verdict.reason, { verdict: verdict.verdict, before: verdict.before, after: verdict.after });
+    const quorumWaitMs = Math.min(settings.quorumWaitTimeoutMs, remainingMs());
     while (verdict.verdict === 'wait') {
-      if (Date.now() - quorumStarted > settings.quorumWaitTimeoutMs) {
-        throw new RolloutError(`gave up draining ${name} after ${settings.quorumWaitTimeoutMs} ms: ${verdict.reason}`, {
+      if (clock.now() - quorumStarted >= quorumWaitMs) {
+        throw new RolloutError(`gave up draining ${name} after ${clock.now() - quorumStarted} ms: ${verdict.reason}`, {
           remedy: 'add a replacement server (the next rollout stage) and retry; the server was left untouched',
         });
       }
       await options.onWaiting?.();
-      await sleep(Math.max(settings.pollIntervalMs, 500), undefined, { signal });
+      await sleep(clock, Math.max(settings.pollIntervalMs, 500), signal);
       cluster = await read();
       const next = evaluateFor(cluster, target, settings);
       if (next.verdict !== verdict.verdict || next.reason !== verdict.reason) {
@@ -147,7 +193,7 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
       }
       verdict = next;
     }
-    timings.quorumWaitMs = Date.now() - quorumStarted;
+    timings.quorumWaitMs = clock.now() - quorumStarted;
     if (verdict.verdict === 'already-removed') return alreadyDrained(log, cluster, name, timings, verdict);
     if (verdict.verdict === 'unsafe-override-required') {
       throw new RolloutError(`refusing to drain ${name}: ${verdict.reason}`, {
@@ -168,20 +214,23 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
     // 2. Leader last, and never by surprise: hand leadership over deliberately first.
     let transferredTo: string | undefined;
     if (verdict.transferLeadershipFirst) {
-      const transferStarted = Date.now();
-      transferredTo = await transferLeadership(cluster, targetServer.id, deps, options.preferGeneration, settings, signal);
-      timings.transferMs = Date.now() - transferStarted;
-      log.record('leadership-transferred', `leadership moved to ${transferredTo} before ${name} leaves`, {
-        to: transferredTo,
-        ms: timings.transferMs,
-      });
+      const transferStarted = clock.now();
+      transferredTo = await transferLeadership(cluster, targetServer, deps, options.preferGeneration, settings, signal, log, clock);
+      timings.transferMs = clock.now() - transferStarted;
+      if (transferredTo !== undefined) {
+        log.record('leadership-transferred', `leadership moved to ${transferredTo} before ${name} leaves`, {
+          to: transferredTo,
+          ms: timings.transferMs,
+        });
+      }
     }
 
+    beforeDeadline('the leave');
     // 3. Ask the server to leave, and confirm from the outside while it does: a follower's leave
     //    reports success after ~5 s even when the Raft removal did not happen, and the HTTP call
     //    only returns once the agent has also drained RPCs (another 5-8 s) — the cluster can
     //    confirm the removal well before that.
-    const leaveSent = Date.now();
+    const leaveSent = clock.now();
     const confirmAbort = new AbortController();
     const confirmSignal = AbortSignal.any([signal, confirmAbort.signal]);
     let leaveFailed = false;
@@ -207,9 +256,9 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
 
     let confirmed = leaveFailed
       ? undefined
-      : await confirmRemoval(target, targetServer.id, deps.cluster, settings.leaveConfirmTimeoutMs, settings.pollIntervalMs, confirmSignal).catch(
+      : await confirmRemoval(target, targetServer.id, deps.cluster, settings.leaveConfirmTimeoutMs, settings.pollIntervalMs, confirmSignal, clock).catch(
           (error: unknown) => {
-            if (signal.aborted) throw error;
+            if (signal.aborted || permissionErrorIn(error) !== undefined) throw error;
             return undefined; // aborted because the leave call failed: fall back
           },
         );
@@ -224,7 +273,7 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
       await throughAny(deps.cluster, (c) => c.removeRaftPeer({ id: targetServer.id }, { signal }), 'remove-peer').catch(
         (error: unknown) => {
           // "not found" means it is already out of the configuration: exactly what we want.
-          if (!/not found|no such/i.test(String((error as Error).message))) throw error;
+          if (!/not found|no such/i.test(String((error as Error).message))) rethrowClassified(error);
         },
       );
       await throughAny(deps.cluster, (c) => c.forceLeave(targetServer.name, { prune: true, signal }), 'force-leave').catch(
@@ -237,6 +286,7 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
         settings.fallbackConfirmTimeoutMs,
         settings.pollIntervalMs,
         signal,
+        clock,
         { requireLeftInSerf: false },
       );
       if (confirmed === undefined) {
@@ -245,7 +295,7 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
         });
       }
     }
-    timings.leaveToConfirmMs = Date.now() - leaveSent;
+    timings.leaveToConfirmMs = clock.now() - leaveSent;
     log.record('removal-confirmed', `${name} is gone from the Raft configuration and ${confirmed.serfStatus} in serf`, {
       ms: timings.leaveToConfirmMs,
       voters: confirmed.servers.filter((s) => s.voter).length,
@@ -282,30 +332,90 @@ function evaluateFor(cluster: ClusterSnapshot, target: ServerRef, settings: Sett
   });
 }
 
+/**
+ * Hands leadership to a healthy voter (of `preferGeneration` when there is one) and waits until
+ * every remaining server sees it. Returns the new leader's name, or undefined when the cluster
+ * cannot transfer deliberately (the leader runs Consul < 1.15) and the leave may go ahead anyway
+ * because no other old voter remains: Raft's own transfer on leave (1.14's
+ * attemptLeadershipTransfer) can then only pick a server of the newest generation. While other old
+ * voters remain, throws LeaderMustLeaveLastError and changes nothing.
+ */
 async function transferLeadership(
   cluster: ClusterSnapshot,
-  leaderId: string,
+  leader: ServerRecord,
   deps: DrainDependencies,
   preferGeneration: string | undefined,
   settings: Settings,
   signal: AbortSignal,
-): Promise<string> {
-  const next = pickTransferTarget(cluster, { excludeIds: [leaderId], preferGeneration });
+  log: DecisionRecorder,
+  clock: Clock,
+): Promise<string | undefined> {
+  const next = pickTransferTarget(cluster, { excludeIds: [leader.id], preferGeneration });
   if (next === undefined) {
     throw new RolloutError('the target is the leader and no other healthy voter can take over', {
       remedy: 'wait for the new servers to become healthy voters (their launch gate), then retry',
     });
   }
-  await throughAny(deps.cluster, (c) => c.transferLeader(next.id, { signal }), 'transfer-leader');
+  // Known from autopilot: a leader older than 1.15 has no transfer-leader. Not asking at all is
+  // what "never retry it" means across re-delivered events.
+  let unsupported = leader.version !== undefined && !supportsTransferLeader(leader.version) ? `leader runs Consul ${leader.version}` : undefined;
+  if (unsupported === undefined) {
+    try {
+      await throughAny(deps.cluster, (c) => c.transferLeader(next.id, { signal }), 'transfer-leader');
+    } catch (error) {
+      if (!isTransferLeaderUnsupported(error)) throw error;
+      unsupported = (error as Error).message;
+    }
+  }
+  if (unsupported !== undefined) return leaveLastWithoutTransfer(cluster, leader, preferGeneration, unsupported, log);
   await waitFor(
     `${next.name} to lead`,
     async () => {
       const leaders = await Promise.all(deps.cluster().map((c) => c.leader({ signal, timeoutMs: 1_000 }).catch(() => '')));
       return leaders.includes(next.address) && leaders.every((l) => l === next.address || l === '');
     },
-    { timeoutMs: settings.transferTimeoutMs, intervalMs: settings.pollIntervalMs, signal },
+    { timeoutMs: settings.transferTimeoutMs, intervalMs: settings.pollIntervalMs, signal, clock },
   );
   return next.name;
+}
+
+/** Consul added the transfer-leader endpoint (and its gRPC operator service) in 1.15. */
+export function supportsTransferLeader(version: string): boolean {
+  const match = /^v?(\d+)\.(\d+)/.exec(version);
+  if (match === null) return true; // unknown format: ask, and let the answer decide
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major > 1 || (major === 1 && minor >= 15);
+}
+
+function leaveLastWithoutTransfer(
+  cluster: ClusterSnapshot,
+  leader: ServerRecord,
+  preferGeneration: string | undefined,
+  why: string,
+  log: DecisionRecorder,
+): undefined {
+  const isOld = (s: ServerRecord): boolean =>
+    preferGeneration === undefined ? s.generation === leader.generation : s.generation !== preferGeneration;
+  const oldVoters = cluster.servers.filter((s) => s.voter && s.id !== leader.id && isOld(s));
+  if (oldVoters.length > 0) {
+    const names = oldVoters.map((s) => s.name).join(', ');
+    log.record('leader-waits-last', `transfer-leader unsupported (${why}): the leader leaves after ${names}`, {
+      reason: why,
+      oldVoters: oldVoters.map((s) => s.name),
+    });
+    throw new LeaderMustLeaveLastError(
+      `${leader.name} is the leader and cannot hand leadership over (${why}); it drains last, after ${names}`,
+      { remedy: 'nothing: the other old servers drain first, then this drain proceeds (it is retried until its deadline)' },
+    );
+  }
+  log.record(
+    'transfer-unsupported',
+    `transfer-leader unsupported (${why}); no other old voter remains, so Raft's transfer on leave can only pick a ${
+      preferGeneration ?? 'newer'
+    } server`,
+    { reason: why },
+  );
+  return undefined;
 }
 
 interface Confirmed {
@@ -324,6 +434,7 @@ async function confirmRemoval(
   timeoutMs: number,
   intervalMs: number,
   signal: AbortSignal,
+  clock: Clock,
   { requireLeftInSerf = true } = {},
 ): Promise<Confirmed | undefined> {
   try {
@@ -340,12 +451,18 @@ async function confirmRemoval(
         if (requireLeftInSerf && !(serfStatus === 'left' || serfStatus === 'absent')) return undefined;
         return { servers: config.servers, serfStatus };
       },
-      { timeoutMs, intervalMs, signal },
+      { timeoutMs, intervalMs, signal, clock, isFatal: (error) => permissionErrorIn(error) !== undefined },
     );
   } catch (error) {
     if (signal.aborted) throw error;
+    rethrowIfRefused(error);
     return undefined;
   }
+}
+
+function rethrowIfRefused(error: unknown): void {
+  const refused = permissionErrorIn(error);
+  if (refused !== undefined) throw refused;
 }
 
 async function readThroughAny(cluster: () => readonly ConsulClient[], signal?: AbortSignal): Promise<ClusterSnapshot> {
@@ -361,7 +478,7 @@ async function throughAny<T>(cluster: () => readonly ConsulClient[], call: (c: C
       return await call(client);
     } catch (error) {
       lastError = error;
-      if (!isUnreachable(error)) throw error;
+      if (!isUnreachable(error)) rethrowClassified(error);
     }
   }
   throw new RolloutError(`${what}: none of the ${clients.length} remaining server(s) answered`, {

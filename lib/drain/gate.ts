@@ -6,7 +6,16 @@
  */
 import { RolloutError } from '../errors.ts';
 import type { ConsulClient } from '../consul/client.ts';
-import { describeRef, matchesRef, memberMatchesRef, readCluster, type ServerRef } from '../consul/cluster.ts';
+import {
+  describeRef,
+  matchesRef,
+  memberMatchesRef,
+  permissionErrorIn,
+  readCluster,
+  type ConsulPermissionError,
+  type ServerRef,
+} from '../consul/cluster.ts';
+import { systemClock, type Clock } from '../handlers/clock.ts';
 import { parseGoDuration } from '../util/duration.ts';
 import { waitFor } from '../util/wait.ts';
 import { DecisionRecorder, type DecisionRecord, type DecisionSink } from './decision-log.ts';
@@ -18,14 +27,22 @@ export interface GateDependencies {
 }
 
 export interface GateOptions {
-  /** Give up (ABANDON) after this long. @default 300000 */
+  /** Give up (ABANDON) after this long. @default 300000, or until `deadline` when one is given */
   readonly timeoutMs?: number;
+  /**
+   * Clock time (ms since the epoch) at which the gate gives up whatever `timeoutMs` says: the
+   * lifecycle action's gate deadline, measured from the action's start across re-deliveries.
+   * @default no deadline
+   */
+  readonly deadline?: number;
   /** @default 250 */
   readonly pollIntervalMs?: number;
   /** Required time healthy. @default the cluster's autopilot ServerStabilizationTime */
   readonly stabilizationMs?: number;
   readonly signal?: AbortSignal;
   readonly onWaiting?: () => Promise<void> | void;
+  /** @default systemClock */
+  readonly clock?: Clock;
 }
 
 export const GATE_DEFAULTS = { timeoutMs: 300_000, pollIntervalMs: 250 } as const;
@@ -42,13 +59,22 @@ export interface GateResult {
   readonly reachedMs: Partial<Record<GateCondition, number>>;
   readonly totalMs: number;
   readonly decisions: readonly DecisionRecord[];
+  /**
+   * Set when the gate abandoned because the cluster refused to answer (an ACL permission error):
+   * the server may be fine, the token is not.
+   */
+  readonly refused?: ConsulPermissionError;
 }
 
 export async function gate(target: ServerRef, deps: GateDependencies, options: GateOptions = {}): Promise<GateResult> {
-  const timeoutMs = options.timeoutMs ?? GATE_DEFAULTS.timeoutMs;
+  const clock = options.clock ?? systemClock;
+  const timeoutMs =
+    options.deadline === undefined
+      ? (options.timeoutMs ?? GATE_DEFAULTS.timeoutMs)
+      : Math.max(0, Math.min(options.timeoutMs ?? Number.POSITIVE_INFINITY, options.deadline - clock.now()));
   const name = describeRef(target);
-  const log = new DecisionRecorder('gate', name, deps.sink);
-  const stabilizationMs = options.stabilizationMs ?? (await readStabilizationMs(deps.cluster));
+  const log = new DecisionRecorder('gate', name, deps.sink, clock);
+  const stabilizationMs = options.stabilizationMs ?? (await readStabilizationMs(deps.cluster, options.signal));
   const reachedMs: Partial<Record<GateCondition, number>> = {};
   let unmet: GateCondition = 'joined';
   let detail = 'not yet seen';
@@ -65,7 +91,7 @@ export async function gate(target: ServerRef, deps: GateDependencies, options: G
       ['healthy', server?.healthy === true, 'autopilot does not report it healthy'],
       [
         'stable',
-        server?.stableSince !== undefined && Date.now() - server.stableSince.getTime() >= stabilizationMs,
+        server?.stableSince !== undefined && clock.now() - server.stableSince.getTime() >= stabilizationMs,
         `healthy for less than ${stabilizationMs} ms`,
       ],
     ];
@@ -87,21 +113,40 @@ export async function gate(target: ServerRef, deps: GateDependencies, options: G
       timeoutMs,
       intervalMs: options.pollIntervalMs ?? GATE_DEFAULTS.pollIntervalMs,
       signal: options.signal,
+      clock,
       onPending: () => options.onWaiting?.(),
     });
   } catch (error) {
     if (options.signal?.aborted) throw error;
-    const reason = `${name} did not pass the launch gate within ${timeoutMs} ms: still not ${unmet} (${detail})`;
-    log.record('gate-abandoned', reason, { unmet, reachedMs });
-    return { outcome: 'abandon', target: name, reason, unmet, reachedMs, totalMs: log.elapsedMs(), decisions: log.records };
+    // A refusal is waited out like any "not yet" (the operator may fix the policy in time), but
+    // it is what the abandonment reports: the server itself may be perfectly healthy.
+    const refused = permissionErrorIn((error as Error).cause);
+    const reason =
+      refused === undefined
+        ? `${name} did not pass the launch gate within ${timeoutMs} ms: still not ${unmet} (${detail})`
+        : `${name} could not be checked within ${timeoutMs} ms: ${refused.message}`;
+    log.record('gate-abandoned', reason, { unmet, reachedMs, ...(refused === undefined ? {} : { aclRule: refused.rule }) });
+    return {
+      outcome: 'abandon',
+      target: name,
+      reason,
+      unmet,
+      reachedMs,
+      totalMs: log.elapsedMs(),
+      decisions: log.records,
+      ...(refused === undefined ? {} : { refused }),
+    };
   }
   const reason = `${name} is a healthy voter, stable for ${stabilizationMs} ms`;
   log.record('gate-passed', reason, { reachedMs });
   return { outcome: 'continue', target: name, reason, unmet: undefined, reachedMs, totalMs: log.elapsedMs(), decisions: log.records };
 }
 
-async function readStabilizationMs(cluster: () => readonly ConsulClient[]): Promise<number> {
+async function readStabilizationMs(cluster: () => readonly ConsulClient[], signal: AbortSignal | undefined): Promise<number> {
   const client = cluster()[0];
   if (client === undefined) throw new RolloutError('no established server to read the autopilot configuration from');
-  return parseGoDuration((await client.autopilotConfiguration()).serverStabilizationTime);
+  const configuration = await client.autopilotConfiguration({ signal }).catch((error: unknown) => {
+    throw permissionErrorIn(error) ?? error;
+  });
+  return parseGoDuration(configuration.serverStabilizationTime);
 }

@@ -13,9 +13,10 @@
  * - The session has no node checks: it must not die with the node it was created through,
  *   which may be the next server to drain.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RolloutError } from '../errors.ts';
 import type { ConsulClient } from '../consul/client.ts';
+import { permissionErrorIn } from '../consul/cluster.ts';
+import { sleep, systemClock, type Clock } from '../handlers/clock.ts';
 
 export interface DrainLockOptions {
   /** KV key of the lock. @default "consul-rollout/drain-lock" */
@@ -52,6 +53,8 @@ export interface AcquireContext {
   readonly signal?: AbortSignal;
   /** Called while waiting for another holder (lifecycle heartbeats). */
   readonly onWaiting?: (holder: string) => Promise<void> | void;
+  /** @default systemClock */
+  readonly clock?: Clock;
 }
 
 export async function acquireDrainLock(context: AcquireContext, options: DrainLockOptions = {}): Promise<HeldLock> {
@@ -59,17 +62,18 @@ export async function acquireDrainLock(context: AcquireContext, options: DrainLo
   const ttlSeconds = options.ttlSeconds ?? DRAIN_LOCK_DEFAULTS.ttlSeconds;
   const lockDelaySeconds = options.lockDelaySeconds ?? DRAIN_LOCK_DEFAULTS.lockDelaySeconds;
   const acquireTimeoutMs = options.acquireTimeoutMs ?? DRAIN_LOCK_DEFAULTS.acquireTimeoutMs;
-  const started = Date.now();
+  const clock = context.clock ?? systemClock;
+  const started = clock.now();
   let session: { client: ConsulClient; id: string } | undefined;
   let lastError: unknown;
 
-  while (Date.now() - started < acquireTimeoutMs) {
+  while (clock.now() - started < acquireTimeoutMs) {
     context.signal?.throwIfAborted();
     try {
       session ??= await createSession(context, key, ttlSeconds, lockDelaySeconds);
       const value = JSON.stringify({ holder: context.holder, since: new Date().toISOString() });
       if (await session.client.kvPut(key, value, { acquire: session.id, signal: context.signal })) {
-        return holdLock(session.client, key, session.id, ttlSeconds, Date.now() - started);
+        return holdLock(session.client, key, session.id, ttlSeconds, clock.now() - started, clock);
       }
       // Held by someone else (or in lock delay). Keep our session alive and block until the key
       // changes, bounded so heartbeats keep flowing.
@@ -79,14 +83,17 @@ export async function acquireDrainLock(context: AcquireContext, options: DrainLo
       if (current.entry?.session !== undefined) {
         await (session?.client ?? pickFirst(context)).kvGet(key, { index: current.index, wait: '5s', signal: context.signal });
       } else {
-        await sleep(500, undefined, { signal: context.signal }); // free but refused: lock delay is running
+        await sleep(clock, 500, context.signal); // free but refused: lock delay is running
       }
     } catch (error) {
       if (context.signal?.aborted) throw error;
+      // A refusal does not go away by asking another server: surface it at once.
+      const refused = permissionErrorIn(error);
+      if (refused !== undefined) throw refused;
       // The server we used may just have been drained: forget the session, pick another server.
       lastError = error;
       session = undefined;
-      await sleep(500, undefined, { signal: context.signal });
+      await sleep(clock, 500, context.signal);
     }
   }
   throw new RolloutError(`could not acquire the drain lock "${key}" within ${acquireTimeoutMs} ms`, {
@@ -122,21 +129,32 @@ async function createSession(
   throw new RolloutError('no Consul server accepted a drain-lock session', { cause: lastError });
 }
 
-function holdLock(client: ConsulClient, key: string, sessionId: string, ttlSeconds: number, waitedMs: number): HeldLock {
+function holdLock(
+  client: ConsulClient,
+  key: string,
+  sessionId: string,
+  ttlSeconds: number,
+  waitedMs: number,
+  clock: Clock,
+): HeldLock {
   const lost = new AbortController();
   const renewEveryMs = (ttlSeconds * 1_000) / 3;
-  const timer = setInterval(() => {
-    client.sessionRenew(sessionId).then(
-      (alive) => {
-        if (!alive) lost.abort(new RolloutError(`drain lock session ${sessionId} expired while held`));
-      },
-      () => {
-        // One failed renewal is survivable (TTL leaves two more chances); expiry is caught above.
-      },
-    );
-  }, renewEveryMs);
-  timer.unref();
   let released = false;
+  let cancelRenewal = (): void => {};
+  const renewLater = (): void => {
+    cancelRenewal = clock.schedule(renewEveryMs, () => {
+      client.sessionRenew(sessionId).then(
+        (alive) => {
+          if (!alive) lost.abort(new RolloutError(`drain lock session ${sessionId} expired while held`));
+        },
+        () => {
+          // One failed renewal is survivable (TTL leaves two more chances); expiry is caught above.
+        },
+      );
+      if (!released) renewLater();
+    });
+  };
+  renewLater();
   return {
     key,
     sessionId,
@@ -145,7 +163,7 @@ function holdLock(client: ConsulClient, key: string, sessionId: string, ttlSecon
     async release() {
       if (released) return;
       released = true;
-      clearInterval(timer);
+      cancelRenewal();
       // Release explicitly first: that frees the key at once, whereas destroying a session that
       // still holds it counts as invalidation and would impose the lock delay on the next drain.
       await client.kvPut(key, '', { release: sessionId }).catch(() => false);

@@ -4,7 +4,7 @@
  * tag), because a rollout changes them between one lifecycle event and the next.
  */
 import { ConsulClient } from '../consul/client.ts';
-import { listTaggedInstanceAddresses, resolveInstanceAddress, type InstancesApi } from '../fleet/aws/index.ts';
+import { findInstanceAddress, listTaggedInstanceAddresses, type InstancesApi } from '../fleet/aws/index.ts';
 import type { LifecycleProcedures, Log } from './handler.ts';
 import { createProcedures } from './procedures.ts';
 
@@ -15,6 +15,8 @@ export interface ConsulProceduresOptions {
   readonly consulHttpPort: number;
   /** Sent to the servers' HTTP API; never logged. @default no token */
   readonly consulToken?: string;
+  /** The newest generation (node meta `generation`): leadership goes to it, the old leader leaves last. */
+  readonly newestGeneration: string;
   readonly log: Log;
 }
 
@@ -29,12 +31,13 @@ export function createConsulProcedures(options: ConsulProceduresOptions): Lifecy
     // The target's address, and clients of every other server: the ones the procedures trust.
     async (instanceId) => {
       const [ip, servers] = await Promise.all([
-        resolveInstanceAddress(options.ec2, instanceId),
+        findInstanceAddress(options.ec2, instanceId),
         listTaggedInstanceAddresses(options.ec2, options.serverTag),
       ]);
+      if (ip === undefined) return undefined;
       const others = servers.filter((address) => address !== ip).map(clientFor);
       return { ref: { ip }, agent: clientFor(ip), others: () => others };
     },
-    { log: options.log },
+    { log: options.log, drain: { preferGeneration: options.newestGeneration } },
   );
 }

@@ -34,6 +34,17 @@ const optionalText = () =>
     .nullish()
     .transform((value) => value ?? undefined);
 
+/**
+ * When the lifecycle action started (EventBridge `time`, a notification's `Time`): the deadlines
+ * are measured from it, so a re-delivered message continues the same deadline. AWS always sends
+ * it; absent, the handler falls back to the time it received the message.
+ */
+const actionTime = () =>
+  z.iso
+    .datetime({ offset: true, error: 'must be an ISO 8601 date-time' })
+    .nullish()
+    .transform((value) => value ?? undefined);
+
 /** The fields an EventBridge `detail` and a direct hook notification share, with the same names. */
 export const lifecycleActionFields = z.object(
   {
@@ -86,6 +97,7 @@ export type LifecycleActionFields = z.infer<typeof lifecycleActionFields>;
  */
 export const eventBridgeEnvelope = z.object({
   id: optionalText(),
+  time: actionTime(),
   source: z.literal('aws.autoscaling', { error: 'must be "aws.autoscaling"' }),
   'detail-type': text(),
   detail: z.unknown(),
@@ -110,7 +122,7 @@ export const eventBridgeEnvelope = z.object({
  *   "NotificationMetadata": "{\"cluster\":\"prod-consul\",\"generation\":\"g1\",\"consulVersion\":\"1.21.5\",\"hook\":\"drain\"}"
  * }
  */
-export const hookNotification = lifecycleActionFields;
+export const hookNotification = lifecycleActionFields.extend({ Time: actionTime() });
 
 /*
  * Sent once to a hook's SQS/SNS target when the hook is created or its target changes, to prove

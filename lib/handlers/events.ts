@@ -41,9 +41,14 @@ export interface LifecycleEvent {
   readonly source: LifecycleEventSource;
   /** The SQS message id, when the event came through a queue. */
   readonly messageId?: string;
+  /**
+   * When the lifecycle action started (ISO 8601, as AWS sent it: EventBridge `time`, a hook
+   * notification's `Time`). Deadlines are measured from it, across re-deliveries.
+   */
+  readonly startedAt?: string;
 }
 
-export type IgnoreReason = 'test-notification' | 'unmanaged-group' | 'unhandled-transition';
+export type IgnoreReason = 'test-notification' | 'unmanaged-group' | 'other-hook' | 'unhandled-transition';
 
 export type Decision =
   /** A server of ours is about to terminate: drain it, then complete with CONTINUE. */
@@ -65,6 +70,11 @@ export type RejectDecision = Extract<Decision, { action: 'reject' }>;
 export interface ClassifyPolicy {
   /** Whether this handler owns lifecycle actions of the named Auto Scaling group. */
   readonly managedGroups: (name: string) => boolean;
+  /**
+   * Whether this handler acts on actions of the named lifecycle hook. Another hook on the same
+   * group (someone else's) must be left to its owner. @default every hook
+   */
+  readonly managedHooks?: (name: string) => boolean;
 }
 
 /** One decision per SQS record (or one for an event that did not come through SQS). */
@@ -188,6 +198,14 @@ function decide(parsed: Parsed, policy: ClassifyPolicy): Decision {
       event,
     };
   }
+  if (policy.managedHooks !== undefined && !policy.managedHooks(event.lifecycleHookName)) {
+    return {
+      action: 'ignore',
+      reason: 'other-hook',
+      message: `hook ${event.lifecycleHookName} of group ${event.autoScalingGroupName} is not one this handler completes`,
+      event,
+    };
+  }
   const warmPool = warmPoolMove(event);
   if (warmPool !== undefined) return { action: 'ignore', reason: 'unhandled-transition', message: warmPool, event };
   return kind === 'launch' ? { action: 'gate', event } : { action: 'drain', event };
@@ -262,7 +280,7 @@ function normalizeEventBridge(
   return {
     type: 'action',
     transition: detail.LifecycleTransition,
-    fields: toFields(detail, source, messageId),
+    fields: toFields(detail, source, messageId, envelope.time),
     expectedKind,
     where,
   };
@@ -287,7 +305,7 @@ function normalizeNotification(raw: Record<string, unknown>, messageId: string |
   return {
     type: 'action',
     transition: fields.LifecycleTransition,
-    fields: toFields(fields, 'sqs-hook', messageId),
+    fields: toFields(fields, 'sqs-hook', messageId, fields.Time),
     where,
   };
 }
@@ -296,6 +314,7 @@ function toFields(
   fields: LifecycleActionFields,
   source: LifecycleEventSource,
   messageId: string | undefined,
+  startedAt: string | undefined,
 ): Omit<LifecycleEvent, 'kind'> {
   // Absent optional fields stay absent, so decisions print (and compare) without `undefined`s.
   return {
@@ -308,6 +327,7 @@ function toFields(
     ...(fields.Destination === undefined ? {} : { destination: fields.Destination }),
     source,
     ...(messageId === undefined ? {} : { messageId }),
+    ...(startedAt === undefined ? {} : { startedAt }),
   };
 }
 

@@ -12,9 +12,11 @@
  * The Consul ACL token is deliberately not part of these dependencies: procedures receive it when
  * they are built (see lambda.ts), so nothing here can log it.
  */
-import { describeError, RolloutError } from '../errors.ts';
+import { permissionErrorIn } from '../consul/cluster.ts';
+import { describeError, RolloutError, UsageError } from '../errors.ts';
 import { sleep, systemClock, type Clock } from './clock.ts';
 import type { LifecycleEvent, LifecycleKind } from './events.ts';
+import type { OutcomeMetric } from './metrics.ts';
 
 export interface ProcedureTarget {
   readonly instanceId: string;
@@ -29,16 +31,29 @@ export interface ProcedureOptions {
    * open, while a hung one stops extending it. Never throws.
    */
   readonly onWaiting: () => Promise<void>;
+  /**
+   * Clock time (ms since the epoch) of the action's deadline for this procedure, measured from
+   * the lifecycle action's start: the gate gives up there, the drain starts nothing new after it.
+   * Undefined: no deadline (the procedures' own timeouts apply).
+   */
+  readonly deadline?: number;
+  /** The clock the deadline is on. @default systemClock */
+  readonly clock?: Clock;
 }
 
 export interface DrainResult {
-  readonly outcome: 'drained' | 'already-drained';
+  /** `instance-gone`: EC2 no longer has the instance (terminated): nothing left to drain. */
+  readonly outcome: 'drained' | 'already-drained' | 'instance-gone';
+  /** The leave did not take and the server was removed with remove-peer + force-leave. */
+  readonly usedFallback?: boolean;
   readonly detail?: unknown;
 }
 
 export interface GateResult {
   readonly outcome: 'continue' | 'abandon';
   readonly reason?: string;
+  /** The gate gave up because the cluster refused to answer (ACL), not because the server failed. */
+  readonly permissionDenied?: boolean;
 }
 
 /** The drain and launch-gate procedures (lib/drain), as the handler uses them. */
@@ -88,6 +103,16 @@ export interface HandleDeps {
   readonly heartbeatIntervalMs?: number;
   /** @default HANDLER_DEFAULTS.abortGraceMs */
   readonly abortGraceMs?: number;
+  /**
+   * How long after the lifecycle action's start (the event's time) the gate may take to pass, and
+   * a drain may keep trying, before the action is completed with ABANDON. Undefined: no deadline —
+   * a procedure that throws leaves the action open for re-delivery, as the local executor expects.
+   */
+  readonly deadlines?: { readonly gateMs: number; readonly drainMs: number };
+  /** Between attempts of a drain that cannot proceed yet (it throws before its deadline). @default HANDLER_DEFAULTS.retryIntervalMs */
+  readonly retryIntervalMs?: number;
+  /** One structured metric per outcome (lambda.ts: CloudWatch EMF). @default none */
+  readonly metric?: (metric: OutcomeMetric, fields: Readonly<Record<string, unknown>>) => void;
   readonly log: Log;
 }
 
@@ -103,12 +128,19 @@ export const HANDLER_DEFAULTS = {
    * drain lock, stop polling) before the handler throws anyway.
    */
   abortGraceMs: 5_000,
+  /**
+   * 15 s between attempts of a drain that cannot proceed (quorum refusal, lock held elsewhere,
+   * permission error, removal not confirmed): the condition is external, and every attempt
+   * re-reads the cluster from scratch.
+   */
+  retryIntervalMs: 15_000,
 } as const;
 
 export interface HandleOutcome {
   readonly kind: LifecycleKind;
   readonly instanceId: string;
-  readonly procedure: DrainResult['outcome'] | GateResult['outcome'];
+  /** `abandoned`: the drain could not proceed before its deadline. */
+  readonly procedure: DrainResult['outcome'] | GateResult['outcome'] | 'abandoned';
   readonly result: LifecycleResult;
   readonly completion: Completion;
   readonly heartbeats: number;
@@ -124,16 +156,37 @@ export async function handleLifecycleEvent(event: LifecycleEvent, deps: HandleDe
   const clock = deps.clock ?? systemClock;
   const started = clock.now();
   const fields = logFields(event);
-  deps.log({ level: 'info', msg: 'lifecycle action received', ...fields, budgetMs: deps.budgetMs });
+  const deadline = deadlineOf(event, deps, started);
+  deps.log({
+    level: 'info',
+    msg: 'lifecycle action received',
+    ...fields,
+    budgetMs: deps.budgetMs,
+    ...(deadline === undefined ? {} : { deadline: new Date(deadline).toISOString(), deadlineInMs: deadline - started }),
+  });
+  if (deadline !== undefined && event.startedAt === undefined) {
+    deps.log({
+      level: 'warn',
+      msg: 'event carries no start time; the deadline is measured from now, so a re-delivery restarts it',
+      ...fields,
+    });
+  }
 
   const controller = new AbortController();
   const heartbeats = new Heartbeats(event, deps, clock, controller.signal, fields);
+  const permission = new PermissionReport(deps, fields);
   let ran: ProcedureRun;
   try {
     ran = await withinBudget(controller, deps, clock, event, () =>
-      runProcedure(event, deps.procedures, { signal: controller.signal, onWaiting: () => heartbeats.onWaiting() }),
+      runUntilDeadline(event, deps, clock, deadline, permission, {
+        signal: controller.signal,
+        onWaiting: () => heartbeats.onWaiting(),
+        ...(deadline === undefined ? {} : { deadline }),
+        clock,
+      }),
     );
   } catch (error) {
+    permission.seen(error);
     deps.log({
       level: 'error',
       msg: `${procedureName(event.kind)} did not finish; lifecycle action left open for re-delivery`,
@@ -144,9 +197,13 @@ export async function handleLifecycleEvent(event: LifecycleEvent, deps: HandleDe
     });
     throw error;
   }
+  if (ran.permissionDenied === true) permission.report(ran.reason);
   deps.log({
-    level: 'info',
-    msg: `${procedureName(event.kind)} finished`,
+    level: ran.result === 'ABANDON' && event.kind === 'terminate' ? 'error' : 'info',
+    msg:
+      ran.procedure === 'abandoned'
+        ? 'drain could not proceed before its deadline; completing ABANDON, the instance is retained (Terminating:Retained)'
+        : `${procedureName(event.kind)} finished`,
     ...fields,
     outcome: ran.procedure,
     ...(ran.reason === undefined ? {} : { reason: ran.reason }),
@@ -166,6 +223,7 @@ export async function handleLifecycleEvent(event: LifecycleEvent, deps: HandleDe
     });
     throw error;
   }
+  deps.metric?.(ran.metric, { ...fields, result: ran.result, completion, ...(ran.reason === undefined ? {} : { reason: ran.reason }) });
   const outcome: HandleOutcome = {
     kind: event.kind,
     instanceId: event.instanceId,
@@ -190,6 +248,59 @@ interface ProcedureRun {
   readonly procedure: HandleOutcome['procedure'];
   readonly result: LifecycleResult;
   readonly reason?: string;
+  readonly metric: OutcomeMetric;
+  /** The gate abandoned because Consul refused its reads (ACL). */
+  readonly permissionDenied?: boolean;
+}
+
+/** The action's deadline for its procedure, on the clock; undefined without configured deadlines. */
+function deadlineOf(event: LifecycleEvent, deps: HandleDeps, receivedAt: number): number | undefined {
+  if (deps.deadlines === undefined) return undefined;
+  const startedAt = event.startedAt === undefined ? receivedAt : Date.parse(event.startedAt);
+  return startedAt + (event.kind === 'launch' ? deps.deadlines.gateMs : deps.deadlines.drainMs);
+}
+
+/**
+ * Runs the procedure; with a deadline, a drain that throws (it cannot proceed yet) is tried again
+ * every `retryIntervalMs`, heartbeating, until it succeeds or its deadline passes — then the run
+ * ends in ABANDON with the last reason. A gate gives up at its deadline by itself. Without a
+ * deadline, a throw propagates (the action stays open for re-delivery).
+ */
+async function runUntilDeadline(
+  event: LifecycleEvent,
+  deps: HandleDeps,
+  clock: Clock,
+  deadline: number | undefined,
+  permission: PermissionReport,
+  options: ProcedureOptions,
+): Promise<ProcedureRun> {
+  const fields = logFields(event);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runProcedure(event, deps.procedures, options);
+    } catch (error) {
+      // A malformed instance id will not become valid by waiting.
+      if (options.signal.aborted || deadline === undefined || error instanceof UsageError) throw error;
+      permission.seen(error);
+      const remainingMs = deadline - clock.now();
+      if (remainingMs <= 0) {
+        const reason = describeError(error).split('\n')[0] ?? String(error);
+        return event.kind === 'launch'
+          ? { procedure: 'abandon', result: 'ABANDON', reason, metric: 'GateAbandon' }
+          : { procedure: 'abandoned', result: 'ABANDON', reason, metric: 'DrainAbandoned' };
+      }
+      deps.log({
+        level: 'warn',
+        msg: `${procedureName(event.kind)} cannot proceed yet; trying again until its deadline`,
+        ...fields,
+        attempt,
+        error: describeError(error),
+        remainingMs,
+      });
+      await options.onWaiting();
+      await sleep(clock, Math.min(deps.retryIntervalMs ?? HANDLER_DEFAULTS.retryIntervalMs, remainingMs), options.signal);
+    }
+  }
 }
 
 async function runProcedure(
@@ -200,14 +311,43 @@ async function runProcedure(
   const target = { instanceId: event.instanceId };
   if (event.kind === 'launch') {
     const gate = await procedures.gate(target, options);
-    const result = gate.outcome === 'continue' ? 'CONTINUE' : 'ABANDON';
-    return gate.reason === undefined
-      ? { procedure: gate.outcome, result }
-      : { procedure: gate.outcome, result, reason: gate.reason };
+    const run = gate.outcome === 'continue'
+      ? ({ procedure: 'continue', result: 'CONTINUE', metric: 'GateContinue' } as const)
+      : ({ procedure: 'abandon', result: 'ABANDON', metric: 'GateAbandon' } as const);
+    return {
+      ...run,
+      ...(gate.reason === undefined ? {} : { reason: gate.reason }),
+      ...(gate.permissionDenied === true ? { permissionDenied: true } : {}),
+    };
   }
-  // Terminating always continues: ABANDON would also terminate, but would skip other hooks.
+  // CONTINUE only after the removal is confirmed, or when the server is already gone.
   const drain = await procedures.drain(target, options);
-  return { procedure: drain.outcome, result: 'CONTINUE' };
+  return { procedure: drain.outcome, result: 'CONTINUE', metric: drain.usedFallback === true ? 'DrainFallback' : 'DrainConfirmed' };
+}
+
+/** Emits the PermissionError metric once per handled action, the first time a refusal is seen. */
+class PermissionReport {
+  readonly #deps: HandleDeps;
+  readonly #fields: Readonly<Record<string, unknown>>;
+  #reported = false;
+
+  constructor(deps: HandleDeps, fields: Readonly<Record<string, unknown>>) {
+    this.#deps = deps;
+    this.#fields = fields;
+  }
+
+  seen(error: unknown): void {
+    const refused = permissionErrorIn(error);
+    if (refused !== undefined) this.report(refused.message, { operation: refused.operation, aclRule: refused.rule });
+  }
+
+  report(reason: string | undefined, detail: Readonly<Record<string, unknown>> = {}): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    const fields = { ...this.#fields, ...detail, ...(reason === undefined ? {} : { reason }) };
+    this.#deps.log({ level: 'error', msg: 'Consul refused a call: ACL permission missing', ...fields });
+    this.#deps.metric?.('PermissionError', fields);
+  }
 }
 
 /**

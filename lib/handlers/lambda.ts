@@ -23,7 +23,8 @@ import {
 import { createConsulProcedures } from './aws-procedures.ts';
 import type { Clock } from './clock.ts';
 import { classifyEvents, type ClassifyPolicy, type RecordDecision } from './events.ts';
-import { handleLifecycleEvent, type LifecycleActions, type LifecycleProcedures, type Log } from './handler.ts';
+import { handleLifecycleEvent, type HandleDeps, type LifecycleActions, type LifecycleProcedures, type Log } from './handler.ts';
+import { emfRecord } from './metrics.ts';
 
 /** The subset of the Lambda context used here. */
 export interface LambdaContext {
@@ -46,6 +47,10 @@ export interface LambdaDeps {
   readonly heartbeatIntervalMs?: number;
   /** @default LAMBDA_DEFAULTS.safetyMarginMs */
   readonly safetyMarginMs?: number;
+  /** Gate and drain deadlines from the action's start. @default none (see HandleDeps.deadlines) */
+  readonly deadlines?: HandleDeps['deadlines'];
+  /** One structured metric per outcome. @default none */
+  readonly metric?: HandleDeps['metric'];
 }
 
 export const LAMBDA_DEFAULTS = {
@@ -68,6 +73,14 @@ export const LAMBDA_ENVIRONMENT = {
   aclTokenParameter: 'CONSUL_ROLLOUT_ACL_TOKEN_PARAMETER',
   /** Port of the servers' HTTP API. @default 8500 */
   consulHttpPort: 'CONSUL_ROLLOUT_CONSUL_HTTP_PORT',
+  /** The newest generation (node meta `generation`): leadership is handed to it, the old leader leaves last. */
+  newestGeneration: 'CONSUL_ROLLOUT_NEWEST_GENERATION',
+  /** Comma-separated exact lifecycle hook names the handler completes; any other hook is ignored. */
+  hookNames: 'CONSUL_ROLLOUT_HOOK_NAMES',
+  /** Seconds from a launch action's start until the gate gives up (ABANDON). */
+  gateDeadlineSeconds: 'CONSUL_ROLLOUT_GATE_DEADLINE_SECONDS',
+  /** Seconds from a terminate action's start until a drain that cannot proceed is abandoned. */
+  drainDeadlineSeconds: 'CONSUL_ROLLOUT_DRAIN_DEADLINE_SECONDS',
 } as const;
 
 /**
@@ -137,6 +150,8 @@ async function processRecord(record: RecordDecision, deps: LambdaDeps, budgetMs:
           log: deps.log,
           ...(deps.clock === undefined ? {} : { clock: deps.clock }),
           ...(deps.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: deps.heartbeatIntervalMs }),
+          ...(deps.deadlines === undefined ? {} : { deadlines: deps.deadlines }),
+          ...(deps.metric === undefined ? {} : { metric: deps.metric }),
         });
         return true;
       } catch {
@@ -156,7 +171,21 @@ const environment = z.object({
     .min(1, { error: 'must be a port number' })
     .max(65535, { error: 'must be a port number' })
     .optional(),
+  [LAMBDA_ENVIRONMENT.newestGeneration]: z.string({ error: 'is required' }).min(1, { error: 'must not be empty' }),
+  [LAMBDA_ENVIRONMENT.hookNames]: z
+    .string({ error: 'is required' })
+    .transform((value) => value.split(',').map((name) => name.trim()).filter((name) => name !== ''))
+    .refine((names) => names.length > 0, { error: 'must name at least one lifecycle hook' }),
+  [LAMBDA_ENVIRONMENT.gateDeadlineSeconds]: seconds(),
+  [LAMBDA_ENVIRONMENT.drainDeadlineSeconds]: seconds(),
 });
+
+function seconds() {
+  return z.coerce
+    .number({ error: 'is required, a whole number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .positive({ error: 'must be a positive number of seconds' });
+}
 
 /** JSON lines on stdout: CloudWatch Logs keeps one record per line, queryable with Logs Insights. */
 export const jsonLog: Log = (record) => {
@@ -197,13 +226,20 @@ export async function createLambdaDeps(
   const cluster = settings[LAMBDA_ENVIRONMENT.cluster];
   const tokenParameter = settings[LAMBDA_ENVIRONMENT.aclTokenParameter];
   const consulToken = tokenParameter === undefined ? undefined : await readConsulToken(clients.ssm, tokenParameter);
+  const hookNames = new Set(settings[LAMBDA_ENVIRONMENT.hookNames]);
   return {
-    policy: { managedGroups: (name) => name.startsWith(`${cluster}-`) },
+    policy: { managedGroups: (name) => name.startsWith(`${cluster}-`), managedHooks: (name) => hookNames.has(name) },
+    deadlines: {
+      gateMs: settings[LAMBDA_ENVIRONMENT.gateDeadlineSeconds] * 1_000,
+      drainMs: settings[LAMBDA_ENVIRONMENT.drainDeadlineSeconds] * 1_000,
+    },
+    metric: (metric, fields) => process.stdout.write(`${JSON.stringify(emfRecord(cluster, metric, Date.now(), fields))}\n`),
     actions: new AwsLifecycleActions(clients.autoScaling),
     procedures: createConsulProcedures({
       ec2: clients.ec2,
       serverTag: { key: settings[LAMBDA_ENVIRONMENT.serverTagKey], value: cluster },
       consulHttpPort: settings[LAMBDA_ENVIRONMENT.consulHttpPort] ?? LAMBDA_DEFAULTS.consulHttpPort,
+      newestGeneration: settings[LAMBDA_ENVIRONMENT.newestGeneration],
       ...(consulToken === undefined ? {} : { consulToken }),
       log: jsonLog,
     }),

@@ -23,17 +23,18 @@ export interface LocatedServer {
 }
 
 /**
- * Finds the server of `instanceId`. Not-found contract: throws a RolloutError naming the instance
- * (the handler then leaves the lifecycle action open), never returns a guess.
+ * Finds the server of `instanceId`. `undefined`: the instance no longer exists (terminated), so a
+ * re-delivered event for it is a no-op. Other failures throw a RolloutError naming the instance;
+ * never returns a guess.
  */
-export type LocateServer = (instanceId: string) => Promise<LocatedServer>;
+export type LocateServer = (instanceId: string) => Promise<LocatedServer | undefined>;
 
 /** Procedure options that stay fixed for every event; per-call ones (signal, heartbeats) come from the handler. */
 export interface ProcedureTuning {
   /** @default DRAIN_DEFAULTS */
-  readonly drain?: Omit<DrainOptions, 'signal' | 'onWaiting' | 'holder'>;
+  readonly drain?: Omit<DrainOptions, 'signal' | 'onWaiting' | 'holder' | 'clock' | 'deadline'>;
   /** @default GATE_DEFAULTS */
-  readonly gate?: Omit<GateOptions, 'signal' | 'onWaiting'>;
+  readonly gate?: Omit<GateOptions, 'signal' | 'onWaiting' | 'clock' | 'deadline'>;
 }
 
 export interface ProceduresOptions extends ProcedureTuning {
@@ -45,15 +46,28 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
     options.log({ level: 'info', msg: `${record.procedure}: ${record.event}`, ...record });
 
   return {
-    async drain({ instanceId }, { signal, onWaiting }) {
-      const { ref, agent, others } = await locate(instanceId);
+    async drain({ instanceId }, { signal, onWaiting, deadline, clock }) {
+      const located = await locate(instanceId);
+      if (located === undefined) {
+        options.log({ level: 'warn', msg: 'drain: the instance is already terminated; nothing to drain', instanceId });
+        return { outcome: 'instance-gone' };
+      }
+      const { ref, agent, others } = located;
       const result = await drain(
         ref,
         { cluster: others, targetAgent: agent, sink },
-        { ...options.drain, signal, onWaiting, holder: `lifecycle handler draining ${instanceId}` },
+        {
+          ...options.drain,
+          signal,
+          onWaiting,
+          holder: `lifecycle handler draining ${instanceId}`,
+          ...(clock === undefined ? {} : { clock }),
+          ...(deadline === undefined ? {} : { deadline }),
+        },
       );
       return {
         outcome: result.outcome,
+        usedFallback: result.usedFallback,
         detail: {
           removedId: result.removedId,
           usedFallback: result.usedFallback,
@@ -62,10 +76,22 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
         },
       };
     },
-    async gate({ instanceId }, { signal, onWaiting }) {
-      const { ref, others } = await locate(instanceId);
-      const result = await gate(ref, { cluster: others, sink }, { ...options.gate, signal, onWaiting });
-      return { outcome: result.outcome, reason: result.reason };
+    async gate({ instanceId }, { signal, onWaiting, deadline, clock }) {
+      const located = await locate(instanceId);
+      if (located === undefined) return { outcome: 'abandon', reason: `instance ${instanceId} is already terminated` };
+      const { ref, others } = located;
+      const result = await gate(
+        ref,
+        { cluster: others, sink },
+        {
+          ...options.gate,
+          signal,
+          onWaiting,
+          ...(clock === undefined ? {} : { clock }),
+          ...(deadline === undefined ? {} : { deadline }),
+        },
+      );
+      return { outcome: result.outcome, reason: result.reason, ...(result.refused === undefined ? {} : { permissionDenied: true }) };
     },
   };
 }

@@ -16,12 +16,23 @@ export interface InstancesApi {
  * naming the call, with the SDK error as cause.
  */
 export async function resolveInstanceAddress(ec2: InstancesApi, instanceId: string): Promise<string> {
+  const found = await findInstanceAddress(ec2, instanceId);
+  if (found === undefined) throw notFound(instanceId);
+  return found;
+}
+
+/**
+ * Like {@link resolveInstanceAddress}, but an instance that is gone — unknown to EC2
+ * (`InvalidInstanceID.NotFound`, or an empty answer) or in state `terminated` — is `undefined`
+ * instead of an error: a re-delivered lifecycle event for it has nothing left to act on.
+ */
+export async function findInstanceAddress(ec2: InstancesApi, instanceId: string): Promise<string | undefined> {
   let output: DescribeInstancesCommandOutput;
   try {
     output = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
   } catch (error) {
     const code = error instanceof Error ? error.name : undefined;
-    if (code === 'InvalidInstanceID.NotFound') throw notFound(instanceId, error);
+    if (code === 'InvalidInstanceID.NotFound') return undefined;
     if (code === 'InvalidInstanceID.Malformed') {
       throw new UsageError(`${instanceId} is not a valid EC2 instance id`, { cause: error });
     }
@@ -30,7 +41,7 @@ export async function resolveInstanceAddress(ec2: InstancesApi, instanceId: stri
   const instance = (output.Reservations ?? [])
     .flatMap((reservation) => reservation.Instances ?? [])
     .find((candidate) => candidate.InstanceId === instanceId);
-  if (instance === undefined) throw notFound(instanceId);
+  if (instance === undefined || instance.State?.Name === 'terminated') return undefined;
   if (instance.PrivateIpAddress === undefined || instance.PrivateIpAddress === '') {
     throw new RolloutError(
       `instance ${instanceId} has no private IP address (state: ${instance.State?.Name ?? 'unknown'})`,
@@ -86,9 +97,8 @@ export async function listTaggedInstanceAddresses(
   return found.sort((a, b) => a.launched - b.launched).map((entry) => entry.ip);
 }
 
-function notFound(instanceId: string, cause?: unknown): RolloutError {
-  return new RolloutError(`instance ${instanceId} not found in EC2`, {
-    cause,
+function notFound(instanceId: string): RolloutError {
+  return new RolloutError(`instance ${instanceId} not found in EC2 (or terminated)`, {
     remedy: 'check the region and the instance id; EC2 forgets terminated instances after about an hour',
   });
 }

@@ -4,6 +4,7 @@ import { DescribeInstancesCommand, type DescribeInstancesCommandOutput, type Ins
 import { RolloutError, UsageError } from '../../../lib/errors.ts';
 import {
   listTaggedInstanceAddresses,
+  findInstanceAddress,
   resolveInstanceAddress,
   type InstancesApi,
 } from '../../../lib/fleet/aws/index.ts';
@@ -47,7 +48,7 @@ describe('resolveInstanceAddress', () => {
     ]) {
       await assert.rejects(resolveInstanceAddress(ec2, 'i-0a1b2c3d4e5f60718'), (error: unknown) => {
         assert.ok(error instanceof RolloutError);
-        assert.equal(error.message, 'instance i-0a1b2c3d4e5f60718 not found in EC2');
+        assert.equal(error.message, 'instance i-0a1b2c3d4e5f60718 not found in EC2 (or terminated)');
         return true;
       });
     }
@@ -55,10 +56,14 @@ describe('resolveInstanceAddress', () => {
 
   it('a terminated instance without an address, a malformed id, and other failures', async () => {
     const terminated = fakeEc2([page([{ InstanceId: 'i-0a1b2c3d4e5f60718', State: { Name: 'terminated' } }])]);
-    await assert.rejects(
-      resolveInstanceAddress(terminated.ec2, 'i-0a1b2c3d4e5f60718'),
-      /has no private IP address \(state: terminated\)/,
-    );
+    await assert.rejects(resolveInstanceAddress(terminated.ec2, 'i-0a1b2c3d4e5f60718'), /not found in EC2 \(or terminated\)/);
+    // A terminated (or never known) instance is "gone" for the handler: a no-op, not a failure.
+    const terminatedAgain = fakeEc2([page([{ InstanceId: 'i-0a1b2c3d4e5f60718', State: { Name: 'terminated' } }])]);
+    assert.equal(await findInstanceAddress(terminatedAgain.ec2, 'i-0a1b2c3d4e5f60718'), undefined);
+    const unknown = fakeEc2([], sdkError('InvalidInstanceID.NotFound', 'does not exist'));
+    assert.equal(await findInstanceAddress(unknown.ec2, 'i-0a1b2c3d4e5f60718'), undefined);
+    const shuttingDown = fakeEc2([page([{ InstanceId: 'i-0a1b2c3d4e5f60718', PrivateIpAddress: '10.0.1.9', State: { Name: 'shutting-down' } }])]);
+    assert.equal(await findInstanceAddress(shuttingDown.ec2, 'i-0a1b2c3d4e5f60718'), '10.0.1.9');
     const malformed = fakeEc2([], sdkError('InvalidInstanceID.Malformed', 'Invalid id: "i-zz"'));
     await assert.rejects(
       resolveInstanceAddress(malformed.ec2, 'i-zz'),

@@ -12,6 +12,33 @@ function clone<T>(value: T): T {
   return structuredClone(value);
 }
 
+describe('classifyEvent: scope and start time', () => {
+  it("another hook's action on a managed group → ignore other-hook, with the event", () => {
+    const decision = classifyEvent(fixture('eventbridge-terminate.json'), {
+      ...policy,
+      managedHooks: (name) => name === 'prod-consul-g1-drain',
+    });
+    assert.equal(decision.action, 'ignore');
+    assert.equal(decision.action === 'ignore' && decision.reason, 'other-hook');
+    assert.equal(decision.action === 'ignore' && decision.event?.lifecycleHookName, 'consul-drain');
+    assert.equal(classifyEvent(fixture('eventbridge-terminate.json'), { ...policy, managedHooks: () => true }).action, 'drain');
+  });
+
+  it('an EventBridge time or notification Time that is not a date-time is rejected, naming the field', () => {
+    const event = clone(fixture('eventbridge-terminate.json')) as Record<string, unknown>;
+    event['time'] = 'yesterday';
+    assert.match(rejectMessage(classifyEvent(event, policy)), /field "time" must be an ISO 8601 date-time/);
+    const body = clone(fixture('hook-notification-terminate.json')) as Record<string, unknown>;
+    body['Time'] = 12;
+    assert.match(rejectMessage(classifyEvent(body, policy)), /field "Time" must be an ISO 8601 date-time/);
+  });
+
+  it('the bare hook notification carries its Time as the start', () => {
+    const decision = classifyEvent(fixture('hook-notification-terminate.json'), policy);
+    assert.equal(decision.action === 'drain' && decision.event.startedAt, '2025-03-04T11:02:07.345Z');
+  });
+});
+
 describe('classifyEvent: every event shape', () => {
   it('EventBridge launch lifecycle action → gate, all fields normalized', () => {
     assert.deepEqual(classifyEvent(fixture('eventbridge-launch.json'), policy), {
@@ -27,6 +54,7 @@ describe('classifyEvent: every event shape', () => {
         origin: 'EC2',
         destination: 'AutoScalingGroup',
         source: 'eventbridge',
+        startedAt: '2025-03-04T10:15:30Z',
       },
     });
   });
@@ -53,6 +81,7 @@ describe('classifyEvent: every event shape', () => {
         destination: 'EC2',
         source: 'sqs-eventbridge',
         messageId: '059f36b4-87a3-44ab-83d2-661975830a7d',
+        startedAt: '2025-03-04T11:02:07Z',
       },
     });
   });
@@ -75,6 +104,7 @@ describe('classifyEvent: every event shape', () => {
         destination: 'AutoScalingGroup',
         source: 'sqs-hook',
         messageId: '2e1424d4-f796-459a-8184-9c92662be6da',
+        startedAt: '2025-03-04T10:15:29.871Z',
       },
     });
   });

@@ -103,13 +103,31 @@ describe('createLambdaDeps', () => {
       }),
       /CONSUL_ROLLOUT_CONSUL_HTTP_PORT must be a port number/,
     );
+    await assert.rejects(
+      createLambdaDeps({
+        CONSUL_ROLLOUT_CLUSTER: 'prod-consul',
+        CONSUL_ROLLOUT_SERVER_TAG_KEY: 'consul-rollout:cluster',
+        CONSUL_ROLLOUT_NEWEST_GENERATION: 'g2',
+        CONSUL_ROLLOUT_HOOK_NAMES: 'prod-consul-g1-drain',
+        CONSUL_ROLLOUT_GATE_DEADLINE_SECONDS: '1200',
+        CONSUL_ROLLOUT_DRAIN_DEADLINE_SECONDS: 'soon',
+      }),
+      /CONSUL_ROLLOUT_DRAIN_DEADLINE_SECONDS is required, a whole number of seconds/,
+    );
   });
 
   it('manages exactly the groups of its cluster', async () => {
     const deps = await createLambdaDeps({
       CONSUL_ROLLOUT_CLUSTER: 'prod-consul',
       CONSUL_ROLLOUT_SERVER_TAG_KEY: 'consul-rollout:cluster',
+      CONSUL_ROLLOUT_NEWEST_GENERATION: 'g2',
+      CONSUL_ROLLOUT_HOOK_NAMES: 'prod-consul-g1-drain, prod-consul-g2-launch-gate',
+      CONSUL_ROLLOUT_GATE_DEADLINE_SECONDS: '1200',
+      CONSUL_ROLLOUT_DRAIN_DEADLINE_SECONDS: '2700',
     });
+    assert.deepEqual(deps.deadlines, { gateMs: 1_200_000, drainMs: 2_700_000 });
+    assert.equal(deps.policy.managedHooks?.('prod-consul-g1-drain'), true);
+    assert.equal(deps.policy.managedHooks?.('someone-elses-hook'), false);
     assert.equal(deps.policy.managedGroups('prod-consul-g2'), true);
     assert.equal(deps.policy.managedGroups('prod-consul'), false);
     assert.equal(deps.policy.managedGroups('staging-consul-g2'), false);

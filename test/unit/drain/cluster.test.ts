@@ -1,0 +1,149 @@
+/**
+ * lib/consul/cluster.ts over the real ConsulClient (a fake cluster behind its fetch): permission
+ * errors are surfaced with the ACL rule they need, never read as "unhealthy"; availability gaps
+ * (no leader) are; servers are matched by IP the way the AWS procedures match EC2 instances.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConsulApiError, ConsulClient, isTransferLeaderUnsupported } from '../../../lib/consul/client.ts';
+import {
+  aclRuleFor,
+  ConsulPermissionError,
+  matchesRef,
+  memberMatchesRef,
+  permissionErrorIn,
+  readCluster,
+} from '../../../lib/consul/cluster.ts';
+import { supportsTransferLeader } from '../../../lib/drain/drain.ts';
+import { ManualClock } from '../../support/manual-clock.ts';
+import { FakeConsul } from './fake-consul.ts';
+
+function threeServers() {
+  const consul = new FakeConsul(new ManualClock());
+  const a = consul.add({ name: 'blue-1', generation: 'blue' });
+  consul.add({ name: 'blue-2', generation: 'blue' });
+  const c = consul.add({ name: 'green-1', generation: 'green' });
+  return { consul, a, c };
+}
+
+describe('ACL rules', () => {
+  it('names the rule of every call the procedures make, ids and node names included', () => {
+    assert.equal(aclRuleFor('GET /v1/operator/autopilot/health'), 'operator:read');
+    assert.equal(aclRuleFor('GET /v1/operator/raft/configuration'), 'operator:read');
+    assert.equal(aclRuleFor('DELETE /v1/operator/raft/peer'), 'operator:write');
+    assert.equal(aclRuleFor('POST /v1/operator/raft/transfer-leader'), 'operator:write');
+    assert.equal(aclRuleFor('PUT /v1/agent/force-leave/blue-1'), 'operator:write');
+    assert.equal(aclRuleFor('PUT /v1/agent/leave'), 'agent:write');
+    assert.equal(aclRuleFor('PUT /v1/session/renew/8f1c'), 'session:write');
+    assert.equal(aclRuleFor('PUT /v1/kv/<key>'), 'key:write');
+    assert.equal(aclRuleFor('GET /v1/kv/<key>'), 'key:read');
+    assert.equal(aclRuleFor('GET /v1/unknown'), undefined);
+  });
+
+  it('classifies by the HTTP status the client error carries, through wrapping causes', () => {
+    const refused = new ConsulApiError('GET /v1/operator/autopilot/health', 'http', 'HTTP 403: Permission denied', { status: 403 });
+    const found = permissionErrorIn(new Error('read cluster state', { cause: refused }));
+    assert.ok(found instanceof ConsulPermissionError);
+    assert.equal(found.rule, 'operator:read');
+    assert.match(found.message, /GET \/v1\/operator\/autopilot\/health needs ACL rule operator:read/);
+    assert.equal(permissionErrorIn(new ConsulApiError('GET /v1/status/leader', 'http', 'HTTP 500', { status: 500 })), undefined);
+    assert.equal(permissionErrorIn(new ConsulApiError('GET /v1/status/leader', 'unreachable', 'cannot reach')), undefined);
+  });
+});
+
+describe('readCluster', () => {
+  it('reads voters, health and the generation from node meta', async () => {
+    const { consul, a } = threeServers();
+    const cluster = await readCluster(consul.client(a));
+    assert.deepEqual(
+      cluster.servers.map((s) => [s.name, s.voter, s.healthy, s.generation, s.leader]),
+      [
+        ['blue-1', true, true, 'blue', true],
+        ['blue-2', true, true, 'blue', false],
+        ['green-1', true, true, 'green', false],
+      ],
+    );
+    assert.equal(cluster.autopilotFailureTolerance, 1);
+  });
+
+  for (const operation of ['GET /v1/operator/autopilot/health', 'GET /v1/operator/raft/configuration', 'GET /v1/catalog/nodes']) {
+    it(`a 403 on ${operation} is a permission error naming its rule, not "unhealthy"`, async () => {
+      const { consul, a } = threeServers();
+      consul.denied.add(operation);
+      await assert.rejects(readCluster(consul.client(a)), (error: unknown) => {
+        assert.ok(error instanceof ConsulPermissionError, String(error));
+        assert.equal(error.operation, operation);
+        assert.equal(error.rule, aclRuleFor(operation));
+        return true;
+      });
+    });
+  }
+
+  it('health that is unavailable (no leader to answer) is unknown: nothing healthy, no error', async () => {
+    const { consul, a } = threeServers();
+    consul.healthUnavailable = true;
+    const cluster = await readCluster(consul.client(a));
+    assert.deepEqual(cluster.servers.map((s) => s.healthy), [false, false, false]);
+    assert.equal(cluster.autopilotFailureTolerance, undefined);
+  });
+
+  it('the Raft configuration itself is not best-effort', async () => {
+    const { consul, a } = threeServers();
+    consul.leaderId = 'none';
+    await assert.rejects(readCluster(consul.client(a)), /No cluster leader/);
+  });
+});
+
+describe('matching servers by IP (EC2 private address)', () => {
+  const server = { id: 'x', name: 'ip-10-0-1-5', address: '10.0.1.5:8300' };
+  it('matches the Raft address by host, whatever the port', () => {
+    assert.equal(matchesRef({ ip: '10.0.1.5' }, server), true);
+    assert.equal(matchesRef({ ip: '10.0.1.5:8500' }, server), true);
+    assert.equal(matchesRef({ ip: '10.0.1.50' }, server), false);
+    assert.equal(matchesRef({ ip: '10.0.1.' }, server), false);
+  });
+  it('matches the serf member by its address', async () => {
+    const { consul, a } = threeServers();
+    const members = await consul.client(a).members();
+    assert.deepEqual(
+      members.filter((m) => memberMatchesRef({ ip: '10.0.0.2' }, m)).map((m) => m.name),
+      ['blue-2'],
+    );
+  });
+  it('readCluster finds the server of an instance IP among the servers', async () => {
+    const { consul, a, c } = threeServers();
+    const cluster = await readCluster(consul.client(a));
+    assert.deepEqual(cluster.servers.filter((s) => matchesRef({ ip: c.ip }, s)).map((s) => s.name), ['green-1']);
+  });
+});
+
+describe('transfer-leader on a 1.14 leader', () => {
+  const answer = (status: number, body: string) =>
+    new ConsulClient({ address: '127.0.0.1:8500', fetch: async () => new Response(body, { status }) });
+  const failure = async (client: ConsulClient) => client.transferLeader('id').then(() => undefined, (error: unknown) => error);
+
+  it('recognises both shapes of "unsupported"', async () => {
+    // Via a 1.15 agent, forwarded to the 1.14 leader; via a 1.14 agent, which has no such route.
+    const via115 = await failure(
+      answer(500, 'rpc error: code = Unknown desc = unknown service hashicorp.consul.internal.operator.OperatorService'),
+    );
+    const via114 = await failure(answer(404, 'Invalid URL path: not a recognized HTTP API endpoint'));
+    assert.equal(isTransferLeaderUnsupported(via115), true);
+    assert.equal(isTransferLeaderUnsupported(via114), true);
+  });
+
+  it('does not mistake other failures for it', async () => {
+    assert.equal(isTransferLeaderUnsupported(await failure(answer(500, 'No cluster leader'))), false);
+    assert.equal(isTransferLeaderUnsupported(await failure(answer(403, 'Permission denied'))), false);
+    const otherCall = new ConsulApiError('GET /v1/kv/<key>', 'http', 'HTTP 404: Invalid URL path', { status: 404, body: 'Invalid URL path' });
+    assert.equal(isTransferLeaderUnsupported(otherCall), false);
+  });
+
+  it('knows from the version which leaders cannot transfer', () => {
+    assert.equal(supportsTransferLeader('1.14.11'), false);
+    assert.equal(supportsTransferLeader('1.15.4'), true);
+    assert.equal(supportsTransferLeader('1.22.7'), true);
+    assert.equal(supportsTransferLeader('2.0.0'), true);
+    assert.equal(supportsTransferLeader('weird'), true);
+  });
+});
