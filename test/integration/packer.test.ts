@@ -60,7 +60,10 @@ describe('packer template', { timeout: 45 * 60_000 }, () => {
 
   it('records the Consul version in the manifest the config loader reads', () => {
     const template = readFileSync(join(PACKER_DIR, 'consul.pkr.hcl'), 'utf8');
-    assert.match(template, /post-processor "manifest" \{[^}]*custom_data = \{\s*consul_version = var\.consul_version\s*\}/s);
+    assert.match(template, /post-processor "manifest" \{[^}]*custom_data = \{\s*consul_version = var\.consul_version\s*build_hash\s+= var\.build_hash\s*\}/s);
+    // image build finds an existing image by these tags (lib/image/definition.ts IMAGE_TAG_KEYS).
+    assert.match(template, /"consul-rollout:consul-version" = var\.consul_version/);
+    assert.match(template, /"consul-rollout:build-hash"\s+= var\.build_hash/);
     assert.match(template, /http_tokens\s+= "required"/);
   });
 });
