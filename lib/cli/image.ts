@@ -1,8 +1,8 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { Command, Option } from 'clipanion';
-import { loadRolloutConfig } from '../config/load.ts';
+import { loadRolloutConfig, type RolloutConfig } from '../config/load.ts';
 import { UsageError } from '../errors.ts';
-import { buildGenerationImage, imageBuildSpecOf } from '../image/build.ts';
+import { buildGenerationImage, imageBuildSpecOf, type ImageBuildResult } from '../image/build.ts';
 import { ec2ImageRegistry } from '../image/ec2-registry.ts';
 import { execaPackerRunner } from '../image/packer.ts';
 import { firstFound, recordedImageRegistry } from '../image/registry.ts';
@@ -37,22 +37,35 @@ export class ImageBuildCommand extends RolloutCommand {
 
   async perform(): Promise<CommandOutcome> {
     const config = loadRolloutConfig({ path: this.config });
-    const generation = config.generations.find((g) => g.name === this.generation);
-    if (generation === undefined) {
-      throw new UsageError(`no generation "${this.generation}" in ${config.source}`, {
-        remedy: `pass one of: ${config.generations.map((g) => g.name).join(', ')}`,
-      });
-    }
-    const spec = imageBuildSpecOf(generation, config.source);
-    const result = await buildGenerationImage(generation, spec, {
-      registry: firstFound(recordedImageRegistry(spec.recordPath), ec2ImageRegistry(new EC2Client({ region: spec.targetRegion }))),
-      packer: execaPackerRunner(this.packerBin ?? process.env['PACKER_BIN'] ?? 'packer'),
-      progress: (line) => this.progress(line),
-    });
+    const result = await buildImageWithAws(config, this.generation, { packerBin: this.packerBin, progress: (line) => this.progress(line) });
     const text =
       result.outcome === 'built'
         ? `built ${result.amiId} for generation ${result.generation} (Consul ${result.consulVersion}) in ${result.buildSeconds?.toFixed(1)} s; recorded in ${result.recordPath}`
         : `reused ${result.amiId} for generation ${result.generation} (Consul ${result.consulVersion}), found in ${result.foundIn}; recorded in ${result.recordPath}`;
     return { document: result, text, ok: true };
   }
+}
+
+/**
+ * Builds or reuses the image of generation `generationName` with the production adapters: the
+ * image record, then EC2 image tags in the cluster region; Packer from `packerBin`, else
+ * `$PACKER_BIN`, else `packer` on PATH. Also run by `step --cdktf` before the canary stage.
+ */
+export async function buildImageWithAws(
+  config: RolloutConfig,
+  generationName: string,
+  options: { readonly packerBin: string | undefined; readonly progress: (line: string) => void },
+): Promise<ImageBuildResult> {
+  const generation = config.generations.find((g) => g.name === generationName);
+  if (generation === undefined) {
+    throw new UsageError(`no generation "${generationName}" in ${config.source}`, {
+      remedy: `pass one of: ${config.generations.map((g) => g.name).join(', ')}`,
+    });
+  }
+  const spec = imageBuildSpecOf(generation, config.source);
+  return buildGenerationImage(generation, spec, {
+    registry: firstFound(recordedImageRegistry(spec.recordPath), ec2ImageRegistry(new EC2Client({ region: spec.targetRegion }))),
+    packer: execaPackerRunner(options.packerBin ?? process.env['PACKER_BIN'] ?? 'packer'),
+    progress: options.progress,
+  });
 }

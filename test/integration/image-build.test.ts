@@ -22,6 +22,8 @@ import { testConfigInput } from '../fixtures/stacks/test-config.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURE = join(REPO_ROOT, 'test/fixtures/packer-null');
+/** tsx by absolute URL, for runs whose working directory is outside the repository. */
+const tsxLoader = import.meta.resolve('tsx');
 
 let packer = '';
 
@@ -148,6 +150,26 @@ describe('image build with a real Packer', { timeout: 10 * 60_000 }, () => {
       assert.equal(document.amiId, built.result.amiId);
       assert.match(result.stderr, /was already built for this build hash/);
       assert.equal(runsLog(dir).length, 1);
+    });
+
+    it('step --cdktf --stage canary finds the new generation\'s image before the deploy', async () => {
+      const { dir, configPath } = workspace();
+      const built = await build(configPath);
+      const calls = join(dir, 'cdktf-calls.log');
+      const stub = join(dir, 'cdktf');
+      writeFileSync(stub, `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >> ${JSON.stringify(calls)}\n`, { mode: 0o755 });
+      // From the config's directory, as cdktf itself reads consul-rollout.config.json from there.
+      const result = spawnSync(process.execPath, ['--import', tsxLoader, join(REPO_ROOT, 'lib/cli/main.ts'), 'step', '--cdktf', '--stage', 'canary', '--yes', '--cdktf-bin', stub, '--json'], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, CHECKPOINT_DISABLE: '1', PACKER_BIN: packer },
+      });
+      assert.equal(result.status, 0, result.stderr);
+      const document = JSON.parse(result.stdout) as { stage: string; image: ImageBuildResult };
+      assert.equal(document.image.outcome, 'reused');
+      assert.equal(document.image.amiId, built.result.amiId);
+      assert.equal(readFileSync(calls, 'utf8'), 'deploy --auto-approve\n');
+      assert.equal(runsLog(dir).length, 1, 'packer did not run again');
     });
 
     it('refuses an unknown generation or one without a build declaration: exit 2, nothing run', () => {
