@@ -1,14 +1,20 @@
 # Consul server image for consul-rollout: one AMI per Consul version, i.e. one rollout generation.
 #
+# A generation that declares {"ami": {"build": {...}}} in consul-rollout.config.json gets its
+# variables from the stack (cdktf.out/stacks/<stack>/images/<generation>.pkrvars.json) and is
+# built by `consul-rollout image build --generation <generation>`, which passes build_hash and
+# finds an image already built for the same hash by the tags below instead of building it again.
+# By hand:
+#
 #   packer init packer/
-#   packer build -var consul_version=1.22.7 -var region=eu-west-1 packer/
+#   packer build -var consul_version=1.15.4 -var region=eu-west-1 packer/
 #
 # The manifest post-processor records the AMI per region in packer/manifest.json; a generation
 # refers to it with {"ami": {"packerManifest": "packer/manifest.json"}} and the config loader
 # checks the recorded consul_version against the generation's.
 
 packer {
-  required_version = ">= 1.10.0"
+  required_version = ">= 1.9.4"
   required_plugins {
     amazon = {
       version = ">= 1.3.0"
@@ -19,10 +25,10 @@ packer {
 
 variable "consul_version" {
   type        = string
-  description = "Consul release to install, e.g. 1.22.7 (no leading v)."
+  description = "Consul release to install, e.g. 1.15.4 (no leading v)."
   validation {
     condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.consul_version))
-    error_message = "The consul_version must look like 1.22.7 (no leading v)."
+    error_message = "The consul_version must look like 1.15.4 (no leading v)."
   }
 }
 
@@ -68,6 +74,22 @@ variable "encrypt_boot" {
   default     = true
 }
 
+variable "tags" {
+  type        = map(string)
+  description = "Extra tags on the AMI; the consul-rollout:* tags below always win."
+  default     = {}
+}
+
+variable "build_hash" {
+  type        = string
+  description = "SHA-256 of this template's files and the image-shaping variables (consul-rollout image build computes it); empty for a build by hand."
+  default     = ""
+  validation {
+    condition     = can(regex("^([0-9a-f]{64})?$", var.build_hash))
+    error_message = "The build_hash must be 64 lowercase hex digits, or empty."
+  }
+}
+
 variable "manifest_path" {
   type        = string
   description = "Where the manifest post-processor writes; empty means manifest.json next to this template."
@@ -109,11 +131,14 @@ source "amazon-ebs" "consul" {
     http_put_response_hop_limit = 1
   }
 
-  tags = {
+  # consul-rollout image build finds an existing image by build hash and Consul version; the tags
+  # go on every regional copy too (ami_regions).
+  tags = merge(var.tags, {
     Name                            = local.ami_name
     "consul-rollout:consul-version" = var.consul_version
+    "consul-rollout:build-hash"     = var.build_hash
     "consul-rollout:base-ami"       = "{{ .SourceAMI }}"
-  }
+  })
 }
 
 build {
@@ -147,6 +172,7 @@ build {
     strip_path = true
     custom_data = {
       consul_version = var.consul_version
+      build_hash     = var.build_hash
     }
   }
 }

@@ -13,6 +13,7 @@ import { PlanCommand } from './plan.ts';
 import { RecoverCommand } from './recover.ts';
 import { StepCommand } from './step.ts';
 import { HandleCommand } from './handle.ts';
+import { ImageBuildCommand } from './image.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -25,6 +26,7 @@ const COMMANDS: CommandClass[] = [
   RecoverCommand,
   StepCommand,
   HandleCommand,
+  ImageBuildCommand,
 ];
 
 export function buildCli(): Cli {

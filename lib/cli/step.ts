@@ -2,8 +2,10 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'clipanion';
 import { execa } from 'execa';
+import { loadRolloutConfig } from '../config/load.ts';
 import { readCluster } from '../consul/cluster.ts';
 import { RolloutError, UsageError } from '../errors.ts';
+import type { ImageBuildResult } from '../image/build.ts';
 import { provisionConsulBinaries } from '../fleet/local/binaries.ts';
 import { LocalFleet } from '../fleet/local/fleet.ts';
 import { localRolloutFleet } from '../fleet/local/rollout-fleet.ts';
@@ -11,6 +13,7 @@ import { newRolloutState, nextStep, runNextStep, type RolloutState } from '../ro
 import { planRollout, STAGES, type PlanStep } from '../rollout/plan.ts';
 import { loadState, saveState } from '../rollout/state-file.ts';
 import { RolloutCommand, type CommandOutcome } from './command.ts';
+import { buildImageWithAws } from './image.ts';
 import { createProgress } from './progress.ts';
 
 const DEPLOY_STAGES = STAGES.filter((s) => s !== 'verify');
@@ -30,7 +33,8 @@ export class StepCommand extends RolloutCommand {
       1, unexpected versions) is refused with the reason.
 
       AWS (\`--cdktf --stage S\`): runs that stage's \`cdktf deploy\` (the lifecycle hooks gate and
-      drain the servers) and records the stage as done.
+      drain the servers) and records the stage as done. Before \`canary\`, a new generation that
+      declares an image build gets it first (\`consul-rollout image build\`: reused when built).
     `,
     examples: [
       ['Plan and show the first step', 'consul-rollout step --fleet /tmp/fleet --to-version 1.22.7 --to-generation green --dry-run'],
@@ -130,6 +134,7 @@ export class StepCommand extends RolloutCommand {
     const args = ['deploy', '--auto-approve'];
     if (this.dryRun) return { document: { stage, command: [this.cdktfBin, ...args] }, text: `would run: ${this.cdktfBin} ${args.join(' ')} (stage ${stage})`, ok: true };
     if (!(await this.confirm())) return { document: { stage, skipped: true }, text: 'not confirmed: nothing deployed', ok: true };
+    const image = stage === 'canary' ? await this.ensureNewImage() : undefined;
     const result = await execa(this.cdktfBin, args, {
       env: { CDKTF_CONTEXT_JSON: JSON.stringify({ stage }) },
       stdout: ['pipe', 'inherit'],
@@ -143,7 +148,17 @@ export class StepCommand extends RolloutCommand {
         remedy: 'read the Terraform output above; lifecycle hooks that waited left servers untouched; inspect with `consul-rollout doctor`',
       });
     }
-    return { document: { stage, exitCode: 0 }, text: `stage ${stage} deployed`, ok: true };
+    return { document: { stage, exitCode: 0, ...(image === undefined ? {} : { image }) }, text: `stage ${stage} deployed`, ok: true };
+  }
+
+  /**
+   * The canary is the first stage that launches the new generation: when that generation declares
+   * an image build, build it now (or find it already built) so the deploy does not fail on it.
+   */
+  async ensureNewImage(): Promise<ImageBuildResult | undefined> {
+    const config = loadRolloutConfig();
+    if (config.rollout.new.ami.kind !== 'build') return undefined;
+    return buildImageWithAws(config, config.rollout.new.name, { packerBin: undefined, progress: (line) => this.progress(line) });
   }
 }
 

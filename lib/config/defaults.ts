@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+
 /**
  * Every default of the rollout config, in one place. The loader applies them with `??`, so an
  * explicit `0` or empty list in the user's file is never silently replaced.
@@ -25,6 +27,17 @@ export const CONFIG_DEFAULTS = {
     drainDeadlineSeconds: 900,
     /** Lambda timeout of the drain handler; one invocation handles one lifecycle action. */
     handlerTimeoutSeconds: 300,
+  },
+  /** Defaults of a generation's `ami.build` declaration. */
+  imageBuild: {
+    /** The template shipped with consul-rollout. */
+    templateDir: fileURLToPath(new URL('../../packer/', import.meta.url)),
+    /** Where `image build` records a generation's AMI, relative to the config file: `<dir>/<generation>.json`. */
+    recordDir: 'images',
+    /** Amazon's own images only: a name filter alone would also match look-alikes published by anyone. */
+    baseImageOwners: ['amazon'] as readonly string[],
+    /** The temporary build instance; it only downloads and installs, so a small one suffices. */
+    instanceType: 't3.small',
   },
   clientAccess: {
     securityGroupIds: [] as readonly string[],

@@ -20,7 +20,32 @@ export type AmiSource =
       /** Resolved by Terraform at plan time, so the plan shows the exact AMI that will launch. */
       readonly kind: 'ssmParameter';
       readonly parameterName: string;
+    }
+  | {
+      /** Built by `consul-rollout image build` (lib/image); the stack resolves the recorded AMI. */
+      readonly kind: 'build';
+      readonly build: ImageBuildSpec;
     };
+
+/** A generation's image build with every default applied and every path absolute. */
+export interface ImageBuildSpec {
+  readonly consulVersion: string;
+  /** Region the build instance runs in. */
+  readonly region: string;
+  /** Regions the finished AMI is copied to: the cluster's region when the build runs elsewhere. */
+  readonly amiRegions: readonly string[];
+  /** The cluster's region: where the image must exist for the launch templates. */
+  readonly targetRegion: string;
+  readonly instanceType: string;
+  readonly baseImageFilter: string;
+  readonly baseImageOwners: readonly string[];
+  /** Extra AMI tags from the config (never the consul-rollout:* ones). */
+  readonly tags: Readonly<Record<string, string>>;
+  /** Directory of the Packer template. */
+  readonly templateDir: string;
+  /** File where `image build` records the AMI it built or found; the stack reads it. */
+  readonly recordPath: string;
+}
 
 export interface GenerationConfig {
   readonly name: string;
@@ -167,6 +192,7 @@ function resolveGeneration(
   readFile: (path: string) => string,
 ): GenerationConfig {
   const { name, consulVersion, ami } = generation;
+  if (ami.build !== undefined) return { name, consulVersion, ami: { kind: 'build', build: resolveImageBuild(name, consulVersion, ami.build, region, baseDir) } };
   if (ami.amiId !== undefined) return { name, consulVersion, ami: { kind: 'amiId', amiId: ami.amiId, origin: 'config' } };
   if (ami.ssmParameter !== undefined) return { name, consulVersion, ami: { kind: 'ssmParameter', parameterName: ami.ssmParameter } };
   if (ami.packerManifest === undefined) throw new Error(`generation ${name}: the schema let an empty AMI source through`);
@@ -189,6 +215,28 @@ function resolveGeneration(
     );
   }
   return { name, consulVersion, ami: { kind: 'amiId', amiId: built.amiId, origin: ami.packerManifest } };
+}
+
+function resolveImageBuild(
+  generationName: string,
+  consulVersion: string,
+  build: NonNullable<RawRolloutConfig['generations'][number]['ami']['build']>,
+  targetRegion: string,
+  baseDir: string,
+): ImageBuildSpec {
+  const region = build.region ?? targetRegion;
+  return {
+    consulVersion,
+    region,
+    amiRegions: region === targetRegion ? [] : [targetRegion],
+    targetRegion,
+    instanceType: build.instanceType ?? CONFIG_DEFAULTS.imageBuild.instanceType,
+    baseImageFilter: build.baseImageFilter,
+    baseImageOwners: build.baseImageOwners ?? CONFIG_DEFAULTS.imageBuild.baseImageOwners,
+    tags: build.tags ?? {},
+    templateDir: build.template === undefined ? CONFIG_DEFAULTS.imageBuild.templateDir : resolve(baseDir, build.template),
+    recordPath: resolve(baseDir, CONFIG_DEFAULTS.imageBuild.recordDir, `${generationName}.json`),
+  };
 }
 
 /** One UsageError listing every invalid field as `path: what is allowed (got …)`. */

@@ -8,7 +8,7 @@ import { UsageError } from '../errors.ts';
  *   "builds": [{
  *     "name": "consul", "builder_type": "amazon-ebs", "build_time": 1767225600,
  *     "artifact_id": "eu-west-1:ami-0123456789abcdef0,us-east-1:ami-0fedcba9876543210",
- *     "packer_run_uuid": "…", "custom_data": { "consul_version": "1.22.7" }
+ *     "packer_run_uuid": "…", "custom_data": { "consul_version": "1.22.7", "build_hash": "…" }
  *   }],
  *   "last_run_uuid": "…"
  * }
@@ -34,6 +34,8 @@ export interface ManifestAmi {
   readonly amiId: string;
   /** `custom_data.consul_version` as recorded by the build, when the template recorded it. */
   readonly consulVersion: string | undefined;
+  /** `custom_data.build_hash`: set when `consul-rollout image build` ran the build. */
+  readonly buildHash: string | undefined;
 }
 
 /**
@@ -64,7 +66,7 @@ export function amiFromPackerManifest(manifestText: string, region: string, wher
     for (const entry of build.artifact_id.split(',')) {
       const [entryRegion, amiId] = entry.trim().split(':');
       if (entryRegion === region && amiId !== undefined && /^ami-[0-9a-f]+$/.test(amiId)) {
-        matches.push({ amiId, consulVersion: build.custom_data?.['consul_version'] });
+        matches.push({ amiId, consulVersion: build.custom_data?.['consul_version'], buildHash: build.custom_data?.['build_hash'] });
       }
     }
   }

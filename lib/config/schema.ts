@@ -75,9 +75,58 @@ export const parameterNameSchema = z
     }
   });
 
+/** AWS tag keys and values: 1–128 / 0–256 characters of letters, digits, spaces and `_ . : / = + - @`. */
+const TAG_KEY = /^[\p{L}\p{N} _.:/=+\-@]{1,128}$/u;
+const tagValueSchema = z
+  .string({ error: 'must be a string tag value' })
+  .regex(/^[\p{L}\p{N} _.:/=+\-@]{0,256}$/u, { error: 'must be up to 256 letters, digits, spaces or "_.:/=+-@"' });
+/** The accounts allowed to own a base image: "amazon", "self", another alias, or a 12-digit account id. */
+const imageOwnerSchema = name('an image owner', /^(?:\d{12}|[a-z][a-z-]{1,63})$/, 'an account id (12 digits) or an owner alias such as "amazon"');
+
 /**
- * Exactly one AMI source. Written as one object with three optional keys (rather than a zod union)
- * so a bad value under a present key gets its own precise message instead of "no union matched".
+ * The Packer build of a generation's AMI (packer/consul.pkr.hcl), declared in the config so a
+ * pull request shows which image a generation gets; `consul-rollout image build` runs it.
+ */
+const imageBuildSchema = z.strictObject(
+  {
+    /** Must equal the generation's consulVersion when given; stated here only for readability. */
+    consulVersion: consulVersionSchema.optional(),
+    /** AMI name filter of the base image, e.g. "al2023-ami-2023.*-x86_64". */
+    baseImageFilter: z
+      .string({ error: 'must be an AMI name filter such as "al2023-ami-2023.*-x86_64"' })
+      .regex(/^[A-Za-z0-9()[\]./\-'@_*?]{3,128}$/, { error: 'must be an AMI name filter such as "al2023-ami-2023.*-x86_64" (3–128 characters, * and ? as wildcards)' }),
+    baseImageOwners: z.array(imageOwnerSchema, { error: 'must be a list of owners such as ["amazon"]' }).min(1, { error: 'must list at least 1 owner' }).optional(),
+    /** Region the build runs in; an image built elsewhere is copied to the cluster's region. */
+    region: regionSchema.optional(),
+    /** Instance type of the temporary build instance. */
+    instanceType: instanceTypeSchema.optional(),
+    /** Extra tags on the AMI. */
+    tags: z
+      .record(z.string(), tagValueSchema, { error: 'must be an object of tag keys to string values' })
+      // Keys checked here rather than by a key schema, so each bad key gets its own message.
+      .superRefine((tags, ctx) => {
+        for (const key of Object.keys(tags)) {
+          const problem = !TAG_KEY.test(key)
+            ? 'must be 1–128 letters, digits, spaces or "_.:/=+-@"'
+            : /^(?:aws:|consul-rollout:)/i.test(key) || key === 'Name'
+              ? 'must not be "Name" or start with "aws:" or "consul-rollout:" (the build sets those tags itself)'
+              : undefined;
+          if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `tag key ${problem}` });
+        }
+      })
+      .optional(),
+    /** Directory of the Packer template, relative to the config file. */
+    template: z.string({ error: 'must be a path to a Packer template directory' }).min(1).optional(),
+  },
+  { error: 'must be an object {baseImageFilter, consulVersion?, baseImageOwners?, region?, instanceType?, tags?, template?}' },
+);
+
+const AMI_SOURCE_KEYS = ['amiId', 'packerManifest', 'ssmParameter', 'build'] as const;
+const AMI_SOURCE_NAMES = '"amiId", "packerManifest", "ssmParameter" or "build"';
+
+/**
+ * Exactly one AMI source. Written as one object with optional keys (rather than a zod union) so a
+ * bad value under a present key gets its own precise message instead of "no union matched".
  */
 const amiSourceSchema = z
   .strictObject(
@@ -85,16 +134,14 @@ const amiSourceSchema = z
       amiId: amiIdSchema.optional(),
       packerManifest: z.string({ error: 'must be a path to a Packer manifest.json' }).min(1).optional(),
       ssmParameter: parameterNameSchema.optional(),
+      build: imageBuildSchema.optional(),
     },
-    { error: 'must be an object with exactly one of "amiId", "packerManifest" or "ssmParameter"' },
+    { error: `must be an object with exactly one of ${AMI_SOURCE_NAMES}` },
   )
   .superRefine((value, ctx) => {
-    const present = Object.values(value).filter((v) => v !== undefined).length;
+    const present = AMI_SOURCE_KEYS.filter((key) => value[key] !== undefined).length;
     if (present !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must have exactly one of "amiId", "packerManifest" or "ssmParameter" (got ${present})`,
-      });
+      ctx.addIssue({ code: 'custom', message: `must have exactly one of ${AMI_SOURCE_NAMES} (got ${present})` });
     }
   });
 
@@ -168,6 +215,25 @@ export const rawConfigSchema = z
         });
       }
     }
+    config.generations.forEach((generation, index) => {
+      const build = generation.ami.build;
+      if (build === undefined) return;
+      if (build.consulVersion !== undefined && build.consulVersion !== generation.consulVersion) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['generations', index, 'ami', 'build', 'consulVersion'],
+          message: `must equal the generation's consulVersion "${generation.consulVersion}" (got "${build.consulVersion}"); omit it to use the generation's`,
+        });
+      }
+      // The template installs a HashiCorp release archive by version: x.y.z only.
+      if (!/^\d+\.\d+\.\d+$/.test(generation.consulVersion)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['generations', index, 'consulVersion'],
+          message: `must be a plain release version such as "1.15.4" when the generation builds its image (got "${generation.consulVersion}")`,
+        });
+      }
+    });
     if (config.rollout.old === config.rollout.new) {
       ctx.addIssue({ code: 'custom', path: ['rollout', 'new'], message: `must differ from rollout.old (both are "${config.rollout.old}")` });
     }

@@ -8,6 +8,7 @@ import { ConsulSecurityGroups } from '../constructs/consul-security-groups.ts';
 import { ConsulServerGeneration, LIFECYCLE_HOOK_NAMES, SERVER_TAG_KEYS, generationGroupName } from '../constructs/consul-server-generation.ts';
 import { ConsulServerRole } from '../constructs/consul-server-role.ts';
 import { DrainHandler } from '../constructs/drain-handler.ts';
+import { ImageBuild } from '../constructs/image-build.ts';
 import { RolloutDashboard } from '../constructs/rollout-dashboard.ts';
 import { stageLayout } from './stages.ts';
 
@@ -72,28 +73,33 @@ export class ConsulClusterStack extends TerraformStack {
       alarmActions: config.alarmTopicArn === undefined ? [] : [config.alarmTopicArn],
     });
 
-    const groups = stageLayout(config, config.rollout.stage).map(
-      ({ generation, desiredCapacity }) =>
-        // The construct id is the generation name, so a generation keeps its Terraform addresses
-        // from stage to stage and only its capacity changes.
-        new ConsulServerGeneration(this, `Generation-${generation.name}`, {
-          clusterName: config.clusterName,
-          generationName: generation.name,
-          consulVersion: generation.consulVersion,
-          imageId: this.imageId(generation),
-          instanceType: config.instanceType,
-          serverCount: config.serverCount,
-          desiredCapacity,
-          region: config.region,
-          subnetIds: config.subnetIds,
-          securityGroupIds: [network.serverSecurityGroup.id],
-          instanceProfileName: serverRole.instanceProfile.name,
-          gossipKeyParameter: config.secrets.gossipKeyParameter,
-          agentTokenParameter: config.secrets.aclTokenParameters.agent,
-          timeouts: config.timeouts,
-          dependsOn: handler.readiness,
-        }),
-    );
+    const groups = stageLayout(config, config.rollout.stage).map(({ generation, desiredCapacity }) => {
+      const image =
+        generation.ami.kind === 'build'
+          ? new ImageBuild(this, `Image-${generation.name}`, { generationName: generation.name, spec: generation.ami.build })
+          : undefined;
+      // The construct id is the generation name, so a generation keeps its Terraform addresses
+      // from stage to stage and only its capacity changes.
+      const group = new ConsulServerGeneration(this, `Generation-${generation.name}`, {
+        clusterName: config.clusterName,
+        generationName: generation.name,
+        consulVersion: generation.consulVersion,
+        imageId: image?.imageId ?? this.imageId(generation),
+        instanceType: config.instanceType,
+        serverCount: config.serverCount,
+        desiredCapacity,
+        region: config.region,
+        subnetIds: config.subnetIds,
+        securityGroupIds: [network.serverSecurityGroup.id],
+        instanceProfileName: serverRole.instanceProfile.name,
+        gossipKeyParameter: config.secrets.gossipKeyParameter,
+        agentTokenParameter: config.secrets.aclTokenParameters.agent,
+        timeouts: config.timeouts,
+        dependsOn: handler.readiness,
+      });
+      image?.tagLaunchTemplate(group.launchTemplate);
+      return group;
+    });
 
     const dashboard = new RolloutDashboard(this, 'Dashboard', {
       clusterName: config.clusterName,
@@ -118,6 +124,7 @@ export class ConsulClusterStack extends TerraformStack {
    */
   private imageId(generation: GenerationConfig): string {
     if (generation.ami.kind === 'amiId') return generation.ami.amiId;
+    if (generation.ami.kind === 'build') throw new Error(`generation ${generation.name}: a built image comes from its ImageBuild`);
     return new DataAwsSsmParameter(this, `Ami-${generation.name}`, { name: generation.ami.parameterName }).insecureValue;
   }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs one Consul release into the image being built by packer/consul.pkr.hcl: the verified
-# binary, the `consul` user and directories, the base agent config, the secrets template, the
+# Installs one Consul release into the image being built by packer/consul.pkr.hcl: the binary
+# (downloaded and verified by fetch-consul-release.sh: signature by the pinned HashiCorp key, then
+# SHA-256), the `consul` user and directories, the base agent config, the secrets template, the
 # boot-time secrets fetcher and the hardened systemd unit. Runs as root on the build instance.
 #
 # The unit is installed but NOT enabled: an agent started before the user data has written
@@ -8,14 +9,9 @@
 # data enables and starts it once the configuration is complete.
 #
 # Usage:   install-consul.sh --version VERSION --files DIR
-# Example: sudo bash install-consul.sh --version 1.22.7 --files /tmp/consul-rollout
+# Example: sudo bash install-consul.sh --version 1.15.4 --files /tmp/consul-rollout
 set -euo pipefail
 
-readonly RELEASES_URL="https://releases.hashicorp.com/consul"
-# HashiCorp's release signing key (https://www.hashicorp.com/trust/security): SHA256SUMS is only
-# trusted once its detached signature verifies against exactly this key.
-readonly HASHICORP_KEY_URL="https://www.hashicorp.com/.well-known/pgp-key.txt"
-readonly HASHICORP_KEY_FINGERPRINT="C874011F0AB405110D02105534365D9472D7468F"
 readonly CONSUL_USER="consul"
 readonly CONSUL_HOME="/opt/consul"
 readonly CONFIG_DIR="/etc/consul.d"
@@ -29,9 +25,10 @@ die() { printf '[install-consul] error: %s\n' "$*" >&2; exit 1; }
 usage() {
   cat >&2 <<'USAGE'
 usage: install-consul.sh --version VERSION --files DIR
-example: sudo bash install-consul.sh --version 1.22.7 --files /tmp/consul-rollout
+example: sudo bash install-consul.sh --version 1.15.4 --files /tmp/consul-rollout
   --version  Consul release to install (no leading v)
-  --files    directory holding consul.hcl, secrets.hcl.tmpl, consul.service, consul-fetch-secrets.sh
+  --files    directory holding consul.hcl, secrets.hcl.tmpl, consul.service, consul-fetch-secrets.sh,
+             fetch-consul-release.sh
 USAGE
   exit 2
 }
@@ -47,9 +44,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -n "$version" && -n "$files" ]] || usage
-[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "version '$version' is not a release version such as 1.22.7"
+[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "version '$version' is not a release version such as 1.15.4"
 [[ "$(id -u)" -eq 0 ]] || die "must run as root (sudo)"
-for f in consul.hcl secrets.hcl.tmpl consul.service consul-fetch-secrets.sh; do
+for f in consul.hcl secrets.hcl.tmpl consul.service consul-fetch-secrets.sh fetch-consul-release.sh; do
   [[ -f "$files/$f" ]] || die "missing $files/$f"
 done
 
@@ -66,28 +63,11 @@ command -v aws >/dev/null || die "the AWS CLI is not available; consul-fetch-sec
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-readonly zip="consul_${version}_linux_${arch}.zip"
-readonly sums="consul_${version}_SHA256SUMS"
-
-log "downloading Consul $version ($arch) and its checksums"
-curl -sSfL --retry 5 -o "$work/$zip" "$RELEASES_URL/$version/$zip"
-curl -sSfL --retry 5 -o "$work/$sums" "$RELEASES_URL/$version/$sums"
-curl -sSfL --retry 5 -o "$work/$sums.sig" "$RELEASES_URL/$version/$sums.sig"
-curl -sSfL --retry 5 -o "$work/hashicorp.asc" "$HASHICORP_KEY_URL"
-
-log "verifying the checksum file's signature and the archive's checksum"
-export GNUPGHOME="$work/gnupg"
-mkdir -m 0700 "$GNUPGHOME"
-gpg --batch --quiet --import "$work/hashicorp.asc"
-gpg --batch --with-colons --fingerprint | grep -q "^fpr:::::::::${HASHICORP_KEY_FINGERPRINT}:" ||
-  die "the downloaded HashiCorp key does not have the pinned fingerprint $HASHICORP_KEY_FINGERPRINT"
-gpg --batch --quiet --verify "$work/$sums.sig" "$work/$sums" 2>/dev/null ||
-  die "the signature of $sums does not verify"
-(cd "$work" && grep " ${zip}\$" "$sums" | sha256sum --check --status) ||
-  die "the checksum of $zip does not match $sums"
+# Fails the build unless the archive is signed for by the pinned key and matches its checksum.
+zip="$(bash "$files/fetch-consul-release.sh" --version "$version" --arch "$arch" --dest "$work")"
 
 log "installing the binary, user, directories and configuration"
-unzip -o -q "$work/$zip" consul -d "$work"
+unzip -o -q "$zip" consul -d "$work"
 install -o root -g root -m 0755 "$work/consul" /usr/local/bin/consul
 id "$CONSUL_USER" >/dev/null 2>&1 ||
   useradd --system --home-dir "$CONSUL_HOME" --no-create-home --shell /sbin/nologin "$CONSUL_USER"

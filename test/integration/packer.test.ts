@@ -18,6 +18,7 @@ const ENV = { ...process.env, CHECKPOINT_DISABLE: '1', PACKER_NO_COLOR: '1' };
 const SCRIPTS = [
   join(PACKER_DIR, 'scripts/install-consul.sh'),
   join(PACKER_DIR, 'scripts/consul-fetch-secrets.sh'),
+  join(PACKER_DIR, 'scripts/fetch-consul-release.sh'),
   join(REPO_ROOT, 'scripts/provision-packer.sh'),
 ];
 
@@ -60,7 +61,10 @@ describe('packer template', { timeout: 45 * 60_000 }, () => {
 
   it('records the Consul version in the manifest the config loader reads', () => {
     const template = readFileSync(join(PACKER_DIR, 'consul.pkr.hcl'), 'utf8');
-    assert.match(template, /post-processor "manifest" \{[^}]*custom_data = \{\s*consul_version = var\.consul_version\s*\}/s);
+    assert.match(template, /post-processor "manifest" \{[^}]*custom_data = \{\s*consul_version = var\.consul_version\s*build_hash\s+= var\.build_hash\s*\}/s);
+    // image build finds an existing image by these tags (lib/image/definition.ts IMAGE_TAG_KEYS).
+    assert.match(template, /"consul-rollout:consul-version" = var\.consul_version/);
+    assert.match(template, /"consul-rollout:build-hash"\s+= var\.build_hash/);
     assert.match(template, /http_tokens\s+= "required"/);
   });
 });
@@ -75,7 +79,7 @@ describe('packer scripts', () => {
       assert.match(text, /^# Usage: /m, script);
       assert.ok(statSync(script).mode & 0o100, `${script} is executable`);
     }
-    for (const script of SCRIPTS.slice(0, 2)) {
+    for (const script of SCRIPTS.slice(0, 3)) {
       const usage = run('bash', [script, '--bogus', 'x']);
       assert.equal(usage.status, 2, `${script} exits 2 on bad arguments`);
       assert.match(usage.stderr, /^usage: /m);
@@ -90,9 +94,8 @@ describe('packer scripts', () => {
     assert.match(install, /"\$files\/consul-fetch-secrets\.sh" "\$BIN_DIR\/consul-fetch-secrets"/);
     assert.match(install, /readonly BIN_DIR="\/opt\/consul\/bin"/);
     assert.equal(SERVER_PATHS.fetchSecrets, '/opt/consul/bin/consul-fetch-secrets');
-    // Verified download: signature of the checksum file, then the archive's checksum.
-    assert.match(install, /gpg --batch --quiet --verify "\$work\/\$sums\.sig" "\$work\/\$sums"/);
-    assert.match(install, /sha256sum --check --status/);
+    // Verified download (behaviour: test/integration/packer-integrity.test.ts), before unzip.
+    assert.match(install, /zip="\$\(bash "\$files\/fetch-consul-release\.sh" --version "\$version" --arch "\$arch" --dest "\$work"\)"\n(?:.*\n)*unzip -o -q "\$zip"/);
     assert.doesNotMatch(install, /systemctl enable/);
   });
 

@@ -86,7 +86,7 @@ describe('rollout config', () => {
       ['one generation only', (raw) => (raw['generations'] as unknown[]).pop(), 'generations', /must list at least 2 generations/],
       ['a bad Consul version', (raw) => ((raw['generations'] as Record<string, unknown>[])[0]!['consulVersion'] = 'v1.21.5'), 'generations[0].consulVersion', /such as "1.22.7" \(no leading "v"\) \(got "v1.21.5"\)$/],
       ['a bad AMI id', (raw) => ((raw['generations'] as Record<string, unknown>[])[1]!['ami'] = { amiId: 'ami-xyz' }), 'generations[1].ami.amiId', /must be an AMI id/],
-      ['two AMI sources', (raw) => ((raw['generations'] as Record<string, unknown>[])[1]!['ami'] = { amiId: 'ami-0a2a2a2a2a2a2a2a2', ssmParameter: '/x' }), 'generations[1].ami', /exactly one of "amiId", "packerManifest" or "ssmParameter" \(got 2\)$/],
+      ['two AMI sources', (raw) => ((raw['generations'] as Record<string, unknown>[])[1]!['ami'] = { amiId: 'ami-0a2a2a2a2a2a2a2a2', ssmParameter: '/x' }), 'generations[1].ami', /exactly one of "amiId", "packerManifest", "ssmParameter" or "build" \(got 2\)$/],
       ['an unknown AMI source', (raw) => ((raw['generations'] as Record<string, unknown>[])[1]!['ami'] = { image: 'ami-0a2a2a2a2a2a2a2a2' }), 'generations[1].ami', /unknown key "image"/],
       ['duplicate generation names', (raw) => ((raw['generations'] as Record<string, unknown>[])[1]!['name'] = 'blue'), 'generations[1].name', /duplicates generation "blue"/],
       ['an unknown old generation', set('rollout.old', 'purple'), 'rollout.old', /must name one of the generations: "blue", "green" \(got "purple"\)$/],
