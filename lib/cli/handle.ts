@@ -18,7 +18,7 @@ import {
   type RejectDecision,
 } from '../handlers/events.ts';
 import type { DrainResult, GateResult, LifecycleProcedures, LifecycleResult } from '../handlers/handler.ts';
-import { EXIT, parseList, RolloutCommand, type CommandOutcome } from './command.ts';
+import { errorJson, EXIT, parseList, RolloutCommand, terminalSafe, type CommandOutcome } from './command.ts';
 
 type ActionDecision = Extract<Decision, { action: 'drain' | 'gate' }>;
 
@@ -183,14 +183,21 @@ export class HandleCommand extends RolloutCommand {
 
   #reject(decision: RejectDecision): CommandOutcome {
     this.#rejected = true;
-    const error = new UsageError(decision.message, decision.remedy === undefined ? {} : { remedy: decision.remedy });
+    // The message quotes values from the event: one line, no escape codes.
+    const error = new UsageError(
+      terminalSafe(decision.message, { oneLine: true }),
+      decision.remedy === undefined ? {} : { remedy: terminalSafe(decision.remedy, { oneLine: true }) },
+    );
     this.context.stderr.write(`consul-rollout: ${describeError(error)}\n`);
-    return { document: { decision, dryRun: true, plan: describePlan(decision) }, text: 'decision: reject (nothing was done)', ok: false };
+    // Bad input: nothing on stdout but, under --json, the error document (with the decision).
+    return { document: { ...errorJson(error), decision, dryRun: true, plan: describePlan(decision) }, text: '', ok: false };
   }
 }
 
+/** One line per decision; every value from the event goes through terminalSafe. */
 function summarize(decision: Exclude<Decision, RejectDecision>): string {
-  if (decision.action === 'ignore') return `ignore (${decision.reason})`;
+  const safe = (value: string) => terminalSafe(value, { oneLine: true });
+  if (decision.action === 'ignore') return `ignore (${safe(decision.reason)})`;
   const { event } = decision;
-  return `${decision.action} ${event.instanceId} (group ${event.autoScalingGroupName}, hook ${event.lifecycleHookName}, via ${event.source})`;
+  return `${decision.action} ${safe(event.instanceId)} (group ${safe(event.autoScalingGroupName)}, hook ${safe(event.lifecycleHookName)}, via ${safe(event.source)})`;
 }
