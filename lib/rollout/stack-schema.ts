@@ -14,11 +14,12 @@ import { UsageError } from '../errors.ts';
  */
 export const MAX_GROUP_CAPACITY = 100;
 
+// Range first: 1e308 is "too large", not "not whole" (zod's int means a safe integer).
 const capacity = z
   .number({ error: 'must be a number' })
-  .int({ error: 'must be a whole number' })
   .min(0, { error: 'must not be negative' })
-  .max(MAX_GROUP_CAPACITY, { error: `must be at most ${MAX_GROUP_CAPACITY}` });
+  .max(MAX_GROUP_CAPACITY, { error: `must be at most ${MAX_GROUP_CAPACITY}` })
+  .int({ error: 'must be a whole number' });
 
 const autoScalingGroup = z.looseObject({
   name: z.string({ error: 'must be the group name (a string)' }).min(1).optional(),
@@ -50,8 +51,13 @@ export const synthesizedStackSchema = z.looseObject(
   { error: 'must be a JSON object (the cdk.tf.json of a stack)' },
 );
 
-/** Throws UsageError naming `label` and the first invalid field unless `input` is a stack of ours. */
+/**
+ * Throws UsageError naming `label` (the file) and the first invalid field unless `input` is a
+ * stack of ours. Called where stacks enter (`plan --base/--head`), before computeSynthDiff.
+ */
 export function assertSynthesizedStack(input: unknown, label: string): void {
+  // `{}` is how a review of a brand-new cluster says "nothing deployed yet" (computeSynthDiff's base).
+  if (isEmptyObject(input)) return;
   const parsed = synthesizedStackSchema.safeParse(input);
   if (parsed.success) return;
   const issue = parsed.error.issues[0];
@@ -68,4 +74,8 @@ function describeInput(input: unknown, path: readonly PropertyKey[]): string {
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return ` (got ${String(value)})`;
   if (typeof value === 'string') return ` (got "${value.length > 40 ? `${value.slice(0, 37)}...` : value}")`;
   return '';
+}
+
+function isEmptyObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
 }

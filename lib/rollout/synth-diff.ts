@@ -12,7 +12,6 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { quorumSize } from '../safety/quorum.ts';
-import { assertSynthesizedStack } from './stack-schema.ts';
 
 const GROUP_TYPE = 'aws_autoscaling_group';
 const HOOK_TYPE = 'aws_autoscaling_lifecycle_hook';
@@ -174,7 +173,6 @@ export function computeSynthDiff(base: unknown, head: unknown): SynthDiff {
 }
 
 function parseStack(input: unknown, label: string): SynthesizedStack {
-  assertSynthesizedStack(input, label);
   const parsed = synthesizedStack.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
