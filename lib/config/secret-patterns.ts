@@ -1,6 +1,6 @@
 /**
  * Shapes of secret *values* that must never appear where we expect secret *names*, nor anywhere in
- * synthesized Terraform JSON (docs/design.md, "Secrets": secrets come from SSM Parameter Store and
+ * synthesized Terraform JSON (docs/design.md, "Real components": secrets come from SSM Parameter Store and
  * never appear in synthesized JSON or logs).
  *
  * One list serves two callers: the config loader (is this field a value instead of a name?) and

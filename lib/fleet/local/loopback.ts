@@ -120,6 +120,30 @@ function tryCreate(dir: string, ip: string, ownerPid: number): boolean {
 }
 
 /**
+ * The shared, world-writable claim directory of earlier checkouts. Fleets of an older checkout on
+ * the same machine still claim there, so it is consulted read-only — an address a live process
+ * claimed there is taken — and mirrored with an owner-only entry (no server pid, so an older
+ * checkout never kills anything of ours). Never trusted to kill anything. Remove once no checkout
+ * claims there any more.
+ */
+const SHARED_DIR_OF_OLDER_CHECKOUTS = join(tmpdir(), 'consul-rollout-loopback');
+
+function takenByOlderCheckout(ip: string): boolean {
+  const claim = readClaim(SHARED_DIR_OF_OLDER_CHECKOUTS, ip);
+  return claim !== undefined && claim.ownerPid !== process.pid && processAlive(claim.ownerPid);
+}
+
+function mirrorForOlderCheckouts(ip: string, ownerPid: number): void {
+  try {
+    mkdirSync(SHARED_DIR_OF_OLDER_CHECKOUTS, { recursive: true });
+    rmSync(join(SHARED_DIR_OF_OLDER_CHECKOUTS, ip), { force: true }); // checked above: no live owner
+    writeFileSync(join(SHARED_DIR_OF_OLDER_CHECKOUTS, ip), JSON.stringify({ ownerPid } satisfies Claim), { flag: 'wx' });
+  } catch {
+    // Best effort: another process mirrored it first, or the directory is not ours to write.
+  }
+}
+
+/**
  * Claim `count` free loopback addresses for `ownerPid` (this process, or the creator of a fleet
  * that this process adopted: the claim must name a process that outlives the servers).
  */
@@ -128,7 +152,9 @@ export function claimLoopbackAddresses(count: number, ownerPid: number = process
   const claimed: string[] = [];
   for (let host = FIRST_HOST; host <= LAST_HOST && claimed.length < count; host++) {
     const ip = `127.0.0.${host}`;
+    if (takenByOlderCheckout(ip)) continue;
     if (tryCreate(dir, ip, ownerPid)) {
+      mirrorForOlderCheckouts(ip, ownerPid);
       claimed.push(ip);
       continue;
     }
@@ -138,7 +164,10 @@ export function claimLoopbackAddresses(count: number, ownerPid: number = process
     // address over. A live process that is not provably that agent keeps the address.
     if (existing !== undefined && reapAbandonedAgent(existing) === 'not-ours') continue;
     rmSync(join(dir, ip), { force: true });
-    if (tryCreate(dir, ip, ownerPid)) claimed.push(ip);
+    if (tryCreate(dir, ip, ownerPid)) {
+      mirrorForOlderCheckouts(ip, ownerPid);
+      claimed.push(ip);
+    }
   }
   if (claimed.length < count) {
     releaseLoopbackAddresses(claimed);
@@ -163,6 +192,7 @@ export function releaseLoopbackAddresses(ips: readonly string[]): void {
   const dir = claimDirectory();
   for (const ip of ips) {
     if (readClaim(dir, ip)?.ownerPid === process.pid) rmSync(join(dir, ip), { force: true });
+    if (readClaim(SHARED_DIR_OF_OLDER_CHECKOUTS, ip)?.ownerPid === process.pid) rmSync(join(SHARED_DIR_OF_OLDER_CHECKOUTS, ip), { force: true });
   }
 }
 
