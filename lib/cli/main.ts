@@ -60,13 +60,15 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = {
  * option table the longer names pushed out of line.
  */
 export function withPlaceholders(text: string): string {
-  const command = /consul-rollout ([a-z-]+)/.exec(text)?.[1];
-  const lines = text.split('\n').map((line) =>
-    line.replace(/(--[a-z0-9-]+) #\d+/g, (_match, flag: string) => {
+  // A usage line names its command; the option table of one command's help does not.
+  const helpCommand = /\$ consul-rollout ([a-z][a-z-]*)/.exec(text)?.[1];
+  const lines = text.split('\n').map((line) => {
+    const command = /consul-rollout ([a-z][a-z-]*)/.exec(line)?.[1] ?? helpCommand;
+    return line.replace(/(--[a-z0-9-]+) #\d+/g, (_match, flag: string) => {
       const placeholder = PLACEHOLDERS[`${command} ${flag}`] ?? PLACEHOLDERS[flag] ?? flag.slice(2).toUpperCase().replaceAll('-', '_');
       return `${flag} ${placeholder}`;
-    }),
-  );
+    });
+  });
   const OPTION_ROW = /^  (-\S.*?)\s{2,}(\S.*)$/;
   const width = Math.max(0, ...lines.map((line) => OPTION_ROW.exec(line)?.[1]?.length ?? 0));
   return lines.map((line) => line.replace(OPTION_ROW, (_row, definition: string, description: string) => `  ${definition.padEnd(width)}  ${description}`)).join('\n');

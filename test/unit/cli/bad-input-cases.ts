@@ -17,6 +17,8 @@ export interface SweepCase {
   readonly env?: Readonly<Record<string, string>>;
   /** Run the cdktf app entry (main.ts) in a child process instead of the CLI. */
   readonly synth?: boolean;
+  /** Run through the real launcher (`node bin/consul-rollout.mjs`) in a child process. */
+  readonly bin?: boolean;
   /** A regular expression the stderr message must match (the value or flag it names). */
   readonly mentions?: RegExp;
 }
@@ -105,6 +107,13 @@ const HAND_WRITTEN: SweepCase[] = [
   { command: '(none)', argv: ['PLAN'] },
   { command: '(none)', argv: ['--bogus'] },
   { command: '(none)', argv: ['help', 'me'] },
+  { command: '(none)', argv: ['--version', '--bogus'] },
+  { command: '(none)', argv: ['--help', 'extra'] },
+  { command: '(none)', argv: ['-v', 'x'] },
+  // Through the launcher itself: its exit code is the process's.
+  { command: '(none)', bin: true, argv: [] },
+  { command: '(none)', bin: true, argv: ['--json', '--bogus'] },
+  { command: 'plan', bin: true, argv: ['plan', '--base', '{dir}/stacks/capacity-1e308.json', '--head', '{dir}/stacks/good.json', '--json'] },
 
   // plan
   { command: 'plan', argv: ['plan'] },
@@ -144,6 +153,10 @@ const HAND_WRITTEN: SweepCase[] = [
   { command: 'recover', argv: ['recover', '--http-addr', '127.0.0.1:1,,'] },
   { command: 'recover', argv: ['recover', '--fleet', '{dir}/no-such-dir', '--apply'] },
   { command: 'recover', argv: ['recover', '--fleet', '{dir}/fleet-bad', '--json'] },
+  { command: 'recover', argv: ['recover', '--fleet', '{dir}/fleet-bad', '--dry-run'] },
+  { command: 'recover', argv: ['recover', '--fleet', '{dir}/no-such-dir'] },
+  { command: 'recover', argv: ['recover', '--servers', '{dir}/fleet-bad', '--json'], mentions: /--fleet/ },
+  { command: 'recover', argv: ['recover', '--servers', '10.0.1.10:8500,10.0.1.11:8500', '--dry-run'], mentions: /--http-addr 10\.0\.1\.10:8500,10\.0\.1\.11:8500/ },
 
   // handle
   { command: 'handle', argv: ['handle'] },
@@ -169,6 +182,8 @@ const HAND_WRITTEN: SweepCase[] = [
   { command: 'step', argv: ['step', '--cdktf', '--yes'] },
   { command: 'step', argv: ['step', '--cdktf', '--stage', 'canary'] },
   { command: 'step', argv: ['step', '--yes=please'] },
+  { command: 'step', argv: ['step', '--cdktf', '--stage', 'canary', '--yes', '--cdktf-bin', '{dir}/no-such-cdktf'], mentions: /cannot run .*no-such-cdktf \(ENOENT\)/ },
+  { command: 'step', argv: ['step', '--cdktf', '--stage', 'canary', '--yes', '--cdktf-bin', '{dir}/event.json', '--json'], mentions: /cannot run .*event\.json \(EACCES\)/ },
 
   // demo and bench: flag-level only.
   { command: 'demo', argv: ['demo', 'now'] },

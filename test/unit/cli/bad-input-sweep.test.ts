@@ -20,8 +20,8 @@ import { SWEEP_CASES, type SweepCase } from './bad-input-cases.ts';
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 /** Generous for one in-process case on a loaded 2-core machine; a hang runs into it at once. */
 const CLI_LIMIT_MS = 10_000;
-/** A cdktf app process loads cdktf and the AWS provider bindings first. */
-const SYNTH_LIMIT_MS = 30_000;
+/** A process of its own starts Node and tsx first; the cdktf app also loads the provider bindings. */
+const PROCESS_LIMIT_MS = 30_000;
 const STACK_TRACE = /\n\s+at /;
 /**
  * A safety net, not a test input: should a malformed invocation be accepted, it must fail fast
@@ -172,10 +172,11 @@ class Runner {
   }
 }
 
-function runSynth(env: Record<string, string>, cwd: string): Promise<Omit<Outcome, 'changed'>> {
+/** One child process: the cdktf app (main.ts) or the CLI launcher, as a user starts them. */
+function runProcess(args: readonly string[], env: Record<string, string>, cwd: string): Promise<Omit<Outcome, 'changed'>> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'main.ts')], {
+    const child = spawn(process.execPath, args, {
       cwd,
       env: { ...process.env, ...NOTHING_REAL, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -188,7 +189,7 @@ function runSynth(env: Record<string, string>, cwd: string): Promise<Omit<Outcom
     const timer = setTimeout(() => {
       hung = true;
       child.kill('SIGKILL');
-    }, SYNTH_LIMIT_MS);
+    }, PROCESS_LIMIT_MS);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code: hung ? null : code, stdout, stderr, ms: Date.now() - started, hung });
@@ -200,13 +201,13 @@ const dir = mkdtempSync(join(tmpdir(), 'consul-rollout-sweep-'));
 const runner = new Runner();
 const outcomes = new Map<SweepCase, Outcome>();
 const label = (c: SweepCase) =>
-  `${c.command}: ${c.env === undefined ? '' : `${Object.entries(c.env).map(([k, v]) => `${k}='${v}'`).join(' ')} `}${c.argv.join(' ')}`.trim();
+  `${c.command}${c.bin === true ? ' (launcher)' : ''}: ${c.env === undefined ? '' : `${Object.entries(c.env).map(([k, v]) => `${k}='${v}'`).join(' ')} `}${c.argv.join(' ')}`.trim();
 
 before(async () => {
   writeFixtures(dir);
   const withDir = (argv: readonly string[]) => argv.map((arg) => arg.replaceAll('{dir}', dir));
-  const synthCases = SWEEP_CASES.filter((c) => c.synth === true);
-  const cliCases = SWEEP_CASES.filter((c) => c.synth !== true);
+  const processCases = SWEEP_CASES.filter((c) => c.synth === true || c.bin === true);
+  const cliCases = SWEEP_CASES.filter((c) => !processCases.includes(c));
   // Cases share the directory, so they run one at a time: a change is then the case's own.
   for (const c of cliCases) {
     const before = snapshot(dir);
@@ -214,9 +215,10 @@ before(async () => {
     outcomes.set(c, { ...outcome, changed: changedFiles(before, snapshot(dir)) });
   }
   runner.stop();
-  for (const c of synthCases) {
+  for (const c of processCases) {
     const before = snapshot(dir);
-    const outcome = await runSynth(c.env ?? {}, dir);
+    const args = c.synth === true ? ['--import', import.meta.resolve('tsx'), join(ROOT, 'main.ts')] : [join(ROOT, 'bin/consul-rollout.mjs'), ...withDir(c.argv)];
+    const outcome = await runProcess(args, c.env ?? {}, dir);
     const changed = changedFiles(before, snapshot(dir));
     outcomes.set(c, { ...outcome, changed });
     // Put the directory back, so one accepted case cannot hide or cause the next one's change.
@@ -256,7 +258,7 @@ describe('bad-input sweep', () => {
       const o = outcomes.get(c);
       assert.ok(o !== undefined, 'the case did not run');
       const shown = `exit ${o.code}\n--- stdout\n${o.stdout}\n--- stderr\n${o.stderr}`;
-      assert.equal(o.hung, false, `no answer within ${c.synth === true ? SYNTH_LIMIT_MS : CLI_LIMIT_MS} ms`);
+      assert.equal(o.hung, false, `no answer within ${c.synth === true || c.bin === true ? PROCESS_LIMIT_MS : CLI_LIMIT_MS} ms`);
       assert.equal(o.code, 2, shown);
       assert.doesNotMatch(o.stdout + o.stderr, STACK_TRACE, `a stack trace\n${shown}`);
       assert.match(o.stderr, /\S/, 'no message on stderr');
