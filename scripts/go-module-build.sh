@@ -9,15 +9,20 @@
 # their own versions, so they are left out.
 #
 # Companion pins: a release's go.mod may require an older published version of a sibling module
-# than the tree it was tagged from (Consul v1.22.7 requires consul/api v1.33.7 but its code uses
-# fields added in v1.34.x). Extra MODULE@VERSION arguments are required alongside the target.
+# than the tree it was tagged from (Consul v1.15.4 requires consul/api v1.20.0, which the checksum
+# database rejects; v1.21.1 builds it). Extra MODULE@VERSION arguments are required alongside the target.
+#
+# Licence gate: before compiling, the licence file of every module compiled into the binary is read
+# (scripts/licence-gate.sh) and the build is refused when any is source-available (BUSL and the
+# like), naming each offending module@version.
 #
 # Usage:   go-module-build.sh MODULE VERSION BINARY_NAME [COMPANION@VERSION ...]
-# Example: go-module-build.sh github.com/hashicorp/consul v1.22.7 consul github.com/hashicorp/consul/api@v1.34.2
+# Example: go-module-build.sh github.com/hashicorp/consul v1.15.4 consul github.com/hashicorp/consul/api@v1.21.1
 # Prints:  the path of the cached binary on stdout; progress on stderr.
 set -euo pipefail
 
 readonly CACHE_ROOT="${CONSUL_ROLLOUT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/consul-rollout}"
+readonly SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 log() { printf '[go-module-build] %s\n' "$*" >&2; }
 die() {
@@ -29,7 +34,7 @@ die() {
 usage() {
   cat >&2 <<'EOF'
 usage: go-module-build.sh MODULE VERSION BINARY_NAME [COMPANION@VERSION ...]
-example: go-module-build.sh github.com/hashicorp/consul v1.22.7 consul github.com/hashicorp/consul/api@v1.34.2
+example: go-module-build.sh github.com/hashicorp/consul v1.15.4 consul github.com/hashicorp/consul/api@v1.21.1
 EOF
   exit 2
 }
@@ -39,7 +44,7 @@ readonly module="$1" version="$2" binary_name="$3"
 shift 3
 readonly companions=("$@")
 [[ "$version" =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$ ]] ||
-  die "version '$version' is not a semantic version tag" "pass a tag such as v1.22.7"
+  die "version '$version' is not a semantic version tag" "pass a tag such as v1.15.4"
 
 readonly target_dir="$CACHE_ROOT/$binary_name/$version"
 readonly target="$target_dir/$binary_name"
@@ -89,6 +94,21 @@ fi
 go get -tool "$module@$version" ${companions[@]+"${companions[@]}"} >"$work/get.log" 2>&1 ||
   die "go get -tool $module@$version failed: $(tail -n5 "$work/get.log")" \
     "re-run with a different version, or set the binary path by hand (see README)"
+
+# Licence gate: every module whose packages are compiled into the binary must be open source.
+# `go list -deps` names exactly those (the build list also holds modules needed only for version
+# selection, whose code never reaches the binary); it downloads any that `go get` left out.
+go list -deps -f '{{with .Module}}{{if not .Main}}{{with .Replace}}{{.Path}}@{{.Version}} {{.Dir}}{{else}}{{.Path}}@{{.Version}} {{.Dir}}{{end}}{{end}}{{end}}' \
+  "$module" 2>"$work/list.err" | sort -u >"$work/modules.txt" ||
+  die "go list -deps $module failed: $(tail -n3 "$work/list.err")" "check that the module proxy is reachable"
+gate_status=0
+"$SCRIPT_DIR/licence-gate.sh" <"$work/modules.txt" || gate_status=$?
+case "$gate_status" in
+  0) ;;
+  3) die "$module@$version pulls in modules that are not open source (listed above); the project builds open-source releases only" \
+    "pick an MPL release (Consul <= 1.16.3, Packer <= 1.9.4), or bring your own binary through the *_BIN variables (see README)" ;;
+  *) die "the licence gate could not read the build's modules" "re-run; if it persists, inspect go list -deps $module" ;;
+esac
 
 mkdir -p "$target_dir"
 go build -trimpath -o "$work/$binary_name" "$module" >"$work/build.log" 2>&1 ||
