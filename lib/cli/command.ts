@@ -51,6 +51,32 @@ export abstract class RolloutCommand extends Command {
   }
 }
 
+function ensureNewline(text: string): string {
+  return text.endsWith('\n') ? text : `${text}\n`;
+}
+
+/** Parse a comma-separated flag value, refusing empty items with a message naming the flag. */
+export function parseList(flag: string, value: string): string[] {
+  const items = value.split(',').map((item) => item.trim());
+  if (items.some((item) => item === '')) {
+    throw new UsageError(`${flag} has an empty item in "${value}"`, { remedy: `pass ${flag} a,b,c with no empty entries` });
+  }
+  return items;
+}
+
+/**
+ * Parse a positive integer flag value: decimal digits only, so `0x10`, `1e3`, ` 5` and `1.0` are
+ * refused rather than read as numbers nobody meant.
+ */
+export function parsePositiveInt(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n) || n <= 0) {
+    throw new UsageError(`${flag} must be a positive whole number, got "${value}"`, { remedy: `e.g. ${flag} 3` });
+  }
+  return n;
+}
+
 /**
  * The one JSON document printed on stdout under `--json` when a command fails. `kind` is the
  * category scripts branch on; subclasses (ConsulApiError) stay in `name`.
@@ -78,30 +104,4 @@ export function terminalSafe(text: string, { oneLine = false } = {}): string {
 /** The JSON error document for a command line clipanion could not parse. */
 export function usageErrorDocument(message: string, remedy: string): string {
   return errorDocument(new UsageError(message, { remedy }));
-}
-
-function ensureNewline(text: string): string {
-  return text.endsWith('\n') ? text : `${text}\n`;
-}
-
-/** Parse a comma-separated flag value, refusing empty items with a message naming the flag. */
-export function parseList(flag: string, value: string): string[] {
-  const items = value.split(',').map((item) => item.trim());
-  if (items.some((item) => item === '')) {
-    throw new UsageError(`${flag} has an empty item in "${value}"`, { remedy: `pass ${flag} a,b,c with no empty entries` });
-  }
-  return items;
-}
-
-/**
- * Parse a positive integer flag value: decimal digits only, so `0x10`, `1e3`, ` 5` and `1.0` are
- * refused rather than read as numbers nobody meant.
- */
-export function parsePositiveInt(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(n) || n <= 0) {
-    throw new UsageError(`${flag} must be a positive whole number, got "${value}"`, { remedy: `e.g. ${flag} 3` });
-  }
-  return n;
 }

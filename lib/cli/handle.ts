@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'clipanion';
 import { describeError, UsageError } from '../errors.ts';
+import { errorJson, terminalSafe } from './command.ts';
 import { createClusterProcedures } from '../fleet/local/procedures.ts';
 import {
   classifyEvent,
@@ -18,7 +19,7 @@ import {
   type RejectDecision,
 } from '../handlers/events.ts';
 import type { DrainResult, GateResult, LifecycleProcedures, LifecycleResult } from '../handlers/handler.ts';
-import { errorJson, EXIT, parseList, RolloutCommand, terminalSafe, type CommandOutcome } from './command.ts';
+import { EXIT, parseList, RolloutCommand, type CommandOutcome } from './command.ts';
 
 type ActionDecision = Extract<Decision, { action: 'drain' | 'gate' }>;
 
