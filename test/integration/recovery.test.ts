@@ -263,7 +263,8 @@ describe('consul-rollout doctor and recover: bad input', () => {
   it('exits 2 with one clear message for a bad flag, and for contradictory ones', async () => {
     const run = await cli('doctor', '--http-adr', '127.0.0.2:8500', '--json');
     assert.equal(run.exitCode, 2);
-    assert.equal(run.stdout, '');
+    // Under --json even a parse error is one JSON error document on stdout.
+    assert.equal(JSON.parse(run.stdout).error.kind, 'UsageError');
     assert.equal(run.stderr.split('\n').filter((l) => l.startsWith('consul-rollout: ')).length, 1, run.stderr);
     assert.match(run.stderr, /^consul-rollout: Unsupported option name \("--http-adr"\)/);
 
