@@ -29,11 +29,11 @@ export class RecoverCommand extends RolloutCommand {
   static override usage = Command.Usage({
     description: 'Recover a Consul cluster that has lost its leader, with raft/peers.json',
     details: `
-      Only for a cluster with no leader (more than half its voters lost, or dead voters never removed: incidents B and A). It refuses while any server follows a leader: then remove dead voters with \`consul operator raft remove-peer\` (\`consul-rollout doctor\` prints the commands).
+      Only for a cluster with no leader (more than half its voters lost, or dead voters never removed: incidents B and A in docs/incidents.md). It refuses while any server follows a leader: then remove dead voters with \`consul operator raft remove-peer\` (\`consul-rollout doctor\` prints the commands).
 
       Every server that answers is a survivor. The file lists exactly the survivors (node IDs and Raft addresses) as voters, in the Raft protocol 3 format (\`--raft-protocol 2\` writes the legacy list of addresses, for clusters older than Consul 1.9; it is refused for protocol 3 clusters, which fail to start with "json: cannot unmarshal string into Go value of type raft.configEntry").
 
-      Without \`--apply\` nothing changes: the file each survivor would get is printed. \`--apply\` works on a local fleet directory: it stops every survivor, backs up each raft/ dir, writes the identical file on each, starts them, and verifies that a leader is elected, that the Raft configuration is exactly the survivors, that \`--check-keys\` are readable, and that Consul consumed every peers.json.
+      Without \`--apply\` nothing changes: the file each survivor would get is printed. \`--apply\` works on a local fleet (\`--fleet DIR\`): it stops every survivor, backs up each raft/ dir, writes the identical file on each, starts them, and verifies that a leader is elected, that the Raft configuration is exactly the survivors, that \`--check-keys\` are readable, and that Consul consumed every peers.json.
 
       Exit 0 on success, 1 when recovery is refused or a check fails, 2 for bad input.
     `,
