@@ -155,7 +155,8 @@ export class HandleCommand extends RolloutCommand {
       const dryRun = this.dryRun || httpAddrs === undefined;
       return {
         document: { decision, dryRun, plan },
-        text: `decision: ${summarize(decision)}\n${dryRun ? `dry run, nothing contacted: ${plan}` : plan}`,
+        // An ignore's plan quotes the event (its group name): one escaped line, like the summary.
+        text: `decision: ${summarize(decision)}\n${dryRun ? 'dry run, nothing contacted: ' : ''}${terminalSafe(plan, { oneLine: true })}`,
         ok: true,
       };
     }

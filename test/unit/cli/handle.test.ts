@@ -199,6 +199,11 @@ describe('consul-rollout handle: values from the event cannot drive the terminal
     assert.equal(run.exitCode, 0, run.stderr);
     assert.equal(run.stdout.split('\n').filter((l) => l.startsWith('decision: ')).length, 1, run.stdout);
     assert.match(run.stdout, /group prod-consul-g1\\x0a\\x1b\[2J\\x1b\]0;owned\\x07decision: gate i-0000,/);
+    // Not a group this handler manages: the ignore reason quotes the name, escaped the same way.
+    const ignored = await handle(path, '--managed-groups', 'other-*');
+    assert.equal(ignored.exitCode, 0, ignored.stderr);
+    assert.doesNotMatch(ignored.stdout + ignored.stderr, /[\u0000-\u0008\u000b-\u001f\u007f]/);
+    assert.equal(ignored.stdout.trimEnd().split('\n').length, 2, ignored.stdout);
   });
 });
 
