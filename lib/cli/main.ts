@@ -6,6 +6,7 @@
  * errors as a JSON document under `--json`.
  */
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Builtins, Cli, type BaseContext, type CommandClass } from 'clipanion';
 import { BenchCommand } from './bench.ts';
 import { EXIT, usageErrorDocument } from './command.ts';
@@ -140,6 +141,7 @@ export function explainParseError(raw: string): { message: string; remedy: strin
   return { message, remedy };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run directly (`tsx lib/cli/main.ts`, the npm script); bin/consul-rollout.mjs imports runCli instead.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.exitCode = await runCli(process.argv.slice(2));
 }
