@@ -28,6 +28,9 @@ const STACK_TRACE = /\n\s+at /;
  * instead of doing real work. Versions no cache holds and a Go toolchain that may not download
  * make Consul provisioning fail at once; there is no terminal to confirm on.
  */
+/** The environment every case starts from: this one without Consul's own access variables, so a
+ * CONSUL_HTTP_ADDR set on the machine (or in CI) cannot turn a refused case into a live one. */
+const BASE_ENV = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^CONSUL_(HTTP_|CACERT|CAPATH|CLIENT_|TLS_)/.test(key)));
 const NOTHING_REAL = {
   NO_COLOR: '1',
   CONSUL_OLD_VERSION: '0.0.1',
@@ -129,7 +132,7 @@ class Runner {
       execArgv: ['--import', 'tsx'],
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, ...NOTHING_REAL },
+      env: { ...BASE_ENV, ...NOTHING_REAL },
     });
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
@@ -178,7 +181,7 @@ function runProcess(args: readonly string[], env: Record<string, string>, cwd: s
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       cwd,
-      env: { ...process.env, ...NOTHING_REAL, ...env },
+      env: { ...BASE_ENV, ...NOTHING_REAL, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
