@@ -5,16 +5,20 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { localInstanceId } from '../../../lib/fleet/local/fleet.ts';
 import {
   claimDirectory,
   claimDirectoryProblem,
+  claimLoopbackAddresses,
   isConsulAgentFor,
   processAlive,
   reapAbandonedAgent,
+  recordServerPid,
+  releaseLoopbackAddresses,
 } from '../../../lib/fleet/local/loopback.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'consul-rollout-loopback-test-'));
@@ -119,5 +123,82 @@ describe('what an abandoned claim may kill', () => {
   it('a recorded process that is gone needs nothing', () => {
     assert.equal(reapAbandonedAgent({ ownerPid: 999_999_999, serverPid: 999_999_998, configFile: config }), 'none');
     assert.equal(reapAbandonedAgent({ ownerPid: 999_999_999 }), 'none');
+  });
+});
+
+describe('loopback address claims', () => {
+  const CLAIMS = claimDirectory();
+
+  async function deadPid(): Promise<number> {
+    const child = spawn('true');
+    await new Promise((resolve) => child.on('exit', resolve));
+    return child.pid!;
+  }
+
+  it('hands out distinct addresses and takes them back', () => {
+    const first = claimLoopbackAddresses(3);
+    const second = claimLoopbackAddresses(2);
+    try {
+      assert.equal(new Set([...first, ...second]).size, 5);
+      for (const ip of [...first, ...second]) assert.match(ip, /^127\.0\.0\.(\d+)$/);
+      assert.ok(first.every((ip) => Number(ip.split('.')[3]) >= 2), '127.0.0.1 stays free for the host');
+    } finally {
+      releaseLoopbackAddresses([...first, ...second]);
+    }
+    const again = claimLoopbackAddresses(1);
+    releaseLoopbackAddresses(again);
+    assert.ok(first.includes(again[0]!) || second.includes(again[0]!), 'released addresses are reused');
+  });
+
+  it('keeps its claims in an owner-only directory', () => {
+    const [ip] = claimLoopbackAddresses(1);
+    try {
+      assert.equal(claimDirectoryProblem(lstatSync(CLAIMS), process.getuid?.()), undefined);
+      assert.equal(lstatSync(CLAIMS).mode & 0o777, 0o700);
+    } finally {
+      releaseLoopbackAddresses([ip!]);
+    }
+  });
+
+  it('reclaims an address whose owner died and kills the agent it left behind', async () => {
+    const [ip] = claimLoopbackAddresses(1);
+    const config = join(dir, `leaked-${ip}`, 'consul.hcl');
+    // A stand-in for a leaked agent: `consul agent -config-file=…` in its own group, owner dead.
+    const leaked = fakeProcess(join(dir, 'consul'), ['agent', `-config-file=${config}`]);
+    await cmdlineReady(leaked, join(dir, 'consul'));
+    writeFileSync(join(CLAIMS, ip!), JSON.stringify({ ownerPid: await deadPid(), serverPid: leaked, configFile: config }));
+
+    const reclaimed = claimLoopbackAddresses(1);
+    try {
+      assert.equal(reclaimed[0], ip, 'the stale claim is taken over first');
+      assert.equal(await gone(leaked), true, 'the leaked agent was killed');
+      recordServerPid(ip!, 4242, config);
+      assert.deepEqual(JSON.parse(readFileSync(join(CLAIMS, ip!), 'utf8')), { ownerPid: process.pid, serverPid: 4242, configFile: config });
+    } finally {
+      releaseLoopbackAddresses(reclaimed);
+    }
+  });
+
+  it('a forged claim naming an unrelated process group neither kills it nor frees the address', async () => {
+    const [ip] = claimLoopbackAddresses(1);
+    const victim = fakeProcess('/usr/bin/victim', ['agent']);
+    await cmdlineReady(victim, '/usr/bin/victim');
+    writeFileSync(join(CLAIMS, ip!), JSON.stringify({ ownerPid: await deadPid(), serverPid: victim, configFile: join(dir, 'x.hcl') }));
+
+    const next = claimLoopbackAddresses(1);
+    try {
+      assert.notEqual(next[0], ip, 'an address held by a live, unproven process stays taken');
+      assert.equal(processAlive(victim), true, 'the unrelated process lives');
+    } finally {
+      releaseLoopbackAddresses(next);
+      rmSync(join(CLAIMS, ip!), { force: true });
+      releaseLoopbackAddresses([ip!]); // its mirror for older checkouts, still ours
+    }
+  });
+
+  it('derives well-formed, distinct EC2-style instance ids from addresses', () => {
+    assert.equal(localInstanceId('127.0.0.2'), 'i-00000000000000002');
+    assert.equal(localInstanceId('127.0.0.254'), 'i-000000000000000fe');
+    assert.match(localInstanceId('127.0.0.17'), /^i-[0-9a-f]{17}$/);
   });
 });
