@@ -143,6 +143,11 @@ export class HandleCommand extends RolloutCommand {
   }
 
   async perform(): Promise<CommandOutcome> {
+    // An empty --http-addr would otherwise mean "no cluster" deep inside the procedures.
+    if (this.httpAddr !== undefined && this.httpAddr.trim() === '') {
+      throw new UsageError('--http-addr is empty', { remedy: 'pass the Consul server addresses, e.g. --http-addr 10.0.1.10:8500, or drop the flag for a dry run' });
+    }
+
     const policy = managedGroupsPolicy(
       this.managedGroups === undefined ? undefined : parseList('--managed-groups', this.managedGroups),
     );
