@@ -54,6 +54,14 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = {
   '--raft-protocol': '3|2',
   '--check-keys': 'KEY[,KEY...]',
   '--managed-groups': 'GROUP[,GROUP...]',
+  // Consul access flags (as Consul's own CLI names them).
+  '--token': 'TOKEN',
+  '--token-file': 'FILE',
+  '--ca-file': 'FILE',
+  '--ca-path': 'DIR',
+  '--client-cert': 'FILE',
+  '--client-key': 'FILE',
+  '--tls-server-name': 'NAME',
 };
 
 /**

@@ -79,7 +79,8 @@ describe('help', () => {
     assert.doesNotMatch(out(), /#\d/);
     assert.match(out(), /bench \[--json\] \[--servers N\[,N\.\.\.\]\]/);
     assert.match(out(), /demo \[--json\] \[--servers N\]/);
-    assert.match(out(), /recover \[--json\] \[--http-addr ADDR\[,ADDR\.\.\.\]\] \[--fleet DIR\]/);
+    const recover = out().split('\n').find((line) => line.includes('consul-rollout recover ')) ?? '';
+    assert.match(recover, /\[--http-addr ADDR\[,ADDR\.\.\.\]\] \[--fleet DIR\]/);
   });
 
   it('withPlaceholders falls back to the flag name, never #0', () => {
@@ -106,17 +107,14 @@ describe('usage mistakes', () => {
   it('a parse error is one line with the command usage as remedy, and a JSON error under --json', async () => {
     const { ctx, out, err } = context({}, false);
     assert.equal(await runCli(['doctor', '--json', '--nope'], ctx), 2);
-    assert.deepEqual(err().split('\n'), [
-      'consul-rollout: Unsupported option name ("--nope").',
-      'remedy: usage: consul-rollout doctor [--json] [--http-addr ADDR[,ADDR...]] [--fleet DIR]',
-      '',
-    ]);
-    const { error } = JSON.parse(out()) as { error: { kind: string; message: string; remedy: string } };
-    assert.deepEqual(error, {
-      kind: 'UsageError',
-      name: 'UsageError',
-      message: 'Unsupported option name ("--nope").',
-      remedy: 'usage: consul-rollout doctor [--json] [--http-addr ADDR[,ADDR...]] [--fleet DIR]',
-    });
+    const [message, remedy, end, ...more] = err().split('\n');
+    assert.equal(message, 'consul-rollout: Unsupported option name ("--nope").');
+    assert.match(remedy ?? '', /^remedy: usage: consul-rollout doctor \[--json\] .*\[--http-addr ADDR\[,ADDR\.\.\.\]\] \[--fleet DIR\]/);
+    assert.doesNotMatch(remedy ?? '', /#\d/);
+    assert.deepEqual([end, more], ['', []], 'one message and one remedy line');
+    const { error } = JSON.parse(out()) as { error: { kind: string; name: string; message: string; remedy: string } };
+    assert.equal(error.kind, 'UsageError');
+    assert.equal(error.message, 'Unsupported option name ("--nope").');
+    assert.equal(`remedy: ${error.remedy}`, remedy);
   });
 });
