@@ -193,15 +193,6 @@ function resolveGeneration(
   return { name, consulVersion, ami: { kind: 'amiId', amiId: built.amiId, origin: ami.packerManifest } };
 }
 
-/** " (line L, column C)" of a JSON.parse error, when the engine reports a position. */
-function syntaxErrorPosition(text: string, error: unknown): string {
-  const match = /position (\d+)/.exec(error instanceof Error ? error.message : '');
-  if (match === null) return text.trim() === '' ? ' (the file is empty)' : '';
-  const before = text.slice(0, Number(match[1]));
-  const line = before.split('\n').length;
-  return ` (line ${line}, column ${before.length - before.lastIndexOf('\n')})`;
-}
-
 /** One UsageError listing every invalid field as `path: what is allowed (got …)`. */
 function invalid(source: string, error: z.ZodError, prefix: readonly PropertyKey[]): UsageError {
   const lines = error.issues.map((issue) => {
@@ -235,4 +226,13 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path
     .map((segment, index) => (typeof segment === 'number' ? `[${segment}]` : `${index === 0 ? '' : '.'}${String(segment)}`))
     .join('');
+}
+
+/** " (line L, column C)" of a JSON.parse error, when the engine reports a position. */
+function syntaxErrorPosition(text: string, error: unknown): string {
+  const match = /position (\d+)/.exec(error instanceof Error ? error.message : '');
+  if (match === null) return text.trim() === '' ? ' (the file is empty)' : '';
+  const before = text.slice(0, Number(match[1]));
+  const line = before.split('\n').length;
+  return ` (line ${line}, column ${before.length - before.lastIndexOf('\n')})`;
 }

@@ -179,21 +179,6 @@ export const rawConfigSchema = z
     alarmTopicArn: snsTopicArnSchema.optional(),
   })
   .superRefine((config, ctx) => {
-    const names = config.generations.map((g) => g.name);
-    names.forEach((generation, index) => {
-      if (names.indexOf(generation) !== index) {
-        ctx.addIssue({ code: 'custom', path: ['generations', index, 'name'], message: `duplicates generation "${generation}"; names must be unique` });
-      }
-    });
-    for (const role of ['old', 'new'] as const) {
-      if (!names.includes(config.rollout[role])) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['rollout', role],
-          message: `must name one of the generations: ${names.map((n) => `"${n}"`).join(', ')} (got "${config.rollout[role]}")`,
-        });
-      }
-    }
     // An AMI parameter is read by Terraform at plan time and its value kept in the state: one of
     // the secret parameters there would put the secret in the state file.
     const secretParameters = [config.secrets.gossipKeyParameter, config.secrets.aclTokenParameters.agent, config.secrets.aclTokenParameters.drainHandler];
@@ -210,6 +195,21 @@ export const rawConfigSchema = z
         });
       }
     });
+    const names = config.generations.map((g) => g.name);
+    names.forEach((generation, index) => {
+      if (names.indexOf(generation) !== index) {
+        ctx.addIssue({ code: 'custom', path: ['generations', index, 'name'], message: `duplicates generation "${generation}"; names must be unique` });
+      }
+    });
+    for (const role of ['old', 'new'] as const) {
+      if (!names.includes(config.rollout[role])) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rollout', role],
+          message: `must name one of the generations: ${names.map((n) => `"${n}"`).join(', ')} (got "${config.rollout[role]}")`,
+        });
+      }
+    }
     if (config.rollout.old === config.rollout.new) {
       ctx.addIssue({ code: 'custom', path: ['rollout', 'new'], message: `must differ from rollout.old (both are "${config.rollout.old}")` });
     }
