@@ -1,7 +1,7 @@
 /**
  * `consul-rollout bench`: real rollouts on the local fleet — this pipeline against the naive ways
  * of replacing servers — with a concurrent KV writer, reporting leaderless time, elections, lost
- * writes, failure tolerance and stale voters (DESIGN.md §6, "measured, not asserted").
+ * writes, failure tolerance and stale voters (docs/design.md, "Quality bars": measured, not asserted).
  */
 import { Command, Option } from 'clipanion';
 import { safetyHeld } from '../bench/metrics.ts';

@@ -28,18 +28,19 @@ export abstract class RolloutCommand extends Command {
   async execute(): Promise<number> {
     try {
       const outcome = await this.perform();
-      this.context.stdout.write(this.json ? `${JSON.stringify(outcome.document, null, 2)}\n` : ensureNewline(outcome.text));
+      // An empty text prints nothing: bad input that still has a document (handle's reject).
+      if (this.json) this.context.stdout.write(`${JSON.stringify(outcome.document, null, 2)}\n`);
+      else if (outcome.text !== '') this.context.stdout.write(ensureNewline(outcome.text));
       return outcome.ok ? EXIT.ok : EXIT.failed;
     } catch (error) {
       const code = error instanceof UsageError ? EXIT.usage : EXIT.failed;
-      if (!(error instanceof UsageError || error instanceof RolloutError)) throw error; // a bug: let clipanion show the stack
-      this.context.stderr.write(`consul-rollout: ${describeError(error)}\n`);
-      if (this.json) {
-        this.context.stdout.write(
-          // `kind` is the category scripts branch on; subclasses (ConsulApiError) stay in `name`.
-          `${JSON.stringify({ error: { kind: code === EXIT.usage ? 'UsageError' : 'RolloutError', name: error.name, message: error.message, remedy: error.remedy } }, null, 2)}\n`,
-        );
+      if (!(error instanceof UsageError || error instanceof RolloutError)) {
+        // A bug, not bad input: the stack goes to stderr for the report, stdout stays clean.
+        this.context.stderr.write(`consul-rollout: internal error (a bug; please report it with this output)\n${String((error as Error).stack ?? error)}\n`);
+        return EXIT.failed;
       }
+      this.context.stderr.write(`consul-rollout: ${terminalSafe(describeError(error))}\n`);
+      if (this.json) this.context.stdout.write(errorDocument(error));
       return code;
     }
   }
@@ -63,12 +64,44 @@ export function parseList(flag: string, value: string): string[] {
   return items;
 }
 
-/** Parse a positive integer flag value. */
+/**
+ * Parse a positive integer flag value: decimal digits only, so `0x10`, `1e3`, ` 5` and `1.0` are
+ * refused rather than read as numbers nobody meant.
+ */
 export function parsePositiveInt(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
+  const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n <= 0) {
-    throw new UsageError(`${flag} must be a positive whole number, got "${value}"`);
+    throw new UsageError(`${flag} must be a positive whole number, got "${value}"`, { remedy: `e.g. ${flag} 3` });
   }
   return n;
+}
+
+/**
+ * The one JSON document printed on stdout under `--json` when a command fails. `kind` is the
+ * category scripts branch on; subclasses (ConsulApiError) stay in `name`.
+ */
+export function errorDocument(error: UsageError | RolloutError): string {
+  return `${JSON.stringify(errorJson(error), null, 2)}\n`;
+}
+
+/** The `error` member of a JSON error document, for documents that carry more (handle's decision). */
+export function errorJson(error: UsageError | RolloutError): { error: Record<string, unknown> } {
+  const kind = error instanceof UsageError ? 'UsageError' : 'RolloutError';
+  return { error: { kind, name: error.name, message: error.message, remedy: error.remedy } };
+}
+
+/**
+ * Text that came from outside (an event's group name, a file's contents) made safe to print on a
+ * terminal: control characters — escape sequences that recolour, move the cursor or retitle the
+ * window — are shown as `\xNN`. Newlines and tabs stay unless `oneLine`.
+ */
+export function terminalSafe(text: string, { oneLine = false } = {}): string {
+  const control = oneLine ? /[\u0000-\u001f\u007f-\u009f]/g : /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+  return text.replace(control, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** The JSON error document for a command line clipanion could not parse. */
+export function usageErrorDocument(message: string, remedy: string): string {
+  return errorDocument(new UsageError(message, { remedy }));
 }

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'clipanion';
 import { describeError, UsageError } from '../errors.ts';
+import { errorJson, terminalSafe } from './command.ts';
 import { createClusterProcedures } from '../fleet/local/procedures.ts';
 import {
   classifyEvent,
@@ -142,6 +143,11 @@ export class HandleCommand extends RolloutCommand {
   }
 
   async perform(): Promise<CommandOutcome> {
+    // An empty --http-addr would otherwise mean "no cluster" deep inside the procedures.
+    if (this.httpAddr !== undefined && this.httpAddr.trim() === '') {
+      throw new UsageError('--http-addr is empty', { remedy: 'pass the Consul server addresses, e.g. --http-addr 10.0.1.10:8500, or drop the flag for a dry run' });
+    }
+
     const policy = managedGroupsPolicy(
       this.managedGroups === undefined ? undefined : parseList('--managed-groups', this.managedGroups),
     );
@@ -154,7 +160,8 @@ export class HandleCommand extends RolloutCommand {
       const dryRun = this.dryRun || httpAddrs === undefined;
       return {
         document: { decision, dryRun, plan },
-        text: `decision: ${summarize(decision)}\n${dryRun ? `dry run, nothing contacted: ${plan}` : plan}`,
+        // An ignore's plan quotes the event (its group name): one escaped line, like the summary.
+        text: `decision: ${summarize(decision)}\n${dryRun ? 'dry run, nothing contacted: ' : ''}${terminalSafe(plan, { oneLine: true })}`,
         ok: true,
       };
     }
@@ -183,14 +190,21 @@ export class HandleCommand extends RolloutCommand {
 
   #reject(decision: RejectDecision): CommandOutcome {
     this.#rejected = true;
-    const error = new UsageError(decision.message, decision.remedy === undefined ? {} : { remedy: decision.remedy });
+    // The message quotes values from the event: one line, no escape codes.
+    const error = new UsageError(
+      terminalSafe(decision.message, { oneLine: true }),
+      decision.remedy === undefined ? {} : { remedy: terminalSafe(decision.remedy, { oneLine: true }) },
+    );
     this.context.stderr.write(`consul-rollout: ${describeError(error)}\n`);
-    return { document: { decision, dryRun: true, plan: describePlan(decision) }, text: 'decision: reject (nothing was done)', ok: false };
+    // Bad input: nothing on stdout but, under --json, the error document (with the decision).
+    return { document: { ...errorJson(error), decision, dryRun: true, plan: describePlan(decision) }, text: '', ok: false };
   }
 }
 
+/** One line per decision; every value from the event goes through terminalSafe. */
 function summarize(decision: Exclude<Decision, RejectDecision>): string {
-  if (decision.action === 'ignore') return `ignore (${decision.reason})`;
+  const safe = (value: string) => terminalSafe(value, { oneLine: true });
+  if (decision.action === 'ignore') return `ignore (${safe(decision.reason)})`;
   const { event } = decision;
-  return `${decision.action} ${event.instanceId} (group ${event.autoScalingGroupName}, hook ${event.lifecycleHookName}, via ${event.source})`;
+  return `${decision.action} ${safe(event.instanceId)} (group ${safe(event.autoScalingGroupName)}, hook ${safe(event.lifecycleHookName)}, via ${safe(event.source)})`;
 }

@@ -6,6 +6,7 @@ import { readCluster } from '../consul/cluster.ts';
 import { UsageError } from '../errors.ts';
 import { planRollout } from '../rollout/plan.ts';
 import { renderPlan } from '../rollout/render.ts';
+import { assertSynthesizedStack } from '../rollout/stack-schema.ts';
 import { computeSynthDiff, renderSynthDiffMarkdown } from '../rollout/synth-diff.ts';
 import { parseList, RolloutCommand, type CommandOutcome } from './command.ts';
 
@@ -16,13 +17,11 @@ export class PlanCommand extends RolloutCommand {
     details: `
       Two sources:
 
-      - A live cluster (\`--http-addr\`): reads the Raft configuration and autopilot health and plans
-        a blue/green rollout to \`--to-version\` as generation \`--to-generation\`.
-      - Two synthesized stacks (\`--base\`, \`--head\`: a cdktf.out directory or its cdk.tf.json),
-        for pull-request review without AWS credentials: resources added/changed/destroyed, AMI and
-        Consul version changes, lifecycle hook and timeout changes, and the resulting steps.
+      - A live cluster (\`--http-addr\`): reads the Raft configuration and autopilot health, and plans a blue/green rollout to \`--to-version\` as generation \`--to-generation\`.
 
-      \`--markdown\` renders for a PR comment; \`--json\` prints the plan document.
+      - Two synthesized stacks (\`--base\`, \`--head\`: a cdktf.out directory or its cdk.tf.json), for pull-request review without AWS credentials: resources added, changed and destroyed; AMI and Consul version changes; lifecycle hook and timeout changes; and the resulting steps. Each must be a stack synthesized for this project (capacities whole numbers from 0 to 100).
+
+      \`--markdown\` renders for a PR comment; \`--json\` prints the plan document. Exit 0 with a plan, 2 for bad input.
     `,
     examples: [
       ['Plan a live cluster upgrade', 'consul-rollout plan --http-addr 10.0.1.10:8500 --to-version 1.22.7 --to-generation c1-22-7'],
@@ -71,9 +70,15 @@ function readStack(path: string, stack: string | undefined): unknown {
     }
     file = join(stacksDir, name, 'cdk.tf.json');
   }
+  let json: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (cause) {
-    throw new UsageError(`${file} is not a synthesized stack (JSON)`, { cause });
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    // No `cause` and no parser message: both quote the file's first characters, and a file
+    // passed by mistake may hold a secret.
+    const what = (error as NodeJS.ErrnoException).code === undefined ? 'is not valid JSON' : `cannot be read (${(error as NodeJS.ErrnoException).code})`;
+    throw new UsageError(`${file} ${what}`, { remedy: 'pass a cdktf.out directory or its stacks/<stack>/cdk.tf.json, as written by `npx cdktf synth`' });
   }
+  assertSynthesizedStack(json, file);
+  return json;
 }

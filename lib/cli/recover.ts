@@ -29,25 +29,27 @@ export class RecoverCommand extends RolloutCommand {
   static override usage = Command.Usage({
     description: 'Recover a Consul cluster that has lost its leader, with raft/peers.json',
     details: `
-      Only for a cluster with no leader (more than half its voters lost, or dead voters never removed: incidents B and A). It refuses while any server follows a leader: then remove dead voters with \`consul operator raft remove-peer\` (\`consul-rollout doctor\` prints the commands).
+      Only for a cluster with no leader (more than half its voters lost, or dead voters never removed: incidents B and A in docs/incidents.md). It refuses while any server follows a leader: then remove dead voters with \`consul operator raft remove-peer\` (\`consul-rollout doctor\` prints the commands).
 
       Every server that answers is a survivor. The file lists exactly the survivors (node IDs and Raft addresses) as voters, in the Raft protocol 3 format (\`--raft-protocol 2\` writes the legacy list of addresses, for clusters older than Consul 1.9; it is refused for protocol 3 clusters, which fail to start with "json: cannot unmarshal string into Go value of type raft.configEntry").
 
-      Without \`--apply\` nothing changes: the file each survivor would get is printed. \`--apply\` works on a local fleet directory: it stops every survivor, backs up each raft/ dir, writes the identical file on each, starts them, and verifies that a leader is elected, that the Raft configuration is exactly the survivors, that \`--check-keys\` are readable, and that Consul consumed every peers.json.
+      Without \`--apply\` nothing changes: the file each survivor would get is printed. \`--apply\` works on a local fleet (\`--fleet DIR\`): it stops every survivor, backs up each raft/ dir, writes the identical file on each, starts them, and verifies that a leader is elected, that the Raft configuration is exactly the survivors, that \`--check-keys\` are readable, and that Consul consumed every peers.json.
 
       Exit 0 on success, 1 when recovery is refused or a check fails, 2 for bad input.
     `,
     examples: [
-      ['Print the peers.json each survivor would get', '$0 recover --servers 10.0.1.10:8500,10.0.1.11:8500 --dry-run --json'],
-      ['Recover a local fleet and check that KV data survived', '$0 recover --servers test-output/my-fleet --apply --check-keys app/config,app/flags'],
-      ['The legacy format, for a Raft protocol 2 cluster (Consul < 1.9)', '$0 recover --servers 10.0.1.10:8500 --raft-protocol 2 --dry-run'],
+      ['Print the peers.json each survivor would get', '$0 recover --http-addr 10.0.1.10:8500,10.0.1.11:8500 --dry-run --json'],
+      ['Recover a local fleet and check that KV data survived', '$0 recover --fleet test-output/my-fleet --apply --check-keys app/config,app/flags'],
+      ['The legacy format, for a Raft protocol 2 cluster (Consul < 1.9)', '$0 recover --http-addr 10.0.1.10:8500 --raft-protocol 2 --dry-run'],
     ],
   });
 
-  servers = Option.String('--servers', {
-    required: true,
-    description: 'A local fleet directory (holding fleet.json), or the HTTP addresses of the surviving servers, comma-separated',
-  });
+  httpAddr = Option.String('--http-addr', { description: 'HTTP addresses of the surviving servers, comma-separated' });
+
+  fleet = Option.String('--fleet', { description: 'A local fleet directory (holding fleet.json) instead of --http-addr' });
+
+  /** The old spelling, which meant either of the two above: refused with the right one. */
+  servers = Option.String('--servers', { hidden: true });
 
   raftProtocol = Option.String('--raft-protocol', { description: 'peers.json format: 3 (default) or 2 (legacy)' });
 
@@ -62,17 +64,26 @@ export class RecoverCommand extends RolloutCommand {
     if (this.checkKeys !== undefined && !this.apply) {
       throw new UsageError('--check-keys is only checked after --apply', { remedy: 'add --apply, or drop --check-keys' });
     }
+    if (this.servers !== undefined) {
+      const replacement = isFleetDirectory(this.servers) ? `--fleet ${this.servers}` : `--http-addr ${this.servers}`;
+      throw new UsageError('recover no longer takes --servers (it meant a fleet directory or addresses)', { remedy: `use ${replacement}` });
+    }
+    if ((this.httpAddr === undefined) === (this.fleet === undefined)) {
+      throw new UsageError('recover needs exactly one of --http-addr and --fleet', {
+        remedy: 'e.g. `consul-rollout recover --http-addr 10.0.1.10:8500,10.0.1.11:8500 --dry-run`, or `--fleet DIR` for a local fleet',
+      });
+    }
     const protocol = parseProtocol(this.raftProtocol);
-    const fleet = isFleetDirectory(this.servers) ? LocalFleet.adopt(this.servers) : undefined;
+    const fleet = this.fleet === undefined ? undefined : LocalFleet.adopt(this.fleet);
     if (this.apply && fleet === undefined) {
-      throw new UsageError(`--apply needs a local fleet directory, and ${this.servers} is not one`, {
+      throw new UsageError('--apply needs a local fleet (--fleet DIR)', {
         remedy:
           `on other machines, print the file with --dry-run, stop every survivor, write it as <data_dir>/${PEERS_JSON_PATH} on each, and start them`,
       });
     }
     const source =
       fleet === undefined
-        ? { addresses: parseList('--servers', this.servers), deps: { client: (address: string) => new ConsulClient({ address }) } }
+        ? { addresses: parseList('--http-addr', this.httpAddr ?? ''), deps: { client: (address: string) => new ConsulClient({ address }) } }
         : localDoctorSource(fleet);
     const evidence = await gatherEvidence(source.addresses, source.deps);
     const plan = planRecovery(evidence, { protocol, running: fleet?.running().map((s) => s.name) });
@@ -95,14 +106,9 @@ function parseProtocol(value: string | undefined): RaftProtocol {
   throw new UsageError(`--raft-protocol must be 3 or 2, got "${value}"`, { remedy: 'omit it: 3 is right for every Consul since 1.9' });
 }
 
+/** For the hint that replaces `--servers`: which of the two new flags the old value meant. */
 function isFleetDirectory(value: string): boolean {
-  if (existsSync(join(value, FLEET_MANIFEST))) return true;
-  if (value.includes('/') || existsSync(value)) {
-    throw new UsageError(`${value} is not a local fleet directory (no ${FLEET_MANIFEST} in it) nor a list of addresses`, {
-      remedy: 'pass the fleet directory holding fleet.json, or host:port addresses of the surviving servers',
-    });
-  }
-  return false;
+  return existsSync(join(value, FLEET_MANIFEST)) || value.includes('/') || existsSync(value);
 }
 
 function planDocument(plan: RecoveryPlan, pathOf: (name: string) => string) {

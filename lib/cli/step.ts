@@ -143,8 +143,15 @@ export class StepCommand extends RolloutCommand {
     }).catch((cause: unknown) => {
       throw new UsageError(`cannot run ${this.cdktfBin}`, { cause, remedy: 'install cdktf-cli (npm i -g cdktf-cli) or pass --cdktf-bin' });
     });
+    // With reject: false, a binary that cannot be started comes back as a result without an exit code.
+    if (result.exitCode === undefined && result.signal === undefined) {
+      throw new UsageError(`cannot run ${this.cdktfBin} (${result.code ?? 'not started'})`, {
+        remedy: 'install cdktf-cli (npm i -g cdktf-cli) or pass --cdktf-bin PATH of an executable',
+      });
+    }
     if (result.exitCode !== 0) {
-      throw new RolloutError(`cdktf deploy of stage ${stage} failed (exit ${result.exitCode})`, {
+      const how = result.signal === undefined ? `exit ${result.exitCode}` : `killed by ${result.signal}`;
+      throw new RolloutError(`cdktf deploy of stage ${stage} failed (${how})`, {
         remedy: 'read the Terraform output above; lifecycle hooks that waited left servers untouched; inspect with `consul-rollout doctor`',
       });
     }

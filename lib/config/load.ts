@@ -117,8 +117,10 @@ export function loadRolloutConfig(options: LoadRolloutConfigOptions = {}): Rollo
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (cause) {
-    throw new UsageError(`${path}: is not valid JSON (${(cause as Error).message})`, { cause, remedy: 'fix the JSON syntax' });
+  } catch (error) {
+    // Only where, never the parser's message nor a `cause`: both quote the text around the error,
+    // and in this file that can be a secret pasted where a parameter name belongs.
+    throw new UsageError(`${path}: is not valid JSON${syntaxErrorPosition(text, error)}`, { remedy: 'fix the JSON syntax there' });
   }
   return parseRolloutConfig(json, { source: path, baseDir: dirname(path), overrides: options.overrides });
 }
@@ -272,4 +274,13 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path
     .map((segment, index) => (typeof segment === 'number' ? `[${segment}]` : `${index === 0 ? '' : '.'}${String(segment)}`))
     .join('');
+}
+
+/** " (line L, column C)" of a JSON.parse error, when the engine reports a position. */
+function syntaxErrorPosition(text: string, error: unknown): string {
+  const match = /position (\d+)/.exec(error instanceof Error ? error.message : '');
+  if (match === null) return text.trim() === '' ? ' (the file is empty)' : '';
+  const before = text.slice(0, Number(match[1]));
+  const line = before.split('\n').length;
+  return ` (line ${line}, column ${before.length - before.lastIndexOf('\n')})`;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeSecretShape } from './secret-patterns.ts';
+import { describeSecretInName } from './secret-patterns.ts';
 
 /**
  * The user's rollout config as written in `consul-rollout.config.json`: strict objects (a typo in
@@ -44,7 +44,33 @@ const regionSchema = name('an AWS region', /^[a-z]{2}(?:-[a-z]+)+-\d$/, 'an AWS 
 const vpcIdSchema = name('a VPC id', /^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'a VPC id such as "vpc-0123456789abcdef0"');
 const subnetIdSchema = name('a subnet id', /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'a subnet id such as "subnet-0123456789abcdef0"');
 const securityGroupIdSchema = name('a security group id', /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'a security group id such as "sg-0123456789abcdef0"');
-const cidrSchema = name('an IPv4 CIDR block', /^(?:\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'an IPv4 CIDR block such as "10.0.0.0/16"');
+/**
+ * Client networks allowed to reach Consul's plaintext HTTP/DNS ports. A valid IPv4 block of at
+ * most /8 (no private range is larger): `0.0.0.0/0` would open those ports to the internet
+ * wherever the subnets are public.
+ */
+const cidrSchema = z.string({ error: 'must be a string: an IPv4 CIDR block' }).superRefine((value, ctx) => {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+  if (value.trim() === '::/0' || /^0\.0\.0\.0\/0$/.test(value.trim())) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        `"${value}" is the whole internet: Consul's HTTP and DNS ports are plaintext; list your client subnets' CIDR blocks ` +
+        '(e.g. "10.0.0.0/16") or their security groups in clientAccess.securityGroupIds',
+    });
+    return;
+  }
+  const octets = match?.slice(1, 5).map(Number) ?? [];
+  const prefix = Number(match?.[5]);
+  if (match === null || octets.some((o) => o > 255) || prefix > 32) {
+    ctx.addIssue({ code: 'custom', message: `must be an IPv4 CIDR block such as "10.0.0.0/16" (octets 0–255, prefix /8–/32), got "${value}"` });
+  } else if (prefix < 8) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${value}" is wider than any private network (/${prefix}); list your client subnets' CIDR blocks (e.g. "10.0.0.0/16")`,
+    });
+  }
+});
 const instanceTypeSchema = name('an EC2 instance type', /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'an EC2 instance type such as "t3.small"');
 const snsTopicArnSchema = name('an SNS topic ARN', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN');
 const kmsKeyArnSchema = name('a KMS key ARN', /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'a KMS key ARN such as "arn:aws:kms:eu-west-1:111122223333:key/…"');
@@ -56,7 +82,7 @@ const kmsKeyArnSchema = name('a KMS key ARN', /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d
 export const parameterNameSchema = z
   .string({ error: 'must be a string: the NAME of an SSM parameter' })
   .superRefine((value, ctx) => {
-    const secretShape = describeSecretShape(value);
+    const secretShape = describeSecretInName(value);
     if (secretShape !== undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -200,6 +226,22 @@ export const rawConfigSchema = z
     alarmTopicArn: snsTopicArnSchema.optional(),
   })
   .superRefine((config, ctx) => {
+    // An AMI parameter is read by Terraform at plan time and its value kept in the state: one of
+    // the secret parameters there would put the secret in the state file.
+    const secretParameters = [config.secrets.gossipKeyParameter, config.secrets.aclTokenParameters.agent, config.secrets.aclTokenParameters.drainHandler];
+    const normalize = (parameter: string) => parameter.replace(/^\//, '');
+    config.generations.forEach((generation, index) => {
+      const ami = generation.ami.ssmParameter;
+      if (ami !== undefined && secretParameters.some((secret) => normalize(secret) === normalize(ami))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['generations', index, 'ami', 'ssmParameter'],
+          message:
+            'names one of the secrets parameters; Terraform would read the secret as an AMI id and keep it in its state. ' +
+            'Point it at the parameter holding the image id (e.g. "/consul/prod/ami")',
+        });
+      }
+    });
     const names = config.generations.map((g) => g.name);
     names.forEach((generation, index) => {
       if (names.indexOf(generation) !== index) {

@@ -1,7 +1,7 @@
 /**
  * Shapes of secret *values* that must never appear where we expect secret *names*, nor anywhere in
- * synthesized Terraform JSON (DESIGN.md §6: secrets come from SSM Parameter Store and never appear
- * in synthesized JSON or logs).
+ * synthesized Terraform JSON (docs/design.md, "Real components": secrets come from SSM Parameter Store and
+ * never appear in synthesized JSON or logs).
  *
  * One list serves two callers: the config loader (is this field a value instead of a name?) and
  * the secret scan of a synthesized output directory (does this text contain a value?). Patterns
@@ -67,6 +67,38 @@ export function describeSecretShape(value: string): string | undefined {
     if (anchored.test(trimmed)) return description;
   }
   return undefined;
+}
+
+/**
+ * Looser shapes for a field that must hold a *name*: a name has no business containing a secret
+ * anywhere, so these match inside the value (`token-<uuid>`, `/<uuid>`, `/consul/<key>`) and
+ * also catch a gossip key with its `=` padding stripped. Too loose for scanning whole files.
+ */
+const IN_NAME: readonly { readonly description: string; readonly pattern: RegExp }[] = [
+  { description: 'a Consul ACL token (a UUID)', pattern: /[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}/ },
+  { description: 'an AWS access key id', pattern: /(?:AKIA|ASIA)[A-Z0-9]{16}/ },
+  { description: 'a Consul gossip encryption key (16 or 32 bytes of base64)', pattern: /[A-Za-z0-9+/]{43}=|[A-Za-z0-9+/]{22}==/ },
+];
+
+/** An unpadded key: exactly 22 or 43 base64 characters with the mix of cases and digits of random bytes. */
+function looksLikeUnpaddedKey(run: string): boolean {
+  const core = run.replace(/^\/+|\/+$/g, '');
+  if (core.length !== 22 && core.length !== 43) return false;
+  const count = (re: RegExp) => (core.match(re) ?? []).length;
+  return count(/[A-Z]/g) >= 2 && count(/[a-z]/g) >= 2 && count(/[0-9]/g) >= 2;
+}
+
+/**
+ * The description of the secret a *name* field contains, or undefined when it looks like a name:
+ * the whole-value shapes of {@link describeSecretShape}, a secret anywhere inside, or an unpadded
+ * gossip key.
+ */
+export function describeSecretInName(value: string): string | undefined {
+  const whole = describeSecretShape(value);
+  if (whole !== undefined) return whole;
+  for (const { description, pattern } of IN_NAME) if (pattern.test(value)) return description;
+  const runs = value.match(/[A-Za-z0-9+/]+/g) ?? [];
+  return runs.some(looksLikeUnpaddedKey) ? 'a Consul gossip encryption key (base64, padding removed)' : undefined;
 }
 
 export interface SecretFinding {

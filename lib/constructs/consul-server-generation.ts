@@ -98,7 +98,7 @@ export interface ConsulServerGenerationProps {
 /**
  * One generation of Consul servers: a launch template for one AMI and an Auto Scaling group named
  * after the generation, whose instances are gated in by a launch hook and drained out by a
- * terminate hook (DESIGN.md §2). A rollout runs two generations side by side and destroys the old
+ * terminate hook (docs/design.md, "Rollout model"). A rollout runs two generations side by side and destroys the old
  * one when every new server is a healthy voter.
  */
 export class ConsulServerGeneration extends Construct {

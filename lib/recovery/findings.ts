@@ -221,7 +221,7 @@ function noLeader(view: ClusterPicture): Finding[] {
         `the Raft configuration has ${voters.length} voters, quorum ${quorum}, of which ${alive.length} are alive in serf` +
         (gone.length > 0 ? `; not alive: ${gone.map(describeServer).join(', ')}` : '');
   const recover =
-    `recover with peers.json from the surviving servers: \`consul-rollout recover --servers ${reachableAddresses(view)} --dry-run\` ` +
+    `recover with peers.json from the surviving servers: \`consul-rollout recover --http-addr ${reachableAddresses(view)} --dry-run\` ` +
     'to review the file, then `--apply` (stops the survivors, writes an identical raft/peers.json on each, starts them)';
   const remedy = !recoveryApplies
     ? 'check the addresses and that the agents run; if every server is lost, restore a snapshot (`consul snapshot restore`) on new servers'
@@ -256,7 +256,7 @@ function removalRemedy(view: ClusterPicture, server: RaftServer, status: Member[
   if (view.leaderApi === undefined) {
     return (
       'there is no leader, so `consul operator raft remove-peer` would fail with "No cluster leader" (incident A\'s deadlock): ' +
-      `recover with peers.json instead: \`consul-rollout recover --servers ${reachableAddresses(view)} --dry-run\`, then \`--apply\``
+      `recover with peers.json instead: \`consul-rollout recover --http-addr ${reachableAddresses(view)} --dry-run\`, then \`--apply\``
     );
   }
   const removePeer = `consul operator raft remove-peer -http-addr=${view.leaderApi} -id=${server.id}`;

@@ -6,7 +6,7 @@
  * and the failure tolerance after each step.
  *
  * Pure: two parsed JSON documents in, a value out. The step model follows the pipeline's rules
- * (DESIGN.md §2): every server of a generation is a voter once its launch gate completes; new
+ * (docs/design.md, "Rollout model"): every server of a generation is a voter once its launch gate completes; new
  * servers join before old ones are drained; drains happen one server at a time.
  */
 import { z } from 'zod';

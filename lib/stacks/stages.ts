@@ -10,7 +10,7 @@ export interface StagedGeneration {
 }
 
 /**
- * Which generations exist, at what size, in each stage (DESIGN.md §2):
+ * Which generations exist, at what size, in each stage (docs/design.md, "Rollout model"):
  *
  * - canary: the old generation at full size plus one new server — the first new-version voter is
  *   gated in while the old cluster is untouched (voters N+1);

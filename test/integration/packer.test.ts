@@ -1,5 +1,5 @@
 /**
- * The Packer template and its scripts, checked with a real `packer` binary (DESIGN.md §4):
+ * The Packer template and its scripts, checked with a real `packer` binary (docs/design.md, "Real components"):
  * scripts/provision-packer.sh finds one or builds it through the Go module proxy — a cold build
  * takes minutes — and this test fails loudly if it cannot.
  */

@@ -154,7 +154,7 @@ describe('doctor on real servers', () => {
       gatherEvidence(addresses(alive), deps).then((evidence) => planRecovery(evidence)),
       (error: unknown) => error instanceof RolloutError && /has a leader/.test(error.message) && /remove-peer/.test(error.remedy ?? ''),
     );
-    const refused = await cli('recover', '--servers', addresses(alive).join(','), '--dry-run', '--json');
+    const refused = await cli('recover', '--http-addr', addresses(alive).join(','), '--dry-run', '--json');
     assert.equal(refused.exitCode, 1, refused.stderr);
     const refusal = JSON.parse(refused.stdout) as { error: { kind: string; message: string; remedy: string } };
     assert.equal(refusal.error.kind, 'RolloutError');
@@ -200,7 +200,7 @@ describe('recover on real servers', () => {
     assert.deepEqual(ofKind(diagnosis, 'stale-voter').map((f) => f.server?.name).sort(), victims.map((v) => v.name).sort());
     for (const finding of ofKind(diagnosis, 'stale-voter')) assert.match(finding.remedy, /No cluster leader.*consul-rollout recover/);
 
-    const dryRun = await cli('recover', '--servers', fleet.baseDir, '--dry-run', '--json');
+    const dryRun = await cli('recover', '--fleet', fleet.baseDir, '--dry-run', '--json');
     assert.equal(dryRun.exitCode, 0, dryRun.stderr);
     const planned = JSON.parse(dryRun.stdout) as { mode: string; servers: { name: string; path: string; peersJson: unknown }[] };
     const survivor = survivors[0]!;
@@ -231,7 +231,7 @@ describe('recover on real servers', () => {
     await waitNoLeader(survivors);
     const pidsBefore = survivors.map((s) => s.pid);
 
-    const run = await cli('recover', '--servers', fleet.baseDir, '--apply', '--json', '--check-keys', Object.keys(keys).join(','));
+    const run = await cli('recover', '--fleet', fleet.baseDir, '--apply', '--json', '--check-keys', Object.keys(keys).join(','));
     assert.equal(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
     const document = JSON.parse(run.stdout) as { mode: string; result: RecoveryResult; dead: { id: string }[] };
     assert.equal(document.mode, 'apply');
@@ -263,15 +263,16 @@ describe('consul-rollout doctor and recover: bad input', () => {
   it('exits 2 with one clear message for a bad flag, and for contradictory ones', async () => {
     const run = await cli('doctor', '--http-adr', '127.0.0.2:8500', '--json');
     assert.equal(run.exitCode, 2);
-    assert.equal(run.stdout, '');
+    // Under --json even a parse error is one JSON error document on stdout.
+    assert.equal(JSON.parse(run.stdout).error.kind, 'UsageError');
     assert.equal(run.stderr.split('\n').filter((l) => l.startsWith('consul-rollout: ')).length, 1, run.stderr);
     assert.match(run.stderr, /^consul-rollout: Unsupported option name \("--http-adr"\)/);
 
-    const both = await cli('recover', '--servers', '127.0.0.2:8500', '--dry-run', '--apply');
+    const both = await cli('recover', '--http-addr', '127.0.0.2:8500', '--dry-run', '--apply');
     assert.equal(both.exitCode, 2);
     assert.equal(both.stderr, 'consul-rollout: --dry-run and --apply exclude each other\nremedy: pass one of them');
 
-    const v2 = await cli('recover', '--servers', '127.0.0.2:8500', '--raft-protocol', 'two', '--json');
+    const v2 = await cli('recover', '--http-addr', '127.0.0.2:8500', '--raft-protocol', 'two', '--json');
     assert.equal(v2.exitCode, 2);
     assert.equal(JSON.parse(v2.stdout).error.kind, 'UsageError');
   });

@@ -180,7 +180,7 @@ export class LocalServer {
     this.state = 'running';
     // The address claim stays with the fleet's creator: a claim naming an adopter that has
     // exited would be reclaimed, and the agent killed, by the next fleet on this machine.
-    if (!this.#outliveThisProcess) recordServerPid(this.ip, child.pid);
+    if (!this.#outliveThisProcess) recordServerPid(this.ip, child.pid, this.configFile);
     void child.exited.then(() => {
       // The agent exited on its own (after `leave`, or a crash): it is no longer running.
       if (this.process !== child) return;

@@ -3,21 +3,63 @@
  * the standard ports (8300, 8301, 8500) on an address of its own, as on a real network.
  *
  * Several fleets may run at once (a test file and the demo, two test files): each claim is an
- * exclusively created file naming the owning process and the Consul process on that address.
- * A claim whose owner died is reclaimed, and the Consul process it recorded is killed first, so a
- * test run that crashed (SIGKILL, OOM) cannot leak servers into the next one.
+ * exclusively created file naming the owning process and the Consul agent on that address. A
+ * claim whose owner died is reclaimed, and the agent it recorded is killed first, so a test run
+ * that crashed (SIGKILL, OOM) cannot leak servers into the next one.
+ *
+ * A claim is an instruction to kill a process, so neither the directory nor a claim is trusted
+ * blindly: the directory is per user, created owner-only (0700) and refused if another user owns
+ * it or others may write to it; and a recorded process is only killed when /proc shows it is a
+ * `consul agent` running the exact config file the claim names. Anything else is left alone.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, type Stats } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { basename, join } from 'node:path';
+import { z } from 'zod';
+import { RolloutError } from '../../errors.ts';
 
-const CLAIM_DIR = join(tmpdir(), 'consul-rollout-loopback');
 const FIRST_HOST = 2;
 const LAST_HOST = 254;
 
-interface Claim {
-  readonly ownerPid: number;
-  readonly serverPid?: number;
+const ClaimSchema = z.object({
+  ownerPid: z.number().int().positive(),
+  serverPid: z.number().int().positive().optional(),
+  /** The agent's `-config-file`: what proves, before a kill, that the pid is still that agent. */
+  configFile: z.string().min(1).optional(),
+});
+type Claim = z.infer<typeof ClaimSchema>;
+
+/** This user's claim directory: one per uid, so no other user's files are ever read as claims. */
+export function claimDirectory(): string {
+  const uid = process.getuid?.() ?? userInfo().username;
+  return join(tmpdir(), `consul-rollout-loopback-${uid}`);
+}
+
+/**
+ * Why `stats` (lstat of the claim directory) must not be trusted, or undefined when it may:
+ * a real directory (not a symlink), owned by `uid`, with no group or world permissions.
+ */
+export function claimDirectoryProblem(stats: Pick<Stats, 'uid' | 'mode'> & { isDirectory(): boolean; isSymbolicLink(): boolean }, uid: number | undefined): string | undefined {
+  if (stats.isSymbolicLink() || !stats.isDirectory()) return 'is not a directory';
+  if (uid !== undefined && stats.uid !== uid) return `is owned by uid ${stats.uid}, not by this user (uid ${uid})`;
+  if ((stats.mode & 0o077) !== 0) return `has mode ${(stats.mode & 0o777).toString(8)}: others may read or write claims (must be 700)`;
+  return undefined;
+}
+
+function ensureClaimDirectory(): string {
+  const dir = claimDirectory();
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const problem = claimDirectoryProblem(lstatSync(dir), process.getuid?.());
+  if (problem !== undefined) {
+    throw new RolloutError(`the loopback claim directory ${dir} ${problem}; its claims could make this process kill others`, {
+      remedy: `check who created ${dir}; if no fleet of yours is running, remove it and run again`,
+    });
+  }
+  return dir;
 }
 
 export function processAlive(pid: number): boolean {
@@ -29,22 +71,47 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-function claimPath(ip: string): string {
-  return join(CLAIM_DIR, ip);
+/**
+ * Whether a process command line (the NUL-separated /proc/<pid>/cmdline) is a Consul agent
+ * running `configFile`: a `consul` binary, the `agent` subcommand, and exactly that config file.
+ */
+export function isConsulAgentFor(cmdline: string, configFile: string): boolean {
+  const argv = cmdline.split('\0').filter((arg) => arg !== '');
+  return basename(argv[0] ?? '') === 'consul' && argv.includes('agent') && argv.includes(`-config-file=${configFile}`);
 }
 
-function readClaim(ip: string): Claim | undefined {
+/**
+ * What to do about the agent an abandoned claim recorded: kill it only when it is verifiably the
+ * agent this project started for that claim. Without a recorded config file or without /proc
+ * there is no proof, and a process that cannot be proven ours is never killed.
+ */
+export function reapAbandonedAgent(claim: Claim, readCmdline: (pid: number) => string = (pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8')): 'killed' | 'not-ours' | 'none' {
+  if (claim.serverPid === undefined || !processAlive(claim.serverPid)) return 'none';
+  if (claim.configFile === undefined) return 'not-ours';
+  let cmdline: string;
   try {
-    return JSON.parse(readFileSync(claimPath(ip), 'utf8')) as Claim;
+    cmdline = readCmdline(claim.serverPid);
+  } catch {
+    return 'not-ours';
+  }
+  if (!isConsulAgentFor(cmdline, claim.configFile)) return 'not-ours';
+  killGroup(claim.serverPid);
+  return 'killed';
+}
+
+function readClaim(dir: string, ip: string): Claim | undefined {
+  try {
+    const parsed = ClaimSchema.safeParse(JSON.parse(readFileSync(join(dir, ip), 'utf8')));
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined; // absent, or half-written by a process that died mid-write
   }
 }
 
-function tryCreate(ip: string, ownerPid: number): boolean {
+function tryCreate(dir: string, ip: string, ownerPid: number): boolean {
   try {
-    closeSync(openSync(claimPath(ip), 'wx'));
-    writeFileSync(claimPath(ip), JSON.stringify({ ownerPid } satisfies Claim));
+    closeSync(openSync(join(dir, ip), 'wx', 0o600));
+    writeFileSync(join(dir, ip), JSON.stringify({ ownerPid } satisfies Claim));
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -53,43 +120,79 @@ function tryCreate(ip: string, ownerPid: number): boolean {
 }
 
 /**
+ * The shared, world-writable claim directory of earlier checkouts. Fleets of an older checkout on
+ * the same machine still claim there, so it is consulted read-only — an address a live process
+ * claimed there is taken — and mirrored with an owner-only entry (no server pid, so an older
+ * checkout never kills anything of ours). Never trusted to kill anything. Remove once no checkout
+ * claims there any more.
+ */
+const SHARED_DIR_OF_OLDER_CHECKOUTS = join(tmpdir(), 'consul-rollout-loopback');
+
+function takenByOlderCheckout(ip: string): boolean {
+  const claim = readClaim(SHARED_DIR_OF_OLDER_CHECKOUTS, ip);
+  return claim !== undefined && claim.ownerPid !== process.pid && processAlive(claim.ownerPid);
+}
+
+function mirrorForOlderCheckouts(ip: string, ownerPid: number): void {
+  try {
+    mkdirSync(SHARED_DIR_OF_OLDER_CHECKOUTS, { recursive: true });
+    rmSync(join(SHARED_DIR_OF_OLDER_CHECKOUTS, ip), { force: true }); // checked above: no live owner
+    writeFileSync(join(SHARED_DIR_OF_OLDER_CHECKOUTS, ip), JSON.stringify({ ownerPid } satisfies Claim), { flag: 'wx' });
+  } catch {
+    // Best effort: another process mirrored it first, or the directory is not ours to write.
+  }
+}
+
+/**
  * Claim `count` free loopback addresses for `ownerPid` (this process, or the creator of a fleet
  * that this process adopted: the claim must name a process that outlives the servers).
  */
 export function claimLoopbackAddresses(count: number, ownerPid: number = process.pid): string[] {
-  mkdirSync(CLAIM_DIR, { recursive: true });
+  const dir = ensureClaimDirectory();
   const claimed: string[] = [];
   for (let host = FIRST_HOST; host <= LAST_HOST && claimed.length < count; host++) {
     const ip = `127.0.0.${host}`;
-    if (tryCreate(ip, ownerPid)) {
+    if (takenByOlderCheckout(ip)) continue;
+    if (tryCreate(dir, ip, ownerPid)) {
+      mirrorForOlderCheckouts(ip, ownerPid);
       claimed.push(ip);
       continue;
     }
-    const existing = readClaim(ip);
+    const existing = readClaim(dir, ip);
     if (existing !== undefined && processAlive(existing.ownerPid)) continue;
-    // The owner is gone: stop whatever server it left behind, then take the address over.
-    if (existing?.serverPid !== undefined && processAlive(existing.serverPid)) {
-      killGroup(existing.serverPid);
+    // The owner is gone: stop the agent it left behind (if it provably is one), then take the
+    // address over. A live process that is not provably that agent keeps the address.
+    if (existing !== undefined && reapAbandonedAgent(existing) === 'not-ours') continue;
+    rmSync(join(dir, ip), { force: true });
+    if (tryCreate(dir, ip, ownerPid)) {
+      mirrorForOlderCheckouts(ip, ownerPid);
+      claimed.push(ip);
     }
-    rmSync(claimPath(ip), { force: true });
-    if (tryCreate(ip, ownerPid)) claimed.push(ip);
   }
   if (claimed.length < count) {
     releaseLoopbackAddresses(claimed);
-    throw new Error(`only ${claimed.length} of ${count} loopback addresses are free in ${CLAIM_DIR}`);
+    throw new RolloutError(`only ${claimed.length} of ${count} loopback addresses are free in ${dir}`, {
+      remedy: 'stop other local fleets (demo, bench, tests) or wait for them to finish',
+    });
   }
   return claimed;
 }
 
-/** Record the Consul process now serving on `ip`, so a later run can reap it if we die. */
-export function recordServerPid(ip: string, serverPid: number | undefined): void {
-  const claim: Claim = serverPid === undefined ? { ownerPid: process.pid } : { ownerPid: process.pid, serverPid };
-  writeFileSync(claimPath(ip), JSON.stringify(claim));
+/**
+ * Record the Consul agent now serving on `ip` and the config file it runs, so a later run can
+ * reap it if we die — and can tell it from an unrelated process that reused the pid.
+ */
+export function recordServerPid(ip: string, serverPid: number | undefined, configFile?: string): void {
+  const claim: Claim =
+    serverPid === undefined ? { ownerPid: process.pid } : { ownerPid: process.pid, serverPid, ...(configFile === undefined ? {} : { configFile }) };
+  writeFileSync(join(ensureClaimDirectory(), ip), JSON.stringify(claim), { mode: 0o600 });
 }
 
 export function releaseLoopbackAddresses(ips: readonly string[]): void {
+  const dir = claimDirectory();
   for (const ip of ips) {
-    if (readClaim(ip)?.ownerPid === process.pid) rmSync(claimPath(ip), { force: true });
+    if (readClaim(dir, ip)?.ownerPid === process.pid) rmSync(join(dir, ip), { force: true });
+    if (readClaim(SHARED_DIR_OF_OLDER_CHECKOUTS, ip)?.ownerPid === process.pid) rmSync(join(SHARED_DIR_OF_OLDER_CHECKOUTS, ip), { force: true });
   }
 }
 

@@ -162,13 +162,16 @@ describe('consul-rollout handle: malformed input → exit 2, one message, a reje
       assert.equal(document.decision.action, 'reject');
       assert.match(String(document.decision.message), c.message);
       assert.equal(document.plan, 'nothing: the input is rejected');
+      const { error } = document as { error?: { kind?: string; message?: string } };
+      assert.equal(error?.kind, 'UsageError', 'the CLI-wide error document, with the decision beside it');
+      assert.match(String(error?.message), c.message);
     });
   }
 
-  it('without --json, stdout says nothing was done and stderr holds the one message', async () => {
+  it('without --json, stdout stays empty and stderr holds the one message', async () => {
     const run = await handle(event('invalid-instance-id.json'));
     assert.equal(run.exitCode, 2);
-    assert.equal(run.stdout, 'decision: reject (nothing was done)');
+    assert.equal(run.stdout, '');
     assertOneMessage(run.stderr, /^consul-rollout: EventBridge event: field "detail\.EC2InstanceId"/);
   });
 
@@ -180,6 +183,27 @@ describe('consul-rollout handle: malformed input → exit 2, one message, a reje
     assertOneMessage(empty.stderr, /--managed-groups has an empty item in "a,,b"/);
     const unknown = await handle(event('eventbridge-terminate.json'), '--bogus');
     assert.equal(unknown.exitCode, 2);
+  });
+});
+
+describe('consul-rollout handle: values from the event cannot drive the terminal', () => {
+  const base = fixture('eventbridge-terminate.json') as { detail: Record<string, unknown> } & Record<string, unknown>;
+  const hostile = 'prod-consul-g1\n\u001b[2J\u001b]0;owned\u0007decision: gate i-0000';
+
+  it('a group name with a newline and escape codes prints as one escaped line', async () => {
+    const path = scratchFile('hostile.json', JSON.stringify({ ...base, detail: { ...base.detail, AutoScalingGroupName: hostile } }));
+    const run = await handle(path);
+    const output = run.stdout + run.stderr;
+    assert.doesNotMatch(output, /[\u0000-\u0008\u000b-\u001f\u007f]/, 'no control characters reach the terminal');
+    // The event schema takes any group name (AWS allows most characters); printing it is the risk.
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.equal(run.stdout.split('\n').filter((l) => l.startsWith('decision: ')).length, 1, run.stdout);
+    assert.match(run.stdout, /group prod-consul-g1\\x0a\\x1b\[2J\\x1b\]0;owned\\x07decision: gate i-0000,/);
+    // Not a group this handler manages: the ignore reason quotes the name, escaped the same way.
+    const ignored = await handle(path, '--managed-groups', 'other-*');
+    assert.equal(ignored.exitCode, 0, ignored.stderr);
+    assert.doesNotMatch(ignored.stdout + ignored.stderr, /[\u0000-\u0008\u000b-\u001f\u007f]/);
+    assert.equal(ignored.stdout.trimEnd().split('\n').length, 2, ignored.stdout);
   });
 });
 

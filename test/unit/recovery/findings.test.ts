@@ -61,7 +61,7 @@ describe('computeFindings', () => {
     assert.match(noLeader!.evidence, /none of the 1 reachable servers \(s1\) follows a leader; the Raft configuration has 3 voters, quorum 2, of which 1 are alive/);
     assert.match(noLeader!.evidence, new RegExp(`not alive: s2 \\(id ${id(2)}`));
     assert.match(noLeader!.remedy, /peers\.json recovery applies \(1 of 3 voters alive, 2 needed/);
-    assert.match(noLeader!.remedy, /consul-rollout recover --servers 10\.0\.0\.1:8500 --dry-run/);
+    assert.match(noLeader!.remedy, /consul-rollout recover --http-addr 10\.0\.0\.1:8500 --dry-run/);
     // Without a leader remove-peer cannot commit: the remedy for each stale voter is recovery.
     for (const stale of only(d, 'stale-voter')) {
       assert.doesNotMatch(stale.remedy, /^consul operator raft remove-peer/);

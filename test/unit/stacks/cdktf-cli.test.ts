@@ -1,5 +1,5 @@
 /**
- * `cdktf synth` through the real CLI, with no Terraform binary on PATH (DESIGN.md §4): the app
+ * `cdktf synth` through the real CLI, with no Terraform binary on PATH (docs/design.md, "Real components"): the app
  * entry is test/fixtures/stacks/stub-app.ts (main.ts with the stub handler), the stage comes from
  * CDKTF_CONTEXT_JSON, and the output is a cdktf.out-style directory.
  */

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md §6: secrets never appear in synthesized output. Synthesizes every stage into real
+ * docs/design.md, "Real components": secrets never appear in synthesized output. Synthesizes every stage into real
  * output directories (cdk.tf.json, manifest, the zipped handler asset) and scans every byte of
  * them — with launch-template user data decoded from base64 and the zip unpacked — for the test
  * world's secret values and for anything shaped like a gossip key, an ACL token or AWS credentials.
