@@ -16,6 +16,9 @@
 # (scripts/licence-gate.sh) and the build is refused when any is source-available (BUSL and the
 # like), naming each offending module@version.
 #
+# Optional env: GO_BUILD_PACKAGE (the main package, when it is not the module root, e.g.
+# github.com/opentofu/opentofu/cmd/tofu) and GO_BUILD_LDFLAGS (passed to `go build -ldflags`).
+#
 # Usage:   go-module-build.sh MODULE VERSION BINARY_NAME [COMPANION@VERSION ...]
 # Example: go-module-build.sh github.com/hashicorp/consul v1.15.4 consul github.com/hashicorp/consul/api@v1.21.1
 # Prints:  the path of the cached binary on stdout; progress on stderr.
@@ -43,6 +46,7 @@ EOF
 readonly module="$1" version="$2" binary_name="$3"
 shift 3
 readonly companions=("$@")
+readonly main_package="${GO_BUILD_PACKAGE:-$module}"
 [[ "$version" =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$ ]] ||
   die "version '$version' is not a semantic version tag" "pass a tag such as v1.15.4"
 
@@ -91,7 +95,7 @@ if [[ -n "$edits" ]]; then
   log "copied $(wc -l <<<"$edits") replace/exclude directive(s) from upstream go.mod"
 fi
 
-go get -tool "$module@$version" ${companions[@]+"${companions[@]}"} >"$work/get.log" 2>&1 ||
+go get -tool "$main_package@$version" ${companions[@]+"${companions[@]}"} >"$work/get.log" 2>&1 ||
   die "go get -tool $module@$version failed: $(tail -n5 "$work/get.log")" \
     "re-run with a different version, or set the binary path by hand (see README)"
 
@@ -111,7 +115,7 @@ case "$gate_status" in
 esac
 
 mkdir -p "$target_dir"
-go build -trimpath -o "$work/$binary_name" "$module" >"$work/build.log" 2>&1 ||
+go build -trimpath -ldflags="${GO_BUILD_LDFLAGS:-}" -o "$work/$binary_name" "$main_package" >"$work/build.log" 2>&1 ||
   die "go build $module failed: $(tail -n5 "$work/build.log")" \
     "check 'go version' (needs the go version named in $module's go.mod)"
 mv "$work/$binary_name" "$target"

@@ -1,5 +1,5 @@
 import type { Construct } from 'constructs';
-import { TerraformOutput, TerraformStack } from 'cdktf';
+import { LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider/index.js';
 import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter/index.js';
 import type { GenerationConfig, RolloutConfig } from '../config/load.ts';
@@ -31,6 +31,11 @@ export class ConsulClusterStack extends TerraformStack {
   constructor(scope: Construct, props: ConsulClusterStackProps) {
     const { config } = props;
     super(scope, config.clusterName);
+
+    // cdktf's default local backend bakes the absolute path of the synthesizing machine into the
+    // JSON. Relative to the stack directory (<outdir>/stacks/<name>), this is the same file — the
+    // project root, where re-synthesis never deletes it — on any machine and in any checkout.
+    new LocalBackend(this, { path: `../../../terraform.${config.clusterName}.tfstate` });
 
     new AwsProvider(this, 'aws', {
       region: config.region,
