@@ -121,6 +121,11 @@ interface CallSpec<T extends z.ZodType> {
   readonly acceptStatus?: readonly number[];
   /** Statuses that mean "not found" and map to `undefined` instead of an error. */
   readonly notFoundStatus?: readonly number[];
+  /**
+   * A list Consul filters by ACL instead of refusing (members, catalog nodes): a partial list
+   * would make a quorum decision on half the cluster, so a filtered answer is refused like a 403.
+   */
+  readonly wholeListOnly?: boolean;
   readonly options?: BlockingOptions;
 }
 
@@ -167,7 +172,7 @@ export class ConsulClient {
 
   /** LAN gossip members with their serf status (alive, failed, left, ...). */
   async members(options?: RequestOptions): Promise<Member[]> {
-    return this.#call({ method: 'GET', path: '/v1/agent/members', schema: MembersSchema, options });
+    return this.#call({ method: 'GET', path: '/v1/agent/members', schema: MembersSchema, wholeListOnly: true, options });
   }
 
   /**
@@ -214,6 +219,7 @@ export class ConsulClient {
       path: '/v1/catalog/nodes',
       query: { 'node-meta': options.nodeMeta },
       schema: CatalogNodesSchema,
+      wholeListOnly: true,
       options,
     });
   }
@@ -394,6 +400,11 @@ export class ConsulClient {
     if (spec.notFoundStatus?.includes(response.status)) return { value: undefined, index };
     if (!response.ok && !spec.acceptStatus?.includes(response.status)) {
       throw this.#httpError(operation, kvKeyOf(spec.path), response.status, text, response.statusText);
+    }
+    if (spec.wholeListOnly && response.headers.get('x-consul-results-filtered-by-acls') === 'true') {
+      throw new ConsulApiError(operation, 'permission-denied', `permission denied (the list was filtered by ACLs): ${describeAclRequirement(operation)}`, {
+        remedy: 'add that rule to the token\'s policy (or attach the policy file named), or use a token that has it',
+      });
     }
     let json: unknown;
     try {
