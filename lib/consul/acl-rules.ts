@@ -42,6 +42,9 @@ export const ACL_REQUIREMENTS: Readonly<Record<string, AclRequirement>> = {
   'PUT /v1/session/create': { rule: 'session_prefix "" { policy = "write" }', policies: WRITERS },
   'PUT /v1/session/renew/<id>': { rule: 'session_prefix "" { policy = "write" }', policies: WRITERS },
   'PUT /v1/session/destroy/<id>': { rule: 'session_prefix "" { policy = "write" }', policies: WRITERS },
+  'PUT /v1/acl/policy': { rule: 'acl = "write"', policies: [] },
+  'PUT /v1/acl/token': { rule: 'acl = "write"', policies: [] },
+  'PUT /v1/agent/token/agent': { rule: 'agent_prefix "" { policy = "write" }', policies: WRITERS },
   'GET /v1/snapshot': { rule: 'acl = "write"', policies: ['step'] },
 };
 
@@ -49,7 +52,8 @@ export const ACL_REQUIREMENTS: Readonly<Record<string, AclRequirement>> = {
 function kvRequirement(method: string, key: string): AclRequirement {
   const write = method !== 'GET';
   if (key.startsWith('consul-rollout/drain-lock')) {
-    return { rule: `key "consul-rollout/drain-lock" { policy = "write" }`, policies: WRITERS };
+    // policies/consul-rollout-step.hcl grants it too, through key_prefix "consul-rollout/".
+    return { rule: `key "consul-rollout/drain-lock" { policy = "write" }`, policies: ['handler'] };
   }
   if (key.startsWith('consul-rollout/')) return { rule: 'key_prefix "consul-rollout/" { policy = "write" }', policies: ['step'] };
   return write

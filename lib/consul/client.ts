@@ -9,7 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { RolloutError } from '../errors.ts';
 import { parseGoDuration } from '../util/duration.ts';
 import { CONSUL_ENV, ConsulToken, parseConsulAddress, type ConsulAccess, type ConsulAddress, type ConsulTls } from './access.ts';
@@ -374,6 +374,41 @@ export class ConsulClient {
       schema: BooleanReplySchema,
       options,
     });
+  }
+
+  /** Create an ACL policy from HCL rules (a management token's job: fleets and set-up scripts). */
+  async aclPolicyCreate(name: string, rules: string, options?: RequestOptions): Promise<{ id: string }> {
+    const reply = await this.#call({
+      method: 'PUT',
+      path: '/v1/acl/policy',
+      body: { Name: name, Rules: rules },
+      schema: z.object({ ID: z.string().min(1) }),
+      options,
+    });
+    return { id: reply.ID };
+  }
+
+  /**
+   * Create a token for the named policies. `secretId` fixes the secret (a server's agent token
+   * written into its config before the cluster exists). The reply's SecretID is wrapped at once.
+   */
+  async aclTokenCreate(
+    spec: { description: string; policies: readonly string[]; secretId?: string },
+    options?: RequestOptions,
+  ): Promise<{ accessorId: string; token: ConsulToken }> {
+    const reply = await this.#call({
+      method: 'PUT',
+      path: '/v1/acl/token',
+      body: { Description: spec.description, Policies: spec.policies.map((Name) => ({ Name })), ...(spec.secretId === undefined ? {} : { SecretID: spec.secretId }) },
+      schema: z.object({ AccessorID: z.string().min(1), SecretID: z.string().min(1) }),
+      options,
+    });
+    return { accessorId: reply.AccessorID, token: new ConsulToken(reply.SecretID) };
+  }
+
+  /** Set this agent's own `agent` token (it syncs its node to the catalog with it at once). */
+  async setAgentToken(token: ConsulToken, options?: RequestOptions): Promise<void> {
+    await this.#call({ method: 'PUT', path: '/v1/agent/token/agent', body: { Token: token.reveal() }, schema: emptyBody, options });
   }
 
   async #call<T extends z.ZodType>(spec: CallSpec<T> & { notFoundStatus: readonly number[] }): Promise<z.output<T> | undefined>;

@@ -15,7 +15,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RolloutError } from '../errors.ts';
-import type { ConsulClient } from '../consul/client.ts';
+import { isAccessDenied, type ConsulClient } from '../consul/client.ts';
 
 export interface DrainLockOptions {
   /** KV key of the lock. @default "consul-rollout/drain-lock" */
@@ -82,7 +82,8 @@ export async function acquireDrainLock(context: AcquireContext, options: DrainLo
         await sleep(500, undefined, { signal: context.signal }); // free but refused: lock delay is running
       }
     } catch (error) {
-      if (context.signal?.aborted) throw error;
+      // A 403 or a TLS failure does not heal by waiting: say so now, naming the missing rule.
+      if (context.signal?.aborted || isAccessDenied(error)) throw error;
       // The server we used may just have been drained: forget the session, pick another server.
       lastError = error;
       session = undefined;
@@ -116,6 +117,7 @@ async function createSession(
       );
       return { client, id };
     } catch (error) {
+      if (isAccessDenied(error)) throw error;
       lastError = error;
     }
   }
