@@ -44,6 +44,7 @@ export const ACL_REQUIREMENTS: Readonly<Record<string, AclRequirement>> = {
   'PUT /v1/session/destroy/<id>': { rule: 'session_prefix "" { policy = "write" }', policies: WRITERS },
   'PUT /v1/acl/policy': { rule: 'acl = "write"', policies: [] },
   'PUT /v1/acl/token': { rule: 'acl = "write"', policies: [] },
+  'GET /v1/acl/token/self': { rule: 'a valid token (no rule)', policies: [] },
   'PUT /v1/agent/token/agent': { rule: 'agent_prefix "" { policy = "write" }', policies: WRITERS },
   'GET /v1/snapshot': { rule: 'acl = "write"', policies: ['step'] },
 };

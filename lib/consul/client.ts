@@ -153,6 +153,11 @@ export class ConsulClient {
     return new ConsulClient({ address, token: access.token, tls: access.tls, ...options });
   }
 
+  /** The same agent and TLS with another token. */
+  withToken(token: ConsulToken): ConsulClient {
+    return new ConsulClient({ ...this.#options, address: this.baseUrl, token });
+  }
+
   /** The same credentials for the agent at `host` (servers listen on the same scheme and port). */
   at(host: string): ConsulClient {
     const url = new URL(this.baseUrl);
@@ -406,6 +411,12 @@ export class ConsulClient {
     return { accessorId: reply.AccessorID, token: new ConsulToken(reply.SecretID) };
   }
 
+  /** The token's own accessor ID: answers once this server knows the token (any valid token may ask). */
+  async aclTokenSelf(options?: RequestOptions): Promise<{ accessorId: string }> {
+    const reply = await this.#call({ method: 'GET', path: '/v1/acl/token/self', schema: z.object({ AccessorID: z.string().min(1) }), options });
+    return { accessorId: reply.AccessorID };
+  }
+
   /** Set this agent's own `agent` token (it syncs its node to the catalog with it at once). */
   async setAgentToken(token: ConsulToken, options?: RequestOptions): Promise<void> {
     await this.#call({ method: 'PUT', path: '/v1/agent/token/agent', body: { Token: token.reveal() }, schema: emptyBody, options });
@@ -518,7 +529,8 @@ export class ConsulClient {
     const text = this.#redact(body.trim() || statusText);
     if (status === 403) {
       const unknownToken = /ACL not found/i.test(body);
-      return new ConsulApiError(operation, 'permission-denied', `permission denied (HTTP 403: ${text}): ${describeAclRequirement(operation, key)}`, {
+      const why = unknownToken ? 'the cluster does not know this token' : describeAclRequirement(operation, key);
+      return new ConsulApiError(operation, 'permission-denied', `permission denied (HTTP 403: ${text}): ${why}`, {
         status,
         body: text,
         remedy: unknownToken

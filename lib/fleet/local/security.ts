@@ -18,6 +18,7 @@ import { ConsulToken, type ConsulAccess } from '../../consul/access.ts';
 import { POLICY_FILES } from '../../consul/acl-rules.ts';
 import type { ConsulClient } from '../../consul/client.ts';
 import { RolloutError } from '../../errors.ts';
+import { waitFor } from '../../util/wait.ts';
 
 export const SECURE_DIR = 'secure';
 const POLICIES_DIR = fileURLToPath(new URL('../../../policies/', import.meta.url));
@@ -157,8 +158,20 @@ export async function createFleetTokens(secrets: FleetSecrets, management: Consu
     const name = `consul-rollout-${policy}`;
     await management.aclPolicyCreate(name, readFileSync(fileURLToPath(new URL(`../../../${file}`, import.meta.url)), 'utf8'));
     const { token } = await management.aclTokenCreate({ description: `consul-rollout ${policy} (${file})`, policies: [name] });
+    await waitUntilKnown(token, agents);
     writeSecret(secrets.tokenFile(policy), token.reveal());
   }
+}
+
+/**
+ * Until every server resolves `token`: a follower answers "ACL not found" for a token created a
+ * moment ago until it has applied that log entry, and the token's user must not see that.
+ */
+export async function waitUntilKnown(token: ConsulToken, servers: readonly ConsulClient[], timeoutMs = 15_000): Promise<void> {
+  await waitFor('every server to know the new token', async () => {
+    const answers = await Promise.all(servers.map((s) => s.withToken(token).aclTokenSelf({ timeoutMs: 1_000 }).then(() => true, () => false)));
+    return answers.every(Boolean);
+  }, { timeoutMs, intervalMs: 50 });
 }
 
 /** The environment a `consul` or `consul-rollout` child process needs to reach the fleet. */
