@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'clipanion';
+import { describeAccess } from '../consul/access.ts';
 import { describeError, UsageError } from '../errors.ts';
 import { createClusterProcedures } from '../fleet/local/procedures.ts';
 import {
@@ -161,7 +162,7 @@ export class HandleCommand extends ClusterCommand {
       };
     }
 
-    this.progress(`running the ${decision.action} of ${decision.event.instanceId} against ${this.httpAddr}`);
+    this.progress(`running the ${decision.action} of ${decision.event.instanceId} against ${describeAccess(access!)}`);
     const procedures = createClusterProcedures({
       httpAddrs,
       access,

@@ -98,7 +98,8 @@ function parseProtocol(value: string | undefined): RaftProtocol {
 
 function isFleetDirectory(value: string): boolean {
   if (existsSync(join(value, FLEET_MANIFEST))) return true;
-  if (value.includes('/') || existsSync(value)) {
+  // http(s):// URLs have slashes too, and are addresses.
+  if ((value.includes('/') && !/^https?:\/\//i.test(value)) || existsSync(value)) {
     throw new UsageError(`${value} is not a local fleet directory (no ${FLEET_MANIFEST} in it) nor a list of addresses`, {
       remedy: 'pass the fleet directory holding fleet.json, or host:port addresses of the surviving servers',
     });

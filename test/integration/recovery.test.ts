@@ -25,6 +25,11 @@ async function cli(...args: string[]) {
   return execa('node', ['bin/consul-rollout.mjs', ...args], { cwd: ROOT, reject: false });
 }
 
+/** The CLI with the fleet's CA and the token of policies/consul-rollout-read.hcl, as CONSUL_* variables. */
+async function cliReading(fleet: LocalFleet, ...args: string[]) {
+  return execa('node', ['bin/consul-rollout.mjs', ...args], { cwd: ROOT, reject: false, env: fleet.consulEnv('read') });
+}
+
 const addresses = (servers: readonly LocalServer[]) => servers.map((s) => s.httpAddress);
 const ofKind = (d: Diagnosis, kind: Finding['kind']) => d.findings.filter((f) => f.kind === kind);
 
@@ -96,7 +101,7 @@ describe('doctor on real servers', () => {
     assert.deepEqual(diagnosis.leader, { address: leader.raftAddress, name: leader.name, id: leader.nodeId() });
     assert.equal(diagnosis.failureTolerance, 1);
 
-    const run = await cli('doctor', '--http-addr', addresses(servers).join(','), '--json');
+    const run = await cliReading(fleet, 'doctor', '--http-addr', addresses(servers).join(','), '--json');
     assert.equal(run.exitCode, 0, run.stderr);
     const document = JSON.parse(run.stdout) as Diagnosis;
     assert.deepEqual(Object.keys(document), ['leader', 'failureTolerance', 'findings']);
@@ -128,11 +133,11 @@ describe('doctor on real servers', () => {
       { timeoutMs: 30_000 },
     );
 
-    const run = await cli('doctor', '--http-addr', addresses(servers).join(','), '--json');
+    const run = await cliReading(fleet, 'doctor', '--http-addr', addresses(servers).join(','), '--json');
     assert.equal(run.exitCode, 1, run.stderr);
     const diagnosis = JSON.parse(run.stdout) as Diagnosis;
     t.diagnostic(`doctor --json:\n${run.stdout}`);
-    t.diagnostic(`doctor (text):\n${(await cli('doctor', '--http-addr', addresses(servers).join(','))).stdout}`);
+    t.diagnostic(`doctor (text):\n${(await cliReading(fleet, 'doctor', '--http-addr', addresses(servers).join(','))).stdout}`);
     assert.equal(diagnosis.leader?.address, leader.raftAddress);
     assert.equal(diagnosis.failureTolerance, 0);
     const stale = ofKind(diagnosis, 'stale-voter');
@@ -154,7 +159,7 @@ describe('doctor on real servers', () => {
       gatherEvidence(addresses(alive), depsOf(fleet)).then((evidence) => planRecovery(evidence)),
       (error: unknown) => error instanceof RolloutError && /has a leader/.test(error.message) && /remove-peer/.test(error.remedy ?? ''),
     );
-    const refused = await cli('recover', '--servers', addresses(alive).join(','), '--dry-run', '--json');
+    const refused = await cliReading(fleet, 'recover', '--servers', addresses(alive).join(','), '--dry-run', '--json');
     assert.equal(refused.exitCode, 1, refused.stderr);
     const refusal = JSON.parse(refused.stdout) as { error: { kind: string; message: string; remedy: string } };
     assert.equal(refusal.error.kind, 'RolloutError');
@@ -166,7 +171,8 @@ describe('doctor on real servers', () => {
       assert.equal(commands.length, 2, finding.remedy);
       for (const command of commands) {
         const [, ...args] = command.split(' ');
-        const result = await execa(consul.path, args, { reject: false, env: { CHECKPOINT_DISABLE: '1' } });
+        // The handler policy grants remove-peer and force-leave (operator = "write").
+        const result = await execa(consul.path, args, { reject: false, env: { CHECKPOINT_DISABLE: '1', ...fleet.consulEnv('handler') } });
         assert.equal(result.exitCode, 0, `${command}: ${result.stderr}`);
       }
     }

@@ -60,7 +60,8 @@ function writeSecret(file: string, text: string): void {
 }
 
 async function consul(binary: string, args: readonly string[], cwd: string): Promise<string> {
-  const result = await execa(binary, args, { cwd, reject: false, stdin: 'ignore', env: { CHECKPOINT_DISABLE: '1' } });
+  // Bounded: these commands take milliseconds; a wrong binary must not hang the fleet.
+  const result = await execa(binary, args, { cwd, reject: false, stdin: 'ignore', env: { CHECKPOINT_DISABLE: '1' }, timeout: 60_000 });
   if (result.exitCode !== 0) {
     throw new RolloutError(`consul ${args.join(' ')} failed (exit ${result.exitCode})`, {
       cause: new Error(`${result.stdout}\n${result.stderr}`.trim()),
