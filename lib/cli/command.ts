@@ -4,6 +4,7 @@
  * parse options, call an exported function, describe the result.
  */
 import { Command, Option } from 'clipanion';
+import { resolveConsulAccess, type ConsulAccess } from '../consul/access.ts';
 import { describeError, RolloutError, UsageError } from '../errors.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -48,6 +49,34 @@ export abstract class RolloutCommand extends Command {
   /** Progress for long steps: on stderr, so `--json` output stays one clean document. */
   progress(message: string): void {
     this.context.stderr.write(`${message}\n`);
+  }
+}
+
+/**
+ * A command that reaches a Consul cluster: the access flags of Consul's own CLI, each falling
+ * back to its CONSUL_* environment variable (lib/consul/access.ts has the rules).
+ */
+export abstract class ClusterCommand extends RolloutCommand {
+  token = Option.String('--token', { description: 'ACL token (default: CONSUL_HTTP_TOKEN; prefer --token-file, which keeps it out of `ps`)' });
+  tokenFile = Option.String('--token-file', { description: 'File holding the ACL token (default: CONSUL_HTTP_TOKEN_FILE)' });
+  caFile = Option.String('--ca-file', { description: 'CA certificate for https:// addresses (default: CONSUL_CACERT)' });
+  caPath = Option.String('--ca-path', { description: 'Directory of CA certificates (default: CONSUL_CAPATH)' });
+  clientCert = Option.String('--client-cert', { description: 'Client certificate, for servers that verify clients (default: CONSUL_CLIENT_CERT)' });
+  clientKey = Option.String('--client-key', { description: 'Key of --client-cert (default: CONSUL_CLIENT_KEY)' });
+  tlsServerName = Option.String('--tls-server-name', { description: 'Name to verify server certificates against (default: CONSUL_TLS_SERVER_NAME)' });
+
+  /** The access for `httpAddr` (the command's --http-addr; CONSUL_HTTP_ADDR when undefined). */
+  consulAccess(httpAddr: string | undefined): ConsulAccess {
+    return resolveConsulAccess({
+      httpAddr,
+      token: this.token,
+      tokenFile: this.tokenFile,
+      caFile: this.caFile,
+      caPath: this.caPath,
+      clientCert: this.clientCert,
+      clientKey: this.clientKey,
+      tlsServerName: this.tlsServerName,
+    });
   }
 }
 

@@ -10,9 +10,9 @@ import type { DoctorDependencies } from '../recovery/doctor.ts';
 import { diagnose } from '../recovery/doctor.ts';
 import { isHealthy, type Diagnosis } from '../recovery/findings.ts';
 import { localDoctorSource } from '../recovery/recover.ts';
-import { parseList, RolloutCommand, type CommandOutcome } from './command.ts';
+import { ClusterCommand, type CommandOutcome } from './command.ts';
 
-export class DoctorCommand extends RolloutCommand {
+export class DoctorCommand extends ClusterCommand {
   static override paths = [['doctor']];
 
   static override usage = Command.Usage({
@@ -46,13 +46,19 @@ export class DoctorCommand extends RolloutCommand {
   }
 
   #source(): { addresses: string[]; deps: DoctorDependencies } {
-    if ((this.httpAddr === undefined) === (this.fleet === undefined)) {
+    if (this.httpAddr !== undefined && this.fleet !== undefined) {
       throw new UsageError('doctor needs exactly one of --http-addr and --fleet', {
         remedy: 'e.g. `consul-rollout doctor --http-addr 10.0.1.10:8500,10.0.1.11:8500,10.0.1.12:8500`',
       });
     }
     if (this.fleet !== undefined) return localDoctorSource(LocalFleet.adopt(this.fleet));
-    return { addresses: parseList('--http-addr', this.httpAddr ?? ''), deps: { client: (address) => new ConsulClient({ address }) } };
+    const access = this.consulAccess(this.httpAddr);
+    if (access.addresses.length === 0) {
+      throw new UsageError('doctor needs --http-addr (or CONSUL_HTTP_ADDR) or --fleet', {
+        remedy: 'e.g. `consul-rollout doctor --http-addr 10.0.1.10:8500,10.0.1.11:8500,10.0.1.12:8500`',
+      });
+    }
+    return { addresses: access.addresses.map((a) => a.origin), deps: { client: (address) => ConsulClient.of(access, address) } };
   }
 }
 

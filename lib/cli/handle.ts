@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'clipanion';
+import { describeAccess } from '../consul/access.ts';
 import { describeError, UsageError } from '../errors.ts';
 import { errorJson, terminalSafe } from './command.ts';
 import { createClusterProcedures } from '../fleet/local/procedures.ts';
@@ -19,7 +20,7 @@ import {
   type RejectDecision,
 } from '../handlers/events.ts';
 import type { DrainResult, GateResult, LifecycleProcedures, LifecycleResult } from '../handlers/handler.ts';
-import { EXIT, parseList, RolloutCommand, type CommandOutcome } from './command.ts';
+import { ClusterCommand, EXIT, parseList, type CommandOutcome } from './command.ts';
 
 type ActionDecision = Extract<Decision, { action: 'drain' | 'gate' }>;
 
@@ -101,7 +102,7 @@ const NOT_COMPLETED =
   'not completed: the CLI has no AWS Auto Scaling API; on AWS the handler completes it, by hand use ' +
   '`aws autoscaling complete-lifecycle-action` with the event\'s group, hook and token';
 
-export class HandleCommand extends RolloutCommand {
+export class HandleCommand extends ClusterCommand {
   static override paths = [['handle']];
 
   static override usage = Command.Usage({
@@ -151,7 +152,9 @@ export class HandleCommand extends RolloutCommand {
     const policy = managedGroupsPolicy(
       this.managedGroups === undefined ? undefined : parseList('--managed-groups', this.managedGroups),
     );
-    const httpAddrs = this.httpAddr === undefined ? undefined : parseList('--http-addr', this.httpAddr);
+    // Only --http-addr runs a procedure: CONSUL_HTTP_ADDR in the environment must not turn a dry run into a drain.
+    const access = this.httpAddr === undefined ? undefined : this.consulAccess(this.httpAddr);
+    const httpAddrs = access?.addresses;
     const decision = decideEventFile(this.file, policy);
     if (decision.action === 'reject') return this.#reject(decision);
 
@@ -166,9 +169,10 @@ export class HandleCommand extends RolloutCommand {
       };
     }
 
-    this.progress(`running the ${decision.action} of ${decision.event.instanceId} against ${httpAddrs.join(', ')}`);
+    this.progress(`running the ${decision.action} of ${decision.event.instanceId} against ${describeAccess(access!)}`);
     const procedures = createClusterProcedures({
       httpAddrs,
+      access,
       log: (record) => this.context.stderr.write(`${JSON.stringify(record)}\n`),
     });
     const run = await runDecision(decision, procedures);

@@ -8,9 +8,9 @@ import { planRollout } from '../rollout/plan.ts';
 import { renderPlan } from '../rollout/render.ts';
 import { assertSynthesizedStack } from '../rollout/stack-schema.ts';
 import { computeSynthDiff, renderSynthDiffMarkdown } from '../rollout/synth-diff.ts';
-import { parseList, RolloutCommand, type CommandOutcome } from './command.ts';
+import { ClusterCommand, type CommandOutcome } from './command.ts';
 
-export class PlanCommand extends RolloutCommand {
+export class PlanCommand extends ClusterCommand {
   static override paths = [['plan']];
   static override usage = Command.Usage({
     description: 'Show the ordered rollout steps with voters, quorum and failure tolerance after each',
@@ -44,14 +44,14 @@ export class PlanCommand extends RolloutCommand {
       const diff = computeSynthDiff(readStack(this.base, this.stack), readStack(this.head, this.stack));
       return { document: diff, text: renderSynthDiffMarkdown(diff), ok: true };
     }
-    if (this.httpAddr === undefined || this.toVersion === undefined || this.toGeneration === undefined) {
-      throw new UsageError('plan needs --http-addr, --to-version and --to-generation (or --base and --head)', {
+    const access = this.consulAccess(this.httpAddr);
+    if (access.addresses.length === 0 || this.toVersion === undefined || this.toGeneration === undefined) {
+      throw new UsageError('plan needs --http-addr (or CONSUL_HTTP_ADDR), --to-version and --to-generation (or --base and --head)', {
         remedy: 'see `consul-rollout plan --help` for examples',
       });
     }
     if (!/^\d+\.\d+\.\d+$/.test(this.toVersion)) throw new UsageError(`--to-version must look like 1.22.7, got "${this.toVersion}"`);
-    const addresses = parseList('--http-addr', this.httpAddr);
-    const cluster = await readCluster(new ConsulClient({ address: addresses[0]! }));
+    const cluster = await readCluster(ConsulClient.of(access, access.addresses[0]!));
     const plan = planRollout(cluster.servers, { generation: this.toGeneration, version: this.toVersion });
     return { document: plan, text: renderPlan(plan, this.markdown ? 'markdown' : 'text'), ok: true };
   }

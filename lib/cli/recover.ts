@@ -21,9 +21,9 @@ import {
   type RecoveryPlan,
   type RecoveryResult,
 } from '../recovery/recover.ts';
-import { parseList, RolloutCommand, type CommandOutcome } from './command.ts';
+import { ClusterCommand, parseList, type CommandOutcome } from './command.ts';
 
-export class RecoverCommand extends RolloutCommand {
+export class RecoverCommand extends ClusterCommand {
   static override paths = [['recover']];
 
   static override usage = Command.Usage({
@@ -81,10 +81,11 @@ export class RecoverCommand extends RolloutCommand {
           `on other machines, print the file with --dry-run, stop every survivor, write it as <data_dir>/${PEERS_JSON_PATH} on each, and start them`,
       });
     }
+    const access = fleet === undefined ? this.consulAccess(this.httpAddr) : undefined;
     const source =
-      fleet === undefined
-        ? { addresses: parseList('--http-addr', this.httpAddr ?? ''), deps: { client: (address: string) => new ConsulClient({ address }) } }
-        : localDoctorSource(fleet);
+      access === undefined
+        ? localDoctorSource(fleet!)
+        : { addresses: access.addresses.map((a) => a.origin), deps: { client: (address: string) => ConsulClient.of(access, address) } };
     const evidence = await gatherEvidence(source.addresses, source.deps);
     const plan = planRecovery(evidence, { protocol, running: fleet?.running().map((s) => s.name) });
     const pathOf = (name: string) => (fleet === undefined ? `<data_dir>/${PEERS_JSON_PATH}` : peersJsonOf(fleet.byName(name)));

@@ -9,9 +9,12 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { RolloutError } from '../errors.ts';
 import { parseGoDuration } from '../util/duration.ts';
+import { CONSUL_ENV, ConsulToken, parseConsulAddress, type ConsulAccess, type ConsulAddress, type ConsulTls } from './access.ts';
+import { describeAclRequirement } from './acl-rules.ts';
+import { httpsFetch } from './https.ts';
 import {
   AgentSelfSchema,
   AutopilotConfigurationSchema,
@@ -38,10 +41,15 @@ import {
 } from './schemas.ts';
 
 export interface ConsulClientOptions {
-  /** HTTP address of one agent: "127.0.0.2:8500" or a full "http://host:port" URL. */
-  readonly address: string;
-  /** ACL token sent as `X-Consul-Token`. @default no token */
-  readonly token?: string;
+  /**
+   * Address of one agent: "127.0.0.2:8500", a "http://host:port" or "https://host:port" URL, or
+   * an address parsed already (lib/consul/access.ts validates every form the same way).
+   */
+  readonly address: string | ConsulAddress;
+  /** ACL token sent as `X-Consul-Token`; a string is wrapped so it never prints. @default no token */
+  readonly token?: string | ConsulToken;
+  /** TLS material for https:// addresses. @default the system CAs, verified */
+  readonly tls?: ConsulTls;
   /** Per-request timeout for non-blocking calls, in milliseconds. @default 5000 */
   readonly timeoutMs?: number;
   /** The fetch implementation, injectable for tests of error paths. @default globalThis.fetch */
@@ -67,8 +75,11 @@ export interface BlockingOptions extends RequestOptions {
   readonly wait?: string;
 }
 
-/** Why a call failed, so callers can tell "agent gone" from "agent said no". */
-export type ConsulErrorKind = 'unreachable' | 'timeout' | 'http' | 'invalid-response';
+/**
+ * Why a call failed, so callers can tell "agent gone" from "agent said no": `permission-denied`
+ * (a 403: the token lacks a rule) and `tls` (certificate or protocol mismatch) are not outages.
+ */
+export type ConsulErrorKind = 'unreachable' | 'timeout' | 'http' | 'invalid-response' | 'permission-denied' | 'tls';
 
 export class ConsulApiError extends RolloutError {
   override readonly name: string = 'ConsulApiError';
@@ -107,6 +118,11 @@ export function isTransferLeaderUnsupported(error: unknown): boolean {
   );
 }
 
+/** `true` when the agent answered but refused us: a 403, or a TLS handshake that failed. */
+export function isAccessDenied(error: unknown): boolean {
+  return error instanceof ConsulApiError && (error.kind === 'permission-denied' || error.kind === 'tls');
+}
+
 /** `true` for errors that mean "this agent is not answering" rather than "it answered no". */
 export function isUnreachable(error: unknown): boolean {
   return error instanceof ConsulApiError && (error.kind === 'unreachable' || error.kind === 'timeout');
@@ -122,23 +138,48 @@ interface CallSpec<T extends z.ZodType> {
   readonly acceptStatus?: readonly number[];
   /** Statuses that mean "not found" and map to `undefined` instead of an error. */
   readonly notFoundStatus?: readonly number[];
+  /**
+   * A list Consul filters by ACL instead of refusing (members, catalog nodes): a partial list
+   * would make a quorum decision on half the cluster, so a filtered answer is refused like a 403.
+   */
+  readonly wholeListOnly?: boolean;
   readonly options?: BlockingOptions;
 }
 
 export class ConsulClient {
   readonly baseUrl: string;
-  readonly #token: string | undefined;
+  readonly #token: ConsulToken | undefined;
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
+  /** Where the CA came from, for TLS errors. */
+  readonly #caSource: string | undefined;
+  readonly #options: ConsulClientOptions;
 
   constructor(options: ConsulClientOptions) {
-    this.baseUrl = (/^https?:\/\//.test(options.address) ? options.address : `http://${options.address}`).replace(
-      /\/+$/,
-      '',
-    );
-    this.#token = options.token;
+    const address = typeof options.address === 'string' ? parseConsulAddress(options.address, 'Consul address') : options.address;
+    this.baseUrl = address.origin;
+    this.#token = typeof options.token === 'string' ? new ConsulToken(options.token) : options.token;
+    this.#options = { ...options, token: this.#token };
     this.#timeoutMs = options.timeoutMs ?? CONSUL_CLIENT_DEFAULTS.timeoutMs;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#caSource = options.tls?.caSource;
+    this.#fetch = options.fetch ?? (address.scheme === 'https' ? httpsFetch(options.tls ?? {}) : globalThis.fetch);
+  }
+
+  /** A client for `address` with the token and TLS of `access` (lib/consul/access.ts). */
+  static of(access: Pick<ConsulAccess, 'token' | 'tls'>, address: string | ConsulAddress, options: { timeoutMs?: number } = {}): ConsulClient {
+    return new ConsulClient({ address, token: access.token, tls: access.tls, ...options });
+  }
+
+  /** The same agent and TLS with another token. */
+  withToken(token: ConsulToken): ConsulClient {
+    return new ConsulClient({ ...this.#options, address: this.baseUrl, token });
+  }
+
+  /** The same credentials for the agent at `host` (servers listen on the same scheme and port). */
+  at(host: string): ConsulClient {
+    const url = new URL(this.baseUrl);
+    url.hostname = host.includes(':') ? `[${host}]` : host;
+    return new ConsulClient({ ...this.#options, address: url.origin });
   }
 
   /** Raft address of the current leader as this agent sees it; "" when there is none. */
@@ -153,7 +194,7 @@ export class ConsulClient {
 
   /** LAN gossip members with their serf status (alive, failed, left, ...). */
   async members(options?: RequestOptions): Promise<Member[]> {
-    return this.#call({ method: 'GET', path: '/v1/agent/members', schema: MembersSchema, options });
+    return this.#call({ method: 'GET', path: '/v1/agent/members', schema: MembersSchema, wholeListOnly: true, options });
   }
 
   /**
@@ -200,6 +241,7 @@ export class ConsulClient {
       path: '/v1/catalog/nodes',
       query: { 'node-meta': options.nodeMeta },
       schema: CatalogNodesSchema,
+      wholeListOnly: true,
       options,
     });
   }
@@ -261,11 +303,7 @@ export class ConsulClient {
     const operation = 'GET /v1/snapshot';
     const response = await this.#send(operation, 'GET', '/v1/snapshot', {}, undefined, options, 60_000);
     if (!response.ok || response.body === null) {
-      const body = await response.text().catch(() => '');
-      throw new ConsulApiError(operation, 'http', `HTTP ${response.status}: ${body.trim()}`, {
-        status: response.status,
-        body,
-      });
+      throw this.#httpError(operation, undefined, response.status, await response.text().catch(() => ''), response.statusText);
     }
     await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(file));
   }
@@ -360,6 +398,47 @@ export class ConsulClient {
     });
   }
 
+  /** Create an ACL policy from HCL rules (a management token's job: fleets and set-up scripts). */
+  async aclPolicyCreate(name: string, rules: string, options?: RequestOptions): Promise<{ id: string }> {
+    const reply = await this.#call({
+      method: 'PUT',
+      path: '/v1/acl/policy',
+      body: { Name: name, Rules: rules },
+      schema: z.object({ ID: z.string().min(1) }),
+      options,
+    });
+    return { id: reply.ID };
+  }
+
+  /**
+   * Create a token for the named policies. `secretId` fixes the secret (a server's agent token
+   * written into its config before the cluster exists). The reply's SecretID is wrapped at once.
+   */
+  async aclTokenCreate(
+    spec: { description: string; policies: readonly string[]; secretId?: string },
+    options?: RequestOptions,
+  ): Promise<{ accessorId: string; token: ConsulToken }> {
+    const reply = await this.#call({
+      method: 'PUT',
+      path: '/v1/acl/token',
+      body: { Description: spec.description, Policies: spec.policies.map((Name) => ({ Name })), ...(spec.secretId === undefined ? {} : { SecretID: spec.secretId }) },
+      schema: z.object({ AccessorID: z.string().min(1), SecretID: z.string().min(1) }),
+      options,
+    });
+    return { accessorId: reply.AccessorID, token: new ConsulToken(reply.SecretID) };
+  }
+
+  /** The token's own accessor ID: answers once this server knows the token (any valid token may ask). */
+  async aclTokenSelf(options?: RequestOptions): Promise<{ accessorId: string }> {
+    const reply = await this.#call({ method: 'GET', path: '/v1/acl/token/self', schema: z.object({ AccessorID: z.string().min(1) }), options });
+    return { accessorId: reply.AccessorID };
+  }
+
+  /** Set this agent's own `agent` token (it syncs its node to the catalog with it at once). */
+  async setAgentToken(token: ConsulToken, options?: RequestOptions): Promise<void> {
+    await this.#call({ method: 'PUT', path: '/v1/agent/token/agent', body: { Token: token.reveal() }, schema: emptyBody, options });
+  }
+
   async #call<T extends z.ZodType>(spec: CallSpec<T> & { notFoundStatus: readonly number[] }): Promise<z.output<T> | undefined>;
   async #call<T extends z.ZodType>(spec: CallSpec<T>): Promise<z.output<T>>;
   async #call<T extends z.ZodType>(spec: CallSpec<T>): Promise<z.output<T> | undefined> {
@@ -367,7 +446,7 @@ export class ConsulClient {
   }
 
   async #callWithIndex<T extends z.ZodType>(spec: CallSpec<T>): Promise<{ value: z.output<T> | undefined; index: number }> {
-    const operation = `${spec.method} ${spec.path.replace(/\/v1\/kv\/.*/, '/v1/kv/<key>')}`;
+    const operation = operationOf(spec.method, spec.path);
     const blocking = spec.options?.index !== undefined;
     const waitMs = blocking ? parseWait(spec.options?.wait) : 0;
     const response = await this.#send(
@@ -383,10 +462,11 @@ export class ConsulClient {
     const text = await response.text();
     if (spec.notFoundStatus?.includes(response.status)) return { value: undefined, index };
     if (!response.ok && !spec.acceptStatus?.includes(response.status)) {
-      throw new ConsulApiError(operation, 'http', `HTTP ${response.status}: ${text.trim() || response.statusText}`, {
-        status: response.status,
-        body: text,
-        remedy: remedyFor(response.status, text),
+      throw this.#httpError(operation, kvKeyOf(spec.path), response.status, text, response.statusText);
+    }
+    if (spec.wholeListOnly && response.headers.get('x-consul-results-filtered-by-acls') === 'true') {
+      throw new ConsulApiError(operation, 'permission-denied', `permission denied (the list was filtered by ACLs): ${describeAclRequirement(operation)}`, {
+        remedy: 'add that rule to the token\'s policy (or attach the policy file named), or use a token that has it',
       });
     }
     let json: unknown;
@@ -423,7 +503,7 @@ export class ConsulClient {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = options?.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     const headers: Record<string, string> = {};
-    if (this.#token !== undefined) headers['X-Consul-Token'] = this.#token;
+    if (this.#token !== undefined) headers['X-Consul-Token'] = this.#token.reveal();
     try {
       return await this.#fetch(url, {
         method,
@@ -439,12 +519,98 @@ export class ConsulClient {
           remedy: 'check that the agent is running and not overloaded',
         });
       }
+      const tlsProblem = tlsProblemOf(cause);
+      if (tlsProblem !== undefined) {
+        throw new ConsulApiError(operation, 'tls', `TLS error talking to ${this.baseUrl}: ${tlsProblem}`, {
+          cause,
+          remedy: this.#tlsRemedy(),
+        });
+      }
       throw new ConsulApiError(operation, 'unreachable', `cannot reach ${this.baseUrl}`, {
         cause,
         remedy: 'check the address and that the Consul agent is running',
       });
     }
   }
+
+  #tlsRemedy(): string {
+    const ca =
+      this.#caSource === undefined
+        ? `no CA was given: set ${CONSUL_ENV.caFile} (or --ca-file) to the cluster's CA certificate`
+        : `check that ${this.#caSource} is the CA that signed the servers' certificates (${CONSUL_ENV.caFile} / --ca-file)`;
+    return `${ca}; an https:// address needs the HTTPS port (8501), and a server with verify_incoming on the API needs ${CONSUL_ENV.clientCert}/${CONSUL_ENV.clientKey}`;
+  }
+
+  /** The error for a non-2xx answer: 403 names the ACL rule, plain HTTP to an HTTPS port is a TLS error. */
+  #httpError(operation: string, key: string | undefined, status: number, body: string, statusText: string): ConsulApiError {
+    const text = this.#redact(body.trim() || statusText);
+    if (status === 403) {
+      const unknownToken = /ACL not found/i.test(body);
+      const why = unknownToken ? 'the cluster does not know this token' : describeAclRequirement(operation, key);
+      return new ConsulApiError(operation, 'permission-denied', `permission denied (HTTP 403: ${text}): ${why}`, {
+        status,
+        body: text,
+        remedy: unknownToken
+          ? `the cluster does not know this token: check ${CONSUL_ENV.token}/${CONSUL_ENV.tokenFile} (or --token/--token-file)`
+          : 'add that rule to the token\'s policy (or attach the policy file named), or use a token that has it',
+      });
+    }
+    if (status === 400 && /HTTP request to an HTTPS server/i.test(body)) {
+      return new ConsulApiError(operation, 'tls', `TLS error: ${this.baseUrl} speaks HTTPS, and this client sent plain HTTP`, {
+        status,
+        body: text,
+        remedy: `use an https:// address (or ${CONSUL_ENV.ssl}=true) with ${CONSUL_ENV.caFile} (or --ca-file) naming the cluster's CA`,
+      });
+    }
+    return new ConsulApiError(operation, 'http', `HTTP ${status}: ${text}`, { status, body: text, remedy: remedyFor(body) });
+  }
+
+  /** Consul does not echo tokens, but a proxy in front of it might: never pass one on. */
+  #redact(text: string): string {
+    const secret = this.#token?.reveal();
+    return secret === undefined || secret === '' ? text : text.split(secret).join('<redacted>');
+  }
+}
+
+/** "PUT /v1/agent/force-leave/<node>": the operation without its variable part (acl-rules.ts keys). */
+function operationOf(method: string, path: string): string {
+  const normalized = path
+    .replace(/^\/v1\/kv\/.*/, '/v1/kv/<key>')
+    .replace(/^\/v1\/agent\/force-leave\/.*/, '/v1/agent/force-leave/<node>')
+    .replace(/^\/v1\/session\/(renew|destroy)\/.*/, '/v1/session/$1/<id>');
+  return `${method} ${normalized}`;
+}
+
+function kvKeyOf(path: string): string | undefined {
+  return path.startsWith('/v1/kv/') ? decodeURIComponent(path.slice('/v1/kv/'.length)) : undefined;
+}
+
+/** Node's codes for certificate and handshake failures (OpenSSL's verify errors, ERR_TLS_*, ERR_SSL_*). */
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_TLS_HANDSHAKE_TIMEOUT',
+  'EPROTO',
+]);
+
+/** What went wrong in TLS terms, or undefined when the failure was not TLS (refused, reset, DNS). */
+export function tlsProblemOf(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    if (code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) {
+      return `${current.message} (${code})`;
+    }
+  }
+  return undefined;
 }
 
 /** Endpoints that answer an empty body (or "null"/"true") on success. */
@@ -459,8 +625,7 @@ export function parseWait(wait: string | undefined): number {
   return wait === undefined ? 300_000 : parseGoDuration(wait);
 }
 
-function remedyFor(status: number, body: string): string | undefined {
-  if (status === 403) return 'the ACL token lacks permission for this call: check its policy (operator:write, agent:write, key:write, session:write)';
+function remedyFor(body: string): string | undefined {
   if (/No cluster leader/i.test(body)) return 'the cluster has no leader: run `consul-rollout doctor` and, if peers are lost, `consul-rollout recover`';
   return undefined;
 }

@@ -14,7 +14,7 @@
  *   which may be the next server to drain.
  */
 import { RolloutError } from '../errors.ts';
-import type { ConsulClient } from '../consul/client.ts';
+import { isAccessDenied, type ConsulClient } from '../consul/client.ts';
 import { permissionErrorIn } from '../consul/cluster.ts';
 import { sleep, systemClock, type Clock } from '../handlers/clock.ts';
 
@@ -87,9 +87,11 @@ export async function acquireDrainLock(context: AcquireContext, options: DrainLo
       }
     } catch (error) {
       if (context.signal?.aborted) throw error;
-      // A refusal does not go away by asking another server: surface it at once.
+      // A refusal does not go away by asking another server: surface it at once, naming the rule.
       const refused = permissionErrorIn(error);
       if (refused !== undefined) throw refused;
+      // Nor does a failed TLS handshake.
+      if (isAccessDenied(error)) throw error;
       // The server we used may just have been drained: forget the session, pick another server.
       lastError = error;
       session = undefined;
@@ -123,6 +125,7 @@ async function createSession(
       );
       return { client, id };
     } catch (error) {
+      if (isAccessDenied(error)) throw error;
       lastError = error;
     }
   }

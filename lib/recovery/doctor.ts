@@ -8,8 +8,15 @@
  * Autopilot health is forwarded to the leader, so it is asked once, and only through a server
  * that follows one: without a leader Consul holds the request until its RPC timeout.
  */
-import type { ConsulClient } from '../consul/client.ts';
-import { computeFindings, type Diagnosis, type Evidence, type ReachableServerEvidence, type ServerEvidence } from './findings.ts';
+import { ConsulApiError, isAccessDenied, type ConsulClient } from '../consul/client.ts';
+import {
+  computeFindings,
+  type AccessProblem,
+  type Diagnosis,
+  type Evidence,
+  type ReachableServerEvidence,
+  type ServerEvidence,
+} from './findings.ts';
 
 export interface DoctorDependencies {
   /** A client for one HTTP address (tests and other transports plug in here). */
@@ -64,12 +71,15 @@ async function readServer(
 ): Promise<ServerEvidence> {
   const client = deps.client(address);
   const errors: string[] = [];
+  const accessProblems: AccessProblem[] = [];
   const attempt = async <T>(read: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await read();
     } catch (error) {
       request.signal?.throwIfAborted();
       errors.push(messageOf(error));
+      const problem = accessProblemOf(error);
+      if (problem !== undefined) accessProblems.push(problem);
       return undefined;
     }
   };
@@ -86,7 +96,8 @@ async function readServer(
   ]);
   if ('error' in identity) {
     request.signal?.throwIfAborted();
-    return { address, reachable: false, error: messageOf(identity.error) };
+    const problem = accessProblemOf(identity.error);
+    return { address, reachable: false, error: messageOf(identity.error), ...(problem === undefined ? {} : { accessProblem: problem }) };
   }
   const { self } = identity;
   const peersJsonPresent = await attempt(async () => deps.peersJsonPresent?.({ address, name: self.nodeName, nodeId: self.nodeId }));
@@ -101,7 +112,13 @@ async function readServer(
     members,
     peersJsonPresent,
     errors,
+    accessProblems,
   };
+}
+
+function accessProblemOf(error: unknown): AccessProblem | undefined {
+  if (!isAccessDenied(error) || !(error instanceof ConsulApiError)) return undefined;
+  return { kind: error.kind === 'tls' ? 'tls' : 'permission-denied', message: error.message, remedy: error.remedy };
 }
 
 function messageOf(error: unknown): string {

@@ -28,12 +28,24 @@ export interface ReachableServerEvidence {
   readonly peersJsonPresent: boolean | undefined;
   /** The reads that failed, each naming its operation. */
   readonly errors: readonly string[];
+  /** The reads the server refused (403) or that failed TLS: the picture is incomplete. @default none */
+  readonly accessProblems?: readonly AccessProblem[];
 }
 
 export interface UnreachableServerEvidence {
   readonly address: string;
   readonly reachable: false;
   readonly error: string;
+  /** Set when the server answered but refused us (403) or TLS failed: it is not down. */
+  readonly accessProblem?: AccessProblem;
+}
+
+/** A read refused for want of an ACL rule, or a TLS failure: the server is up, our access is wrong. */
+export interface AccessProblem {
+  readonly kind: 'permission-denied' | 'tls';
+  /** The error, naming the operation and (for a 403) the ACL rule and the policy granting it. */
+  readonly message: string;
+  readonly remedy: string | undefined;
 }
 
 export type ServerEvidence = ReachableServerEvidence | UnreachableServerEvidence;
@@ -77,7 +89,8 @@ export type FindingKind =
   | 'version-skew'
   | 'left-but-in-raft'
   | 'unreachable'
-  | 'peers-json-present';
+  | 'peers-json-present'
+  | 'access-denied';
 
 export interface Finding {
   readonly kind: FindingKind;
@@ -108,6 +121,18 @@ export function isHealthy(diagnosis: Diagnosis): boolean {
 const SEVERITY_RANK = { critical: 0, warning: 1, ok: 2 } as const satisfies Record<Severity, number>;
 
 export function computeFindings(evidence: Evidence): Diagnosis {
+  const denied = accessDenied(evidence.servers);
+  if (denied.length > 0) {
+    // A refused read leaves holes (no Raft configuration, ACL-filtered members, a server that
+    // looks gone): concluding "no leader" or "stale voter" from that would send the operator to
+    // peers.json or remove-peer for a cluster that is fine. Report the access problem alone.
+    const view = picture(evidence.servers.filter((s) => s.reachable || s.accessProblem === undefined));
+    return {
+      leader: view.leader ?? null,
+      failureTolerance: null,
+      findings: [...denied, ...unreachable(view)],
+    };
+  }
   const view = picture(evidence.servers);
   const tolerance = toleranceOf(view, evidence.autopilot);
   const findings = [
@@ -263,6 +288,25 @@ function removalRemedy(view: ClusterPicture, server: RaftServer, status: Member[
   return status === 'failed'
     ? `${removePeer}, then \`consul force-leave -http-addr=${view.leaderApi} -prune ${server.node}\` to drop it from serf`
     : removePeer;
+}
+
+function accessDenied(servers: readonly ServerEvidence[]): Finding[] {
+  return servers.flatMap((server): Finding[] => {
+    const problems = server.reachable ? (server.accessProblems ?? []) : server.accessProblem === undefined ? [] : [server.accessProblem];
+    if (problems.length === 0) return [];
+    const remedies = [...new Set(problems.map((p) => p.remedy).filter((r): r is string => r !== undefined))];
+    return [
+      {
+        kind: 'access-denied',
+        severity: 'critical',
+        evidence:
+          `${server.reachable ? server.name : server.address} refused ${problems.length} read(s), so the cluster cannot be judged ` +
+          `(this is not a finding about the leader): ${problems.map((p) => p.message).join('; ')}`,
+        remedy: `${remedies.join('; ') || 'fix the token or the TLS settings'}; then run doctor again`,
+        server: server.reachable ? { name: server.name, id: server.nodeId, address: server.address } : { address: server.address },
+      },
+    ];
+  });
 }
 
 function unreachable(view: ClusterPicture): Finding[] {

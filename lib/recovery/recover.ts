@@ -350,7 +350,8 @@ export function localDoctorSource(fleet: LocalFleet): { addresses: string[]; dep
   return {
     addresses: servers.map((s) => s.httpAddress),
     deps: {
-      client: (address) => new ConsulClient({ address }),
+      // The fleet's own token and CA: a secure fleet answers nothing without them.
+      client: (address) => fleet.clientFor(address),
       peersJsonPresent: async ({ address }) => {
         const server = servers.find((s) => s.httpAddress === address);
         return server === undefined ? undefined : existsSync(peersJsonOf(server));

@@ -550,7 +550,8 @@ describe('lifecycle events on real servers', () => {
       const cli = await execa(
         'node',
         ['bin/consul-rollout.mjs', 'handle', file, '--http-addr', blueServers[0]!.httpAddress, '--json'],
-        { cwd: ROOT, reject: false },
+        // The handler's own least-privilege token and the fleet's CA, as CONSUL_* variables.
+        { cwd: ROOT, reject: false, env: fleet.consulEnv('handler') },
       );
       assert.equal(cli.exitCode, 0, cli.stderr);
       const document = JSON.parse(cli.stdout) as Record<string, unknown>;

@@ -8,7 +8,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { execa } from 'execa';
-import { ConsulClient } from '../../lib/consul/client.ts';
 import { RolloutError } from '../../lib/errors.ts';
 import type { LocalFleet, LocalFleetOptions, LocalServer } from '../../lib/fleet/local/fleet.ts';
 import { processAlive } from '../../lib/fleet/local/loopback.ts';
@@ -19,10 +18,16 @@ import { waitFor } from '../../lib/util/wait.ts';
 import { binaries, testFleet } from '../support/fleet.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const deps = { client: (address: string) => new ConsulClient({ address }) };
+/** The fleet's own token and CA: a secure fleet answers nothing without them. */
+const depsOf = (fleet: LocalFleet) => ({ client: (address: string) => fleet.clientFor(address) });
 
 async function cli(...args: string[]) {
   return execa('node', ['bin/consul-rollout.mjs', ...args], { cwd: ROOT, reject: false });
+}
+
+/** The CLI with the fleet's CA and the token of policies/consul-rollout-read.hcl, as CONSUL_* variables. */
+async function cliReading(fleet: LocalFleet, ...args: string[]) {
+  return execa('node', ['bin/consul-rollout.mjs', ...args], { cwd: ROOT, reject: false, env: fleet.consulEnv('read') });
 }
 
 const addresses = (servers: readonly LocalServer[]) => servers.map((s) => s.httpAddress);
@@ -88,7 +93,7 @@ describe('doctor on real servers', () => {
   it('reports a healthy 3-server cluster as healthy (exit 0), and a stray peers.json with --fleet', async (t) => {
     const { fleet, servers, leader } = await healthyCluster(t, 3);
 
-    const diagnosis = await diagnose(addresses(servers), deps);
+    const diagnosis = await diagnose(addresses(servers), depsOf(fleet));
     assert.deepEqual(
       diagnosis.findings.map((f) => [f.kind, f.severity]),
       [['healthy', 'ok']],
@@ -96,7 +101,7 @@ describe('doctor on real servers', () => {
     assert.deepEqual(diagnosis.leader, { address: leader.raftAddress, name: leader.name, id: leader.nodeId() });
     assert.equal(diagnosis.failureTolerance, 1);
 
-    const run = await cli('doctor', '--http-addr', addresses(servers).join(','), '--json');
+    const run = await cliReading(fleet, 'doctor', '--http-addr', addresses(servers).join(','), '--json');
     assert.equal(run.exitCode, 0, run.stderr);
     const document = JSON.parse(run.stdout) as Diagnosis;
     assert.deepEqual(Object.keys(document), ['leader', 'failureTolerance', 'findings']);
@@ -128,11 +133,11 @@ describe('doctor on real servers', () => {
       { timeoutMs: 30_000 },
     );
 
-    const run = await cli('doctor', '--http-addr', addresses(servers).join(','), '--json');
+    const run = await cliReading(fleet, 'doctor', '--http-addr', addresses(servers).join(','), '--json');
     assert.equal(run.exitCode, 1, run.stderr);
     const diagnosis = JSON.parse(run.stdout) as Diagnosis;
     t.diagnostic(`doctor --json:\n${run.stdout}`);
-    t.diagnostic(`doctor (text):\n${(await cli('doctor', '--http-addr', addresses(servers).join(','))).stdout}`);
+    t.diagnostic(`doctor (text):\n${(await cliReading(fleet, 'doctor', '--http-addr', addresses(servers).join(','))).stdout}`);
     assert.equal(diagnosis.leader?.address, leader.raftAddress);
     assert.equal(diagnosis.failureTolerance, 0);
     const stale = ofKind(diagnosis, 'stale-voter');
@@ -151,10 +156,10 @@ describe('doctor on real servers', () => {
     // recover refuses while there is a leader: the remedy is remove-peer.
     assert.throws(() => planRecovery({ servers: [], autopilot: undefined }), RolloutError);
     await assert.rejects(
-      gatherEvidence(addresses(alive), deps).then((evidence) => planRecovery(evidence)),
+      gatherEvidence(addresses(alive), depsOf(fleet)).then((evidence) => planRecovery(evidence)),
       (error: unknown) => error instanceof RolloutError && /has a leader/.test(error.message) && /remove-peer/.test(error.remedy ?? ''),
     );
-    const refused = await cli('recover', '--http-addr', addresses(alive).join(','), '--dry-run', '--json');
+    const refused = await cliReading(fleet, 'recover', '--http-addr', addresses(alive).join(','), '--dry-run', '--json');
     assert.equal(refused.exitCode, 1, refused.stderr);
     const refusal = JSON.parse(refused.stdout) as { error: { kind: string; message: string; remedy: string } };
     assert.equal(refusal.error.kind, 'RolloutError');
@@ -166,12 +171,13 @@ describe('doctor on real servers', () => {
       assert.equal(commands.length, 2, finding.remedy);
       for (const command of commands) {
         const [, ...args] = command.split(' ');
-        const result = await execa(consul.path, args, { reject: false, env: { CHECKPOINT_DISABLE: '1' } });
+        // The handler policy grants remove-peer and force-leave (operator = "write").
+        const result = await execa(consul.path, args, { reject: false, env: { CHECKPOINT_DISABLE: '1', ...fleet.consulEnv('handler') } });
         assert.equal(result.exitCode, 0, `${command}: ${result.stderr}`);
       }
     }
     await fleet.waitForHealthy(3);
-    const repaired = await diagnose(addresses(alive), deps);
+    const repaired = await diagnose(addresses(alive), depsOf(fleet));
     assert.deepEqual(
       repaired.findings.map((f) => f.kind),
       ['healthy'],
@@ -191,7 +197,7 @@ describe('recover on real servers', () => {
     await killAndWaitFailed(victims, survivors);
     await waitNoLeader(survivors);
 
-    const diagnosis = await diagnose(addresses(servers), deps);
+    const diagnosis = await diagnose(addresses(servers), depsOf(fleet));
     assert.equal(diagnosis.leader, null);
     const [noLeader] = ofKind(diagnosis, 'no-leader');
     assert.equal(noLeader?.severity, 'critical');
@@ -210,13 +216,13 @@ describe('recover on real servers', () => {
     ]);
     assert.equal(existsSync(peersJsonOf(survivor)), false, 'a dry run writes nothing');
 
-    const evidence = await gatherEvidence(addresses(servers), deps);
+    const evidence = await gatherEvidence(addresses(servers), depsOf(fleet));
     const plan = planRecovery(evidence, { running: fleet.running().map((s) => s.name) });
     assert.deepEqual(plan.dead.map((d) => d.name).sort(), victims.map((v) => v.name).sort());
     const result = await applyRecovery(localRecoveryFleet(fleet), plan, { checkKeys: Object.keys(keys) });
     assertRecovered(t, result, keys, survivors);
     assert.equal(result.leader, survivor.name);
-    const after = await diagnose(addresses(survivors), deps);
+    const after = await diagnose(addresses(survivors), depsOf(fleet));
     assert.equal(after.leader?.name, survivor.name);
     assert.deepEqual(ofKind(after, 'stale-voter'), []);
     assert.equal(await survivor.client.kvPut('after/recovery', 'writable'), true);

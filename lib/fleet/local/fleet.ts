@@ -14,11 +14,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { z } from 'zod';
+import type { ConsulAccess } from '../../consul/access.ts';
 import { ConsulClient } from '../../consul/client.ts';
 import { UsageError } from '../../errors.ts';
 import { waitFor } from '../../util/wait.ts';
 import type { ConsulBinary } from './binaries.ts';
 import { claimLoopbackAddresses, killGroup, processAlive, recordServerPid, releaseLoopbackAddresses } from './loopback.ts';
+import {
+  createFleetTokens,
+  createServerCertificate,
+  ensureFleetSecrets,
+  fleetEnv,
+  fleetSecrets,
+  HTTPS_PORT,
+  managementAccess,
+  secureServerConfig,
+  type FleetSecrets,
+  type PolicyName,
+} from './security.ts';
 
 export interface LocalFleetOptions {
   /** Directory for data dirs, config files and logs. @default a new directory under the OS temp dir */
@@ -45,6 +58,13 @@ export interface LocalFleetOptions {
   readonly logLevel?: string;
   /** How long to wait for a server's HTTP API or a leader. @default 30000 */
   readonly readyTimeoutMs?: number;
+  /**
+   * Run without ACLs, TLS and gossip encryption (plain HTTP on 8500). Production clusters run
+   * secure, so the fleet does by default (security.ts); only a test about the insecure case
+   * itself, or a measurement comparing the two, should pass true.
+   * @default false
+   */
+  readonly insecure?: boolean;
 }
 
 export const LOCAL_FLEET_DEFAULTS = {
@@ -55,6 +75,7 @@ export const LOCAL_FLEET_DEFAULTS = {
   raftMultiplier: 1,
   logLevel: 'DEBUG',
   readyTimeoutMs: 30_000,
+  insecure: false,
 } as const;
 
 export interface AddServerOptions {
@@ -87,6 +108,7 @@ const ManifestSchema = z.object({
     raftMultiplier: z.number(),
     logLevel: z.string(),
     readyTimeoutMs: z.number().int().positive(),
+    insecure: z.boolean(),
   }),
   servers: z.array(
     z.object({
@@ -120,6 +142,7 @@ export class LocalServer {
   /** Agents started here must outlive this process (an adopted fleet: the CLI exits right after). */
   readonly #outliveThisProcess: boolean;
   readonly #onChange: (() => void) | undefined;
+  readonly #secure: boolean;
 
   constructor(init: {
     name: string;
@@ -131,6 +154,8 @@ export class LocalServer {
     outliveThisProcess?: boolean;
     /** Called after every start, stop, kill and terminate (the fleet rewrites its manifest). */
     onChange?: () => void;
+    /** Token and TLS of a secure fleet; undefined: plain HTTP on 8500, no token. */
+    access?: Pick<ConsulAccess, 'token' | 'tls'>;
   }) {
     this.name = init.name;
     this.ip = init.ip;
@@ -140,13 +165,15 @@ export class LocalServer {
     this.configFile = join(init.dir, 'consul.json');
     this.logFile = join(init.dir, 'consul.log');
     this.instanceId = localInstanceId(init.ip);
-    this.client = new ConsulClient({ address: this.httpAddress });
+    this.#secure = init.access !== undefined;
+    this.client = ConsulClient.of(init.access ?? { token: undefined, tls: undefined }, this.httpAddress);
     this.#outliveThisProcess = init.outliveThisProcess ?? false;
     this.#onChange = init.onChange;
   }
 
+  /** `https://<ip>:8501` on a secure fleet (plain HTTP is off), `<ip>:8500` on an insecure one. */
   get httpAddress(): string {
-    return `${this.ip}:8500`;
+    return this.#secure ? `https://${this.ip}:${HTTPS_PORT}` : `${this.ip}:8500`;
   }
 
   get raftAddress(): string {
@@ -347,7 +374,46 @@ export class LocalFleet {
       raftMultiplier: options.raftMultiplier ?? LOCAL_FLEET_DEFAULTS.raftMultiplier,
       logLevel: options.logLevel ?? LOCAL_FLEET_DEFAULTS.logLevel,
       readyTimeoutMs: options.readyTimeoutMs ?? LOCAL_FLEET_DEFAULTS.readyTimeoutMs,
+      insecure: options.insecure ?? LOCAL_FLEET_DEFAULTS.insecure,
     };
+    this.secrets = this.options.insecure ? undefined : fleetSecrets(baseDir);
+  }
+
+  /** Paths of the CA, gossip key and token files; undefined for an insecure fleet. */
+  readonly secrets: FleetSecrets | undefined;
+  #access: Pick<ConsulAccess, 'token' | 'tls'> | undefined;
+
+  /** The management token and CA the fleet's own clients use; no token and no TLS when insecure. */
+  get access(): Pick<ConsulAccess, 'token' | 'tls'> {
+    if (this.secrets === undefined) return { token: undefined, tls: undefined };
+    this.#access ??= managementAccess(this.secrets);
+    return this.#access;
+  }
+
+  /** A client for any address of this fleet, with the fleet's management token and CA. */
+  clientFor(address: string): ConsulClient {
+    return ConsulClient.of(this.access, address);
+  }
+
+  /** The CA certificate clients must trust (CONSUL_CACERT); undefined when insecure. */
+  get caFile(): string | undefined {
+    return this.secrets?.caFile;
+  }
+
+  /** The 0600 file holding the token made from policies/consul-rollout-<policy>.hcl. */
+  tokenFile(policy: PolicyName): string {
+    if (this.secrets === undefined) throw new UsageError(`the fleet in ${this.baseDir} is insecure: it has no ACL tokens`);
+    return this.secrets.tokenFile(policy);
+  }
+
+  /**
+   * Environment for a child process (`consul`, `consul-rollout`) to reach this fleet:
+   * CONSUL_HTTP_SSL, CONSUL_CACERT and CONSUL_HTTP_TOKEN_FILE (the management token, or the
+   * token of `policy`). Empty for an insecure fleet.
+   */
+  consulEnv(policy?: PolicyName): Record<string, string> {
+    if (this.secrets === undefined) return {};
+    return fleetEnv(this.secrets, policy === undefined ? this.secrets.managementTokenFile : this.secrets.tokenFile(policy));
   }
 
   /** An empty fleet; servers come from {@link bootstrap} and {@link addServer}. */
@@ -408,19 +474,40 @@ export class LocalFleet {
   async bootstrap(count: number, binary: ConsulBinary, generation: string): Promise<LocalServer[]> {
     const started: LocalServer[] = [];
     const ips = this.#claim(count);
+    if (this.secrets !== undefined) await ensureFleetSecrets(this.secrets, binary.path);
     for (const ip of ips) {
-      started.push(this.#prepare(ip, { binary, generation, bootstrapExpect: count, joinOverride: ips }));
+      started.push(await this.#prepare(ip, { binary, generation, bootstrapExpect: count, joinOverride: ips }));
     }
     for (const server of started) server.start();
     await Promise.all(started.map((server) => this.waitForAgent(server)));
-    await this.waitForLeader();
+    const leader = await this.waitForLeader();
+    if (this.secrets !== undefined) {
+      await createFleetTokens(this.secrets, leader.client, started.map((s) => s.client));
+      await this.#waitForCatalog(started);
+    }
     return started;
+  }
+
+  /**
+   * Until every server's node (with node meta instance_id) is in the catalog: the handler finds
+   * servers there, and with ACLs an agent registers only once its agent token exists.
+   */
+  async #waitForCatalog(servers: readonly LocalServer[]): Promise<void> {
+    await waitFor(
+      `${servers.length} servers registered in the catalog`,
+      async () => {
+        const nodes = await servers[0]!.client.catalogNodes({ timeoutMs: 2_000 });
+        return servers.every((s) => nodes.some((n) => n.name === s.name && n.meta?.instance_id === s.instanceId));
+      },
+      { timeoutMs: this.options.readyTimeoutMs, intervalMs: 100, detail: () => `logs under ${this.baseDir}` },
+    );
   }
 
   /** Launch one more server (a new "instance") that joins the live servers. */
   async addServer(options: AddServerOptions): Promise<LocalServer> {
     const [ip] = this.#claim(1);
-    const server = this.#prepare(ip!, options);
+    if (this.secrets !== undefined) await ensureFleetSecrets(this.secrets, options.binary.path);
+    const server = await this.#prepare(ip!, options);
     server.start();
     if (options.waitUntilReady ?? true) await this.waitForAgent(server);
     return server;
@@ -433,6 +520,7 @@ export class LocalFleet {
       dir: join(this.baseDir, init.name),
       outliveThisProcess: this.#adopted,
       onChange: () => this.#writeManifest(),
+      ...(this.secrets === undefined ? {} : { access: this.access }),
     });
     this.servers.push(server);
     return server;
@@ -447,11 +535,15 @@ export class LocalFleet {
     return claimLoopbackAddresses(count, this.#creatorPid);
   }
 
-  #prepare(ip: string, options: AddServerOptions): LocalServer {
+  async #prepare(ip: string, options: AddServerOptions): Promise<LocalServer> {
     const name = `${options.generation}-${this.#serial + 1}`;
     mkdirSync(join(this.baseDir, name), { recursive: true });
     const server = this.#track({ name, ip, generation: options.generation, binary: options.binary });
     const join_ = options.joinOverride ?? this.running().map((s) => s.ip);
+    const secure =
+      this.secrets === undefined
+        ? undefined
+        : secureServerConfig(this.secrets, await createServerCertificate(this.secrets, options.binary.path, this.options.datacenter, name, ip));
     const config = {
       datacenter: this.options.datacenter,
       node_name: name,
@@ -463,7 +555,6 @@ export class LocalFleet {
       client_addr: ip,
       retry_join: join_.filter((other) => other !== ip),
       retry_interval: '1s',
-      ports: { dns: -1, grpc: -1, grpc_tls: -1 },
       log_level: this.options.logLevel,
       // The drain procedure removes servers deliberately; a SIGTERM must behave as on EC2
       // (Consul's server default): no implicit leave.
@@ -481,8 +572,11 @@ export class LocalFleet {
         generation: options.generation,
         consul_version: options.binary.version,
       },
+      ...secure,
+      ports: { dns: -1, grpc: -1, grpc_tls: -1, ...(secure?.ports as object | undefined) },
     };
-    writeFileSync(server.configFile, JSON.stringify(config, null, 2));
+    // 0600: a secure server's config holds its tokens.
+    writeFileSync(server.configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
     this.#writeManifest();
     return server;
   }

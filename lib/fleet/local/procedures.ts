@@ -12,6 +12,7 @@
  * Neither completes a lifecycle action or stops a process: that is the caller's side (the
  * handler and the Auto Scaling API, or the model in tests).
  */
+import type { ConsulAccess, ConsulAddress } from '../../consul/access.ts';
 import { ConsulClient } from '../../consul/client.ts';
 import { RolloutError } from '../../errors.ts';
 import type { LifecycleProcedures } from '../../handlers/handler.ts';
@@ -53,24 +54,28 @@ export interface ClusterProceduresOptions extends ProceduresOptions {
    * reached on the same scheme and port at their own addresses, as every server of a local fleet
    * (and of a cloud auto-joined cluster) listens.
    */
-  readonly httpAddrs: readonly string[];
+  readonly httpAddrs: readonly (string | ConsulAddress)[];
+  /** Token and TLS for every server (lib/consul/access.ts). @default no token, system CAs */
+  readonly access?: Pick<ConsulAccess, 'token' | 'tls'>;
+}
+
+/** An address as the operator wrote it: host:port for plain HTTP, the URL for HTTPS. */
+function display(address: string | ConsulAddress): string {
+  if (typeof address === 'string') return address;
+  return address.scheme === 'http' ? address.origin.slice('http://'.length) : address.origin;
 }
 
 export function createClusterProcedures(options: ClusterProceduresOptions): LifecycleProcedures {
-  const seeds = options.httpAddrs.map((address) => new ConsulClient({ address }));
+  const seeds = options.httpAddrs.map((address) => ConsulClient.of(options.access ?? { token: undefined, tls: undefined }, address));
   const first = seeds[0];
   if (first === undefined) throw new Error('createClusterProcedures needs at least one HTTP address');
-  const clientAt = (host: string): ConsulClient => {
-    const url = new URL(first.baseUrl);
-    url.hostname = host;
-    return new ConsulClient({ address: url.origin });
-  };
+  const clientAt = (host: string): ConsulClient => first.at(host);
   /** The first seed's answer; a RolloutError naming `what` when every seed failed. */
   const ask = async <T>(what: string, call: (client: ConsulClient) => Promise<T>): Promise<T> => {
     try {
       return await Promise.any(seeds.map(call));
     } catch (error) {
-      throw new RolloutError(`${what} failed on every server given (${options.httpAddrs.join(', ')})`, {
+      throw new RolloutError(`${what} failed on every server given (${options.httpAddrs.map(display).join(', ')})`, {
         cause: error instanceof AggregateError ? error.errors[0] : error,
         remedy: 'check that --http-addr names running servers of the cluster',
       });

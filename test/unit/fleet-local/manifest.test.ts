@@ -31,7 +31,9 @@ async function fakeFleet(t: TestContext): Promise<{ fleet: LocalFleet; dir: stri
   const agent = join(dir, 'fake-consul');
   writeFileSync(agent, '#!/bin/sh\nsleep 300\n');
   chmodSync(agent, 0o755);
-  const fleet = await LocalFleet.create({ baseDir: dir });
+  // Insecure: the stand-in cannot run `consul tls ca create` or `consul keygen`, and the
+  // bookkeeping under test is the same either way.
+  const fleet = await LocalFleet.create({ baseDir: dir, insecure: true });
   t.after(() => fleet.teardown());
   const binary = { version: '0.0.0', path: agent };
   await fleet.addServer({ binary, generation: 'blue', waitUntilReady: false });
