@@ -35,12 +35,12 @@ import { handleLifecycleEvent, type HandleOutcome, type LogRecord } from '../../
 import { createLambdaHandler } from '../../lib/handlers/lambda.ts';
 import type { ProcedureTuning } from '../../lib/handlers/procedures.ts';
 import {
-  AutoScalingModel,
+  AutoScalingEngine,
   LAUNCHING,
   TERMINATING,
   type LifecycleActionResult,
   type LifecycleNotice,
-} from '../support/autoscaling-model.ts';
+} from '../../lib/fleet/autoscaling/engine.ts';
 import { binaries, testFleet } from '../support/fleet.ts';
 import { eventBridgeEvent, sqsEvent } from '../support/lifecycle-events.ts';
 
@@ -100,7 +100,7 @@ interface CompletionSeen {
  * instance Terminated stops its server for good.
  */
 class ModelledFleet {
-  readonly model: AutoScalingModel;
+  readonly model: AutoScalingEngine;
   readonly notices: LifecycleNotice[] = [];
   readonly completions: CompletionSeen[] = [];
   readonly logs: LogRecord[] = [];
@@ -119,7 +119,7 @@ class ModelledFleet {
   constructor(fleet: LocalFleet, tuning: ProcedureTuning = TUNING) {
     this.#fleet = fleet;
     this.#tuning = tuning;
-    this.model = new AutoScalingModel({ clock: unrefClock, onLifecycleNotice: (notice) => this.#onNotice(notice) });
+    this.model = new AutoScalingEngine({ clock: unrefClock, onLifecycleNotice: (notice) => this.#onNotice(notice) });
     this.actions = new AwsLifecycleActions(new ObservedLifecycleApi(this));
   }
 

@@ -3,7 +3,7 @@
  * EventBridge event, as a lifecycle-hook notification body, and inside a Lambda SQS event.
  */
 import { randomUUID } from 'node:crypto';
-import type { LifecycleNotice } from './autoscaling-model.ts';
+import type { LifecycleNotice } from '../../lib/fleet/autoscaling/engine.ts';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';

@@ -1,54 +1,78 @@
 /**
- * An in-process model of the EC2 Auto Scaling lifecycle-hook API, written from the API reference
- * and the user guide ("Amazon EC2 Auto Scaling lifecycle hooks"), for testing the AWS adapter and
- * the handler without an AWS account. It is used exactly like an `AutoScalingClient`: `send()` takes
- * the SDK's own command objects and answers with the SDK's output shapes, or throws the error the
- * SDK would throw (an `AutoScalingServiceException` named after the error code).
+ * The local Auto Scaling engine: EC2 Auto Scaling groups, lifecycle hooks and instances, written
+ * from the API reference and the user guide ("Amazon EC2 Auto Scaling lifecycle hooks", "Control
+ * instance retention with instance lifecycle policies"). It is used exactly like an
+ * `AutoScalingClient`: `send()` takes the SDK's own command objects and answers with the SDK's
+ * output shapes, or throws the error the SDK would throw (an `AutoScalingServiceException` named
+ * after the error code). {@link AutoScalingEngine.ec2} answers EC2 DescribeInstances for the same
+ * instances. With an {@link InstanceLauncher} (lib/fleet/autoscaling/consul-launcher.ts) launching
+ * an instance starts a real Consul server and terminating it stops that server for good; without
+ * one, instances are bookkeeping only (unit tests of the handler and of the engine itself).
  *
  * What it models:
- * - Instance states: Pending → Pending:Wait → Pending:Proceed → InService, and Terminating →
- *   Terminating:Wait → Terminating:Proceed → Terminated. Without hooks for a transition an instance
- *   goes straight from Pending to InService, or from Terminating to Terminated.
+ * - Instance states, AWS's names: Pending → Pending:Wait → Pending:Proceed → InService, and
+ *   Terminating → Terminating:Wait → Terminating:Proceed → Terminated, or Terminating:Retained.
+ *   Without hooks for a transition an instance goes straight from Pending to InService, or from
+ *   Terminating to Terminated. Each state is recorded with the time it was entered.
+ * - A capacity change launches (or terminates) every instance it needs at once; a group scaled to
+ *   zero fires every instance's terminate hooks together.
  * - One lifecycle action per (instance, hook) with a UUID token. Actions of several hooks on the
- *   same transition run side by side; the instance proceeds once all are completed.
+ *   same transition run side by side; the instance proceeds once all are completed. A launch hook
+ *   fires once the instance runs (it has its address), as on EC2.
  * - HeartbeatTimeout (30..7200 s, default 3600) restarts on RecordLifecycleActionHeartbeat; the
  *   global timeout, min(48 h, 100 × HeartbeatTimeout) from entering the wait state, caps it.
  *   A timeout applies the hook's DefaultResult (default ABANDON).
  * - Launch: CONTINUE puts the instance in service; ABANDON terminates it (its terminate hooks run)
- *   and the group launches a replacement. Terminate: CONTINUE and ABANDON both terminate; ABANDON
- *   also ends the instance's other pending terminate actions.
+ *   and the group launches a replacement. Terminate: CONTINUE terminates; ABANDON terminates too,
+ *   unless the group's instance lifecycle policy retains on TerminateHookAbandon: then the instance
+ *   stays running in `Terminating:Retained`, no longer counts toward desired capacity, and remains
+ *   until TerminateInstanceInAutoScalingGroup (RetentionTriggers, API reference). ABANDON also
+ *   ends the instance's other pending terminate actions.
  * - Completing or heartbeating an action that is not active: ValidationError "No active Lifecycle
  *   Action found with token <token>" (or "... with instance ID <id>" when called by instance id).
- * - The group keeps its desired capacity: SetDesiredCapacity and TerminateInstanceInAutoScalingGroup
- *   (with or without decrement) launch or terminate instances to match.
+ * - The group keeps its desired capacity: SetDesiredCapacity, UpdateAutoScalingGroup and
+ *   TerminateInstanceInAutoScalingGroup (with or without decrement) launch or terminate instances
+ *   to match. DeleteAutoScalingGroup refuses while the group has instances (ResourceInUse) unless
+ *   ForceDelete, which terminates them without running their hooks.
  *
  * Simplifications, stated so nobody relies on them: scale-in picks the oldest instance (the default
  * termination policy would first balance Availability Zones and prefer the oldest launch template);
- * terminating an instance that is already terminating is a no-op; no cooldowns, warm pools,
- * instance refresh, pagination or health checks. Error texts marked "model wording" are not known
- * AWS texts; the others are AWS's.
+ * terminating an instance that is already terminating is a no-op; a launch that fails is recorded
+ * and not retried; no cooldowns, warm pools, instance refresh, pagination or health checks. Error
+ * texts marked "engine wording" are not known AWS texts; the others are AWS's.
  *
  * Time comes from an injected Clock (ManualClock in tests), so hour-long timeouts run instantly.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   AutoScalingServiceException,
   CompleteLifecycleActionCommand,
+  DeleteAutoScalingGroupCommand,
   DescribeAutoScalingInstancesCommand,
   DescribeLifecycleHooksCommand,
   RecordLifecycleActionHeartbeatCommand,
   SetDesiredCapacityCommand,
   TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
   type AutoScalingInstanceDetails,
   type CompleteLifecycleActionCommandOutput,
+  type DeleteAutoScalingGroupCommandOutput,
   type DescribeAutoScalingInstancesCommandOutput,
   type DescribeLifecycleHooksCommandOutput,
   type LifecycleHook,
   type RecordLifecycleActionHeartbeatCommandOutput,
   type SetDesiredCapacityCommandOutput,
   type TerminateInstanceInAutoScalingGroupCommandOutput,
+  type UpdateAutoScalingGroupCommandOutput,
 } from '@aws-sdk/client-auto-scaling';
-import { systemClock, type Clock } from '../../lib/handlers/clock.ts';
+import {
+  DescribeInstancesCommand,
+  EC2ServiceException,
+  type DescribeInstancesCommandOutput,
+  type Instance as Ec2Instance,
+} from '@aws-sdk/client-ec2';
+import { systemClock, type Clock } from '../../handlers/clock.ts';
+import type { InstancesApi } from '../aws/instances.ts';
 
 export type LifecycleTransition = 'autoscaling:EC2_INSTANCE_LAUNCHING' | 'autoscaling:EC2_INSTANCE_TERMINATING';
 export type LifecycleActionResult = 'CONTINUE' | 'ABANDON';
@@ -60,6 +84,7 @@ export type InstanceLifecycleState =
   | 'Terminating'
   | 'Terminating:Wait'
   | 'Terminating:Proceed'
+  | 'Terminating:Retained'
   | 'Terminated';
 
 export const LAUNCHING: LifecycleTransition = 'autoscaling:EC2_INSTANCE_LAUNCHING';
@@ -83,6 +108,13 @@ export interface HookSpec {
   readonly notificationMetadata?: string;
 }
 
+export interface GroupTag {
+  readonly key: string;
+  readonly value: string;
+  /** Only propagated tags reach the instances (and so DescribeInstances filters). */
+  readonly propagateAtLaunch: boolean;
+}
+
 export interface GroupSpec {
   readonly name: string;
   readonly minSize: number;
@@ -90,12 +122,39 @@ export interface GroupSpec {
   /** @default minSize */
   readonly desiredCapacity?: number;
   readonly hooks?: readonly HookSpec[];
+  /** @default [] */
+  readonly tags?: readonly GroupTag[];
+  /** The launch template's name: what the launcher starts. @default undefined */
+  readonly launchTemplate?: string;
+  /**
+   * InstanceLifecyclePolicy.RetentionTriggers.TerminateHookAbandon.
+   * @default 'terminate' (AWS's default)
+   */
+  readonly terminateHookAbandon?: 'retain' | 'terminate';
+}
+
+/** What a launcher is asked to start: one instance of a group, from its launch template. */
+export interface LaunchRequest {
+  readonly instanceId: string;
+  readonly groupName: string;
+  readonly launchTemplate: string | undefined;
+  /** The instance's tags (the group's propagated tags). */
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/**
+ * The machines behind the instances. `launch` resolves once the instance runs, with its private
+ * address; `terminate` once it is stopped for good.
+ */
+export interface InstanceLauncher {
+  launch(request: LaunchRequest): Promise<{ readonly privateIpAddress: string }>;
+  terminate(instanceId: string): Promise<void>;
 }
 
 /**
  * What Auto Scaling sends (EventBridge detail, or the body of a hook notification) when an instance
- * enters a wait state for one hook. Field names are AWS's; see test/support/lifecycle-events.ts to
- * wrap it as an EventBridge event or an SQS message.
+ * enters a wait state for one hook. Field names are AWS's; lib/fleet/autoscaling/events.ts wraps it
+ * as an EventBridge event.
  */
 export interface LifecycleNotice {
   readonly AutoScalingGroupName: string;
@@ -109,7 +168,7 @@ export interface LifecycleNotice {
   readonly Time: string;
 }
 
-/** Everything that happened to lifecycle actions, in order, for tests to assert on. */
+/** Everything that happened to lifecycle actions, in order. */
 export interface ActionRecord {
   readonly type: 'heartbeat' | 'complete' | 'timeout';
   readonly instanceId: string;
@@ -131,11 +190,30 @@ export interface ActiveAction {
   readonly globalDeadline: number;
 }
 
-export interface AutoScalingModelOptions {
+/** One state an instance entered, and when (ms since epoch). */
+export interface StateEntry {
+  readonly state: InstanceLifecycleState;
+  readonly at: number;
+}
+
+export interface InstanceView {
+  readonly instanceId: string;
+  readonly groupName: string;
+  readonly state: InstanceLifecycleState;
+  readonly privateIpAddress: string | undefined;
+  readonly launchedAt: number;
+  readonly states: readonly StateEntry[];
+  /** Why a launch or a termination of the machine failed, if one did. */
+  readonly error?: string;
+}
+
+export interface AutoScalingEngineOptions {
   /** @default systemClock */
   readonly clock?: Clock;
   /** Called synchronously each time an instance enters a wait state for a hook. */
   readonly onLifecycleNotice?: (notice: LifecycleNotice) => void;
+  /** @default none: instances are bookkeeping only and change state synchronously */
+  readonly launcher?: InstanceLauncher;
 }
 
 type SupportedCommand =
@@ -144,7 +222,9 @@ type SupportedCommand =
   | DescribeAutoScalingInstancesCommand
   | DescribeLifecycleHooksCommand
   | SetDesiredCapacityCommand
-  | TerminateInstanceInAutoScalingGroupCommand;
+  | TerminateInstanceInAutoScalingGroupCommand
+  | UpdateAutoScalingGroupCommand
+  | DeleteAutoScalingGroupCommand;
 
 interface Hook {
   readonly name: string;
@@ -161,16 +241,26 @@ interface Group {
   maxSize: number;
   desired: number;
   readonly hooks: readonly Hook[];
+  readonly tags: Readonly<Record<string, string>>;
+  readonly launchTemplate: string | undefined;
+  readonly retain: boolean;
 }
+
+type Ec2State = 'pending' | 'running' | 'shutting-down' | 'terminated';
 
 interface Instance {
   readonly id: string;
   readonly group: Group;
   readonly launchedAt: number;
   state: InstanceLifecycleState;
-  readonly history: InstanceLifecycleState[];
+  readonly states: StateEntry[];
   /** Active lifecycle actions of the current wait state, by token. */
   readonly actions: Map<string, Action>;
+  ec2State: Ec2State;
+  privateIp: string | undefined;
+  /** Settles when the launcher has started (or failed to start) the machine. */
+  launched: Promise<void>;
+  error: string | undefined;
 }
 
 interface Action {
@@ -187,30 +277,33 @@ const WAIT_STATE: Record<LifecycleTransition, InstanceLifecycleState> = {
   'autoscaling:EC2_INSTANCE_TERMINATING': 'Terminating:Wait',
 };
 
-export class AutoScalingModel {
+export class AutoScalingEngine {
   readonly #clock: Clock;
   readonly #onNotice: ((notice: LifecycleNotice) => void) | undefined;
+  readonly #launcher: InstanceLauncher | undefined;
   readonly #groups = new Map<string, Group>();
   readonly #instances = new Map<string, Instance>();
   readonly #log: ActionRecord[] = [];
-  #nextInstance = 1;
+  readonly #listeners = new Set<() => void>();
+  #virtualAddress = 0;
 
-  constructor(options: AutoScalingModelOptions = {}) {
+  constructor(options: AutoScalingEngineOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#onNotice = options.onLifecycleNotice;
+    this.#launcher = options.launcher;
   }
 
   // -------------------------------------------------------------------------------------------
-  // Direct model methods (the "console" side: what Terraform or an operator does to the group).
+  // Direct engine methods (the "console" side: what Terraform or an operator does to the group).
 
   /** Creates a group with its hooks, then launches `desiredCapacity` instances through them. */
   createGroup(spec: GroupSpec): readonly string[] {
-    // Set-up mistakes in a test are plain Errors, not API errors.
-    if (this.#groups.has(spec.name)) throw new Error(`model: group ${spec.name} already exists`);
+    // Set-up mistakes are plain Errors, not API errors.
+    if (this.#groups.has(spec.name)) throw new Error(`engine: group ${spec.name} already exists`);
     const desired = spec.desiredCapacity ?? spec.minSize;
     if (spec.minSize < 0 || spec.minSize > spec.maxSize || desired < spec.minSize || desired > spec.maxSize) {
       throw new Error(
-        `model: invalid sizes for ${spec.name}: min ${spec.minSize}, desired ${desired}, max ${spec.maxSize}`,
+        `engine: invalid sizes for ${spec.name}: min ${spec.minSize}, desired ${desired}, max ${spec.maxSize}`,
       );
     }
     const group: Group = {
@@ -219,9 +312,34 @@ export class AutoScalingModel {
       maxSize: spec.maxSize,
       desired,
       hooks: (spec.hooks ?? []).map(toHook),
+      tags: Object.fromEntries((spec.tags ?? []).filter((t) => t.propagateAtLaunch).map((t) => [t.key, t.value])),
+      launchTemplate: spec.launchTemplate,
+      retain: (spec.terminateHookAbandon ?? 'terminate') === 'retain',
     };
     this.#groups.set(group.name, group);
-    return this.#reconcile(group);
+    const launched = this.#reconcile(group);
+    this.#changed();
+    return launched;
+  }
+
+  /**
+   * Takes machines that already run (a cluster that existed before the engine) into a new group as
+   * InService instances, the way `terraform import` takes over existing resources.
+   */
+  adoptGroup(spec: GroupSpec, machines: readonly { readonly privateIpAddress: string }[]): readonly string[] {
+    this.createGroup({ ...spec, desiredCapacity: 0, minSize: 0 });
+    const group = this.#group(spec.name);
+    const ids = machines.map((machine) => {
+      const instance = this.#newInstance(group);
+      instance.privateIp = machine.privateIpAddress;
+      instance.ec2State = 'running';
+      this.#enter(instance, 'InService');
+      return instance.id;
+    });
+    group.minSize = spec.minSize;
+    group.desired = machines.length;
+    this.#changed();
+    return ids;
   }
 
   /** Scales out by `count` (desired capacity += count); returns the launched instance ids. */
@@ -236,6 +354,11 @@ export class AutoScalingModel {
     if (instance === undefined || instance.state === 'Terminated') {
       throw validationError(`Instance Id not found - No managed instance found for instance ID: ${instanceId}`);
     }
+    if (instance.state === 'Terminating:Retained') {
+      // A retained instance already left the capacity; terminating it ends it without hooks.
+      this.#terminateMachine(instance, false);
+      return;
+    }
     if (isTerminating(instance.state)) return;
     const group = instance.group;
     if (options.decrementDesiredCapacity) {
@@ -248,11 +371,61 @@ export class AutoScalingModel {
     }
     this.#beginTermination(instance);
     this.#reconcile(group);
+    this.#changed();
   }
 
   /** SetDesiredCapacity; returns the instances launched to reach it. */
   setDesiredCapacity(groupName: string, desired: number): readonly string[] {
     return this.#setDesired(this.#group(groupName), desired);
+  }
+
+  /** UpdateAutoScalingGroup's sizes; returns the instances launched to reach the new capacity. */
+  updateGroup(
+    groupName: string,
+    sizes: { readonly minSize?: number; readonly maxSize?: number; readonly desiredCapacity?: number },
+  ): readonly string[] {
+    const group = this.#group(groupName);
+    const minSize = sizes.minSize ?? group.minSize;
+    const maxSize = sizes.maxSize ?? group.maxSize;
+    // AWS clamps an unspecified desired capacity into the new bounds.
+    const desired = sizes.desiredCapacity ?? Math.min(Math.max(group.desired, minSize), maxSize);
+    if (minSize > maxSize) {
+      throw validationError(`Max bound, ${maxSize}, must be greater than or equal to min bound, ${minSize}`);
+    }
+    if (desired < minSize || desired > maxSize) {
+      throw validationError(
+        `Desired capacity:${desired} must be between the specified min size:${minSize} and max size:${maxSize}`,
+      );
+    }
+    group.minSize = minSize;
+    group.maxSize = maxSize;
+    return this.#setDesired(group, desired);
+  }
+
+  /** DeleteAutoScalingGroup. */
+  deleteGroup(groupName: string, options: { readonly forceDelete: boolean }): void {
+    const group = this.#group(groupName);
+    const remaining = this.#live(group, true);
+    if (remaining.length > 0 && !options.forceDelete) {
+      throw serviceError(
+        'ResourceInUse',
+        'You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group.',
+      );
+    }
+    for (const instance of remaining) {
+      this.#dropActions(instance);
+      this.#terminateMachine(instance, false);
+    }
+    this.#groups.delete(groupName);
+    this.#changed();
+  }
+
+  hasGroup(groupName: string): boolean {
+    return this.#groups.has(groupName);
+  }
+
+  groupNames(): readonly string[] {
+    return [...this.#groups.keys()];
   }
 
   state(instanceId: string): InstanceLifecycleState | undefined {
@@ -261,12 +434,30 @@ export class AutoScalingModel {
 
   /** Every state the instance went through, in order. */
   history(instanceId: string): readonly InstanceLifecycleState[] {
-    return this.#instances.get(instanceId)?.history ?? [];
+    return (this.#instances.get(instanceId)?.states ?? []).map((entry) => entry.state);
+  }
+
+  /** Every instance the engine ever had, with the times of its states. */
+  instances(): readonly InstanceView[] {
+    return [...this.#instances.values()].map((instance) => ({
+      instanceId: instance.id,
+      groupName: instance.group.name,
+      state: instance.state,
+      privateIpAddress: instance.privateIp,
+      launchedAt: instance.launchedAt,
+      states: [...instance.states],
+      ...(instance.error === undefined ? {} : { error: instance.error }),
+    }));
   }
 
   /** Instance ids of the group that are not Terminated, oldest first. */
   instancesOf(groupName: string): readonly string[] {
     return this.#live(this.#group(groupName), true).map((instance) => instance.id);
+  }
+
+  /** Instances of the group InService: what Terraform's wait for capacity counts. */
+  inService(groupName: string): number {
+    return this.#live(this.#group(groupName), false).filter((instance) => instance.state === 'InService').length;
   }
 
   desiredCapacity(groupName: string): number {
@@ -291,6 +482,23 @@ export class AutoScalingModel {
     return this.#log;
   }
 
+  /** Calls `listener` after every change of an instance's state or a group's capacity. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** EC2's DescribeInstances over the engine's instances (the `ec2` client the handler gets). */
+  readonly ec2: InstancesApi = {
+    send: async (command: DescribeInstancesCommand): Promise<DescribeInstancesCommandOutput> => {
+      await Promise.resolve();
+      if (!(command instanceof DescribeInstancesCommand)) {
+        throw new Error(`engine: ${(command as object).constructor.name} is not modelled`);
+      }
+      return this.#describeInstances(command.input);
+    },
+  };
+
   // -------------------------------------------------------------------------------------------
   // The API, as the SDK client sees it.
 
@@ -300,20 +508,23 @@ export class AutoScalingModel {
   send(command: DescribeLifecycleHooksCommand): Promise<DescribeLifecycleHooksCommandOutput>;
   send(command: SetDesiredCapacityCommand): Promise<SetDesiredCapacityCommandOutput>;
   send(command: TerminateInstanceInAutoScalingGroupCommand): Promise<TerminateInstanceInAutoScalingGroupCommandOutput>;
+  send(command: UpdateAutoScalingGroupCommand): Promise<UpdateAutoScalingGroupCommandOutput>;
+  send(command: DeleteAutoScalingGroupCommand): Promise<DeleteAutoScalingGroupCommandOutput>;
   async send(command: SupportedCommand): Promise<unknown> {
-    // Like the real client, answer asynchronously even though the model decides synchronously.
+    // Like the real client, answer asynchronously even though the engine decides synchronously.
     await Promise.resolve();
     const $metadata = { httpStatusCode: 200, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 };
     if (command instanceof CompleteLifecycleActionCommand) {
       const input = command.input;
       const result = input.LifecycleActionResult;
       if (result !== 'CONTINUE' && result !== 'ABANDON') {
-        // model wording
+        // engine wording
         throw validationError(`LifecycleActionResult must be CONTINUE or ABANDON, got ${String(result)}`);
       }
       const action = this.#findAction(input);
       this.#record('complete', action, result);
       this.#resolve(action, result);
+      this.#changed();
       return { $metadata };
     }
     if (command instanceof RecordLifecycleActionHeartbeatCommand) {
@@ -342,11 +553,24 @@ export class AutoScalingModel {
       this.setDesiredCapacity(command.input.AutoScalingGroupName ?? '', command.input.DesiredCapacity ?? Number.NaN);
       return { $metadata };
     }
+    if (command instanceof UpdateAutoScalingGroupCommand) {
+      const { AutoScalingGroupName, MinSize, MaxSize, DesiredCapacity } = command.input;
+      this.updateGroup(AutoScalingGroupName ?? '', {
+        ...(MinSize === undefined ? {} : { minSize: MinSize }),
+        ...(MaxSize === undefined ? {} : { maxSize: MaxSize }),
+        ...(DesiredCapacity === undefined ? {} : { desiredCapacity: DesiredCapacity }),
+      });
+      return { $metadata };
+    }
+    if (command instanceof DeleteAutoScalingGroupCommand) {
+      this.deleteGroup(command.input.AutoScalingGroupName ?? '', { forceDelete: command.input.ForceDelete ?? false });
+      return { $metadata };
+    }
     if (command instanceof TerminateInstanceInAutoScalingGroupCommand) {
       const { InstanceId, ShouldDecrementDesiredCapacity } = command.input;
       if (InstanceId === undefined || ShouldDecrementDesiredCapacity === undefined) {
         throw new Error(
-          'model: TerminateInstanceInAutoScalingGroup needs InstanceId and ShouldDecrementDesiredCapacity (InstanceIds is not modelled)',
+          'engine: TerminateInstanceInAutoScalingGroup needs InstanceId and ShouldDecrementDesiredCapacity (InstanceIds is not modelled)',
         );
       }
       const groupName = this.#instances.get(InstanceId)?.group.name;
@@ -367,14 +591,14 @@ export class AutoScalingModel {
         },
       };
     }
-    throw new Error(`model: ${(command as object).constructor.name} is not modelled`);
+    throw new Error(`engine: ${(command as object).constructor.name} is not modelled`);
   }
 
   // -------------------------------------------------------------------------------------------
   // State machine.
 
   #setDesired(group: Group, desired: number): readonly string[] {
-    if (!Number.isInteger(desired)) throw validationError(`DesiredCapacity must be an integer`); // model wording
+    if (!Number.isInteger(desired)) throw validationError(`DesiredCapacity must be an integer`); // engine wording
     if (desired > group.maxSize) {
       throw validationError(
         `New SetDesiredCapacity value ${desired} is above max value ${group.maxSize} for the AutoScalingGroup.`,
@@ -386,10 +610,12 @@ export class AutoScalingModel {
       );
     }
     group.desired = desired;
-    return this.#reconcile(group);
+    const launched = this.#reconcile(group);
+    this.#changed();
+    return launched;
   }
 
-  /** Launches or terminates instances until the group's live count equals its desired capacity. */
+  /** Launches or terminates instances, all at once, until the group's live count equals its desired capacity. */
   #reconcile(group: Group): readonly string[] {
     const live = this.#live(group, false);
     const launched: string[] = [];
@@ -406,20 +632,52 @@ export class AutoScalingModel {
       .sort((a, b) => a.launchedAt - b.launchedAt);
   }
 
-  #launchOne(group: Group): string {
-    const id = `i-${(0x0c0f5e0000000000n + BigInt(this.#nextInstance++)).toString(16).padStart(17, '0')}`;
+  #newInstance(group: Group): Instance {
     const instance: Instance = {
-      id,
+      id: ec2InstanceId(),
       group,
       launchedAt: this.#clock.now(),
       state: 'Pending',
-      history: [],
+      states: [],
       actions: new Map(),
+      ec2State: 'pending',
+      privateIp: undefined,
+      launched: Promise.resolve(),
+      error: undefined,
     };
-    this.#instances.set(id, instance);
+    this.#instances.set(instance.id, instance);
+    return instance;
+  }
+
+  #launchOne(group: Group): string {
+    const instance = this.#newInstance(group);
     this.#enter(instance, 'Pending');
-    this.#startTransition(instance, LAUNCHING);
-    return id;
+    const launcher = this.#launcher;
+    if (launcher === undefined) {
+      instance.privateIp = `10.0.${Math.floor(this.#virtualAddress / 250)}.${(this.#virtualAddress++ % 250) + 4}`;
+      instance.ec2State = 'running';
+      this.#startTransition(instance, LAUNCHING);
+      return instance.id;
+    }
+    instance.launched = launcher
+      .launch({ instanceId: instance.id, groupName: group.name, launchTemplate: group.launchTemplate, tags: group.tags })
+      .then(
+        ({ privateIpAddress }) => {
+          instance.privateIp = privateIpAddress;
+          instance.ec2State = 'running';
+          // The launch hooks fire once the instance runs; it may have been told to terminate meanwhile.
+          if (instance.state === 'Pending') this.#startTransition(instance, LAUNCHING);
+          this.#changed();
+        },
+        (error: unknown) => {
+          instance.error = `launch failed: ${error instanceof Error ? error.message : String(error)}`;
+          instance.ec2State = 'terminated';
+          this.#dropActions(instance);
+          this.#enter(instance, 'Terminated');
+          this.#changed();
+        },
+      );
+    return instance.id;
   }
 
   #beginTermination(instance: Instance): void {
@@ -450,7 +708,7 @@ export class AutoScalingModel {
       this.#armTimer(action);
       return action;
     });
-    // Notify after every action exists, so a listener sees a consistent model.
+    // Notify after every action exists, so a listener sees a consistent engine.
     for (const action of actions) this.#onNotice?.(notice(action, now));
   }
 
@@ -459,6 +717,7 @@ export class AutoScalingModel {
     action.cancelTimer = this.#clock.schedule(action.deadline - this.#clock.now(), () => {
       this.#record('timeout', action, action.hook.defaultResult);
       this.#resolve(action, action.hook.defaultResult);
+      this.#changed();
     });
   }
 
@@ -488,10 +747,37 @@ export class AutoScalingModel {
     } else if (transition === LAUNCHING) {
       this.#beginTermination(instance);
       this.#reconcile(instance.group);
+    } else if (result === 'ABANDON' && instance.group.retain) {
+      // Instance retention: the machine keeps running for a human to look at.
+      this.#enter(instance, 'Terminating:Retained');
     } else {
-      if (waited) this.#enter(instance, 'Terminating:Proceed');
-      this.#enter(instance, 'Terminated');
+      this.#terminateMachine(instance, waited);
     }
+  }
+
+  /** Stops the machine for good; the instance is Terminated once it has stopped. */
+  #terminateMachine(instance: Instance, waited: boolean): void {
+    if (waited || instance.state === 'Terminating:Retained') this.#enter(instance, 'Terminating:Proceed');
+    const launcher = this.#launcher;
+    if (launcher === undefined) {
+      instance.ec2State = 'terminated';
+      this.#enter(instance, 'Terminated');
+      return;
+    }
+    instance.ec2State = 'shutting-down';
+    void instance.launched
+      .then(() => (instance.error?.startsWith('launch failed') ? undefined : launcher.terminate(instance.id)))
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          instance.error = `terminate failed: ${error instanceof Error ? error.message : String(error)}`;
+        },
+      )
+      .then(() => {
+        instance.ec2State = 'terminated';
+        if (instance.state !== 'Terminated') this.#enter(instance, 'Terminated');
+        this.#changed();
+      });
   }
 
   #dropActions(instance: Instance): void {
@@ -501,7 +787,11 @@ export class AutoScalingModel {
 
   #enter(instance: Instance, state: InstanceLifecycleState): void {
     instance.state = state;
-    instance.history.push(state);
+    instance.states.push({ state, at: this.#clock.now() });
+  }
+
+  #changed(): void {
+    for (const listener of this.#listeners) listener();
   }
 
   #findAction(input: {
@@ -514,7 +804,7 @@ export class AutoScalingModel {
     const token = input.LifecycleActionToken;
     const instanceId = input.InstanceId;
     if (token === undefined && instanceId === undefined) {
-      throw validationError('Either LifecycleActionToken or InstanceId must be specified'); // model wording
+      throw validationError('Either LifecycleActionToken or InstanceId must be specified'); // engine wording
     }
     for (const instance of this.#instances.values()) {
       if (instance.group !== group || (instanceId !== undefined && instance.id !== instanceId)) continue;
@@ -547,6 +837,58 @@ export class AutoScalingModel {
       at: this.#clock.now(),
     });
   }
+
+  #describeInstances(input: DescribeInstancesCommand['input']): DescribeInstancesCommandOutput {
+    const ids = input.InstanceIds;
+    for (const id of ids ?? []) {
+      if (!/^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/.test(id)) {
+        throw ec2Error('InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
+      }
+    }
+    const missing = (ids ?? []).filter((id) => !this.#instances.has(id));
+    if (missing.length > 0) {
+      throw ec2Error('InvalidInstanceID.NotFound', `The instance IDs '${missing.join(', ')}' do not exist`);
+    }
+    const filters = (input.Filters ?? []).map((filter) => {
+      const name = filter.Name ?? '';
+      const values = filter.Values ?? [];
+      if (name === 'instance-state-name') return (i: Instance) => values.includes(i.ec2State);
+      if (name.startsWith('tag:')) return (i: Instance) => values.includes(instanceTags(i)[name.slice(4)] ?? '');
+      throw ec2Error('InvalidParameterValue', `The filter '${name}' is not supported by the local engine`); // engine wording
+    });
+    const selected = [...this.#instances.values()].filter(
+      (instance) => (ids === undefined || ids.includes(instance.id)) && filters.every((f) => f(instance)),
+    );
+    return {
+      $metadata: { httpStatusCode: 200, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 },
+      Reservations: selected.map((instance) => ({ Instances: [describeEc2Instance(instance)] })),
+    };
+  }
+}
+
+/** `i-` + 17 hex digits, as EC2 has issued since 2016. */
+function ec2InstanceId(): string {
+  return `i-${randomBytes(9).toString('hex').slice(0, 17)}`;
+}
+
+function instanceTags(instance: Instance): Record<string, string> {
+  return { ...instance.group.tags, 'aws:autoscaling:groupName': instance.group.name };
+}
+
+const EC2_STATE_CODES: Record<Ec2State, number> = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48 };
+
+function describeEc2Instance(instance: Instance): Ec2Instance {
+  return {
+    InstanceId: instance.id,
+    InstanceType: 't3.small',
+    LaunchTime: new Date(instance.launchedAt),
+    State: { Name: instance.ec2State, Code: EC2_STATE_CODES[instance.ec2State] },
+    // A terminated instance has given its address back.
+    ...(instance.privateIp === undefined || instance.ec2State === 'terminated'
+      ? {}
+      : { PrivateIpAddress: instance.privateIp }),
+    Tags: Object.entries(instanceTags(instance)).map(([Key, Value]) => ({ Key, Value })),
+  };
 }
 
 function toHook(spec: HookSpec): Hook {
@@ -558,7 +900,7 @@ function toHook(spec: HookSpec): Hook {
     heartbeatTimeoutSeconds > limits.heartbeatTimeoutSeconds.max
   ) {
     throw new Error(
-      `model: hook ${spec.name}: HeartbeatTimeout must be an integer in 30..7200 seconds, got ${heartbeatTimeoutSeconds}`,
+      `engine: hook ${spec.name}: HeartbeatTimeout must be an integer in 30..7200 seconds, got ${heartbeatTimeoutSeconds}`,
     );
   }
   return {
@@ -622,8 +964,21 @@ function isTerminating(state: InstanceLifecycleState): boolean {
 
 /** What the SDK throws for an error code it does not model, such as ValidationError. */
 function validationError(message: string): AutoScalingServiceException {
+  return serviceError('ValidationError', message);
+}
+
+function serviceError(name: string, message: string): AutoScalingServiceException {
   return new AutoScalingServiceException({
-    name: 'ValidationError',
+    name,
+    $fault: 'client',
+    message,
+    $metadata: { httpStatusCode: 400, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 },
+  });
+}
+
+function ec2Error(name: string, message: string): EC2ServiceException {
+  return new EC2ServiceException({
+    name,
     $fault: 'client',
     message,
     $metadata: { httpStatusCode: 400, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 },
