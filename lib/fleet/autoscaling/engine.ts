@@ -324,7 +324,8 @@ export class AutoScalingEngine {
 
   /**
    * Takes machines that already run (a cluster that existed before the engine) into a new group as
-   * InService instances, the way `terraform import` takes over existing resources.
+   * InService instances, the way `terraform import` takes over existing resources. The group's
+   * capacity is what really runs; a later update brings it to the spec's.
    */
   adoptGroup(spec: GroupSpec, machines: readonly { readonly privateIpAddress: string }[]): readonly string[] {
     this.createGroup({ ...spec, desiredCapacity: 0, minSize: 0 });
@@ -336,7 +337,7 @@ export class AutoScalingEngine {
       this.#enter(instance, 'InService');
       return instance.id;
     });
-    group.minSize = spec.minSize;
+    group.minSize = Math.min(spec.minSize, machines.length);
     group.desired = machines.length;
     this.#changed();
     return ids;

@@ -113,9 +113,6 @@ export class Rehearsal {
    * deployment made before: the rollout starts from an existing cluster.
    */
   adopt(group: StackGroup, machines: readonly { readonly privateIpAddress: string }[]): readonly string[] {
-    if (machines.length !== group.spec.desiredCapacity) {
-      throw new UsageError(`group ${group.spec.name} wants ${group.spec.desiredCapacity} instances; ${machines.length} servers were given to adopt`);
-    }
     return this.engine.adoptGroup(group.spec, machines);
   }
 
