@@ -9,7 +9,7 @@ import type { DecisionSink } from '../drain/decision-log.ts';
 import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import type { LocalFleet, LocalServer } from '../fleet/local/fleet.ts';
 import { LocalRollout } from '../demo/local-rollout.ts';
-import { DEPLOY_STAGES } from '../demo/stages.ts';
+import { STAGES } from '../config/schema.ts';
 import { waitFor } from '../util/wait.ts';
 import type { GateTiming } from './metrics.ts';
 import type { StrategyName } from './options.ts';
@@ -63,7 +63,7 @@ async function pipeline(context: StrategyContext): Promise<void> {
   const servers = fleet.running().length;
   const rollout = new LocalRollout({ fleet, binaries, servers, outdir: join(context.workDir, 'cdktf.out'), onDecision: context.sink });
   try {
-    for (const stage of DEPLOY_STAGES) {
+    for (const stage of STAGES) {
       const launchedBefore = new Set(rollout.rehearsal.engine.instances().map((i) => i.instanceId));
       await rollout.apply(stage);
       if (stage === 'retire') continue;

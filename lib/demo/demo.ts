@@ -15,7 +15,8 @@ import { provisionConsulBinaries } from '../fleet/local/binaries.ts';
 import { LocalFleet } from '../fleet/local/fleet.ts';
 import { LocalRollout, type RolloutReport } from './local-rollout.ts';
 import type { Progress } from './progress.ts';
-import { DEPLOY_STAGES, LOCAL_ROLLOUT } from './stages.ts';
+import { STAGES } from '../config/schema.ts';
+import { LOCAL_ROLLOUT } from './stages.ts';
 import { verifyRollout } from './verify.ts';
 
 export interface DemoOptions {
@@ -82,7 +83,7 @@ export async function runDemo(progress: Progress, options: DemoOptions = {}, sin
     const rolloutStarted = Date.now();
     let observed: ObservationSummary;
     try {
-      for (const stage of DEPLOY_STAGES) {
+      for (const stage of STAGES) {
         const report = await progress.step(`${stage}: apply the synthesized stack (rehearsed terraform apply)`, () => rollout.apply(stage));
         const changes = [
           ...report.created.map((g) => `created ${g}`),

@@ -18,7 +18,8 @@ import type { LocalFleet } from '../fleet/local/fleet.ts';
 import { LAMBDA_ENVIRONMENT } from '../handlers/lambda.ts';
 import { Rehearsal, type ApplyReport } from '../rollout/rehearsal/rehearsal.ts';
 import type { RehearsalStack } from '../rollout/rehearsal/stack.ts';
-import { LOCAL_ROLLOUT, synthesizeStages, type DeployStage, type SynthesizedStage } from './stages.ts';
+import type { Stage } from '../config/schema.ts';
+import { LOCAL_ROLLOUT, synthesizeStages, type SynthesizedStage } from './stages.ts';
 
 export interface LocalRolloutOptions {
   readonly fleet: LocalFleet;
@@ -32,7 +33,7 @@ export interface LocalRolloutOptions {
    * canary (only the old generation runs). Running servers are taken into those groups, the way
    * Terraform refreshes its state from what really exists.
    */
-  readonly applied?: DeployStage;
+  readonly applied?: Stage;
   /** Each drain/gate decision the handler logs, as it logs it. */
   readonly onDecision?: (record: DecisionRecord) => void;
   readonly onInvocation?: (record: InvocationRecord) => void;
@@ -125,7 +126,7 @@ export class LocalRollout {
   }
 
   /** Rehearses one stage: returns when `terraform apply` of its stack would; throws where it would fail. */
-  async apply(stage: DeployStage): Promise<ApplyReport> {
+  async apply(stage: Stage): Promise<ApplyReport> {
     const report = await this.rehearsal.apply(this.#stack(stage));
     this.#applied.push(report);
     return report;
@@ -178,7 +179,7 @@ export class LocalRollout {
     };
   }
 
-  #stack(stage: DeployStage): RehearsalStack {
+  #stack(stage: Stage): RehearsalStack {
     const found = this.stages.find((s) => s.stage === stage);
     if (found === undefined) throw new Error(`no synthesized stack for stage ${stage}`);
     return found.stack;

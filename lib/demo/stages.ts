@@ -8,14 +8,10 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'cdktf';
 import { parseRolloutConfig } from '../config/load.ts';
-import type { Stage } from '../config/schema.ts';
+import { STAGES, type Stage } from '../config/schema.ts';
 import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import { readRehearsalStack, type RehearsalStack } from '../rollout/rehearsal/stack.ts';
 import { ConsulClusterStack } from '../stacks/consul-cluster-stack.ts';
-
-/** The stages a rollout deploys, in order. */
-export const DEPLOY_STAGES = ['canary', 'expand', 'retire'] as const satisfies readonly Stage[];
-export type DeployStage = (typeof DEPLOY_STAGES)[number];
 
 /** Names the local rollout uses; the AMI ids are placeholders the engine maps to local binaries. */
 export const LOCAL_ROLLOUT = {
@@ -24,7 +20,7 @@ export const LOCAL_ROLLOUT = {
 } as const;
 
 export interface SynthesizedStage {
-  readonly stage: DeployStage;
+  readonly stage: Stage;
   /** The cdk.tf.json file, as `cdktf synth` writes it. */
   readonly file: string;
   readonly json: unknown;
@@ -32,7 +28,7 @@ export interface SynthesizedStage {
 }
 
 /** The rollout config of the local cluster (validated like a user's file). */
-export function localRolloutConfig(servers: number, binaries: ConsulBinaries, stage: DeployStage) {
+export function localRolloutConfig(servers: number, binaries: ConsulBinaries, stage: Stage) {
   return parseRolloutConfig(
     {
       clusterName: LOCAL_ROLLOUT.clusterName,
@@ -59,7 +55,7 @@ export function localRolloutConfig(servers: number, binaries: ConsulBinaries, st
 
 /** Synthesizes every deploy stage into `outdir/<stage>/` and reads each back. */
 export function synthesizeStages(servers: number, binaries: ConsulBinaries, outdir: string): readonly SynthesizedStage[] {
-  return DEPLOY_STAGES.map((stage) => {
+  return STAGES.map((stage) => {
     mkdirSync(join(outdir, stage), { recursive: true });
     const app = new App({ outdir: join(outdir, stage) });
     const config = localRolloutConfig(servers, binaries, stage);
