@@ -5,37 +5,40 @@
  */
 import type { ObservationSummary } from '../consul/observer.ts';
 import type { DecisionRecord } from '../drain/decision-log.ts';
-import type { StepKind } from '../rollout/plan.ts';
 import { isHealthy, type EndState } from './end-state.ts';
 import type { StrategyName } from './options.ts';
 import type { WriteAttempt } from './writer.ts';
 
-export interface StepTiming {
-  readonly kind: StepKind;
+/** How long one new server's launch took, from the instance entering Pending to InService. */
+export interface GateTiming {
+  readonly stage: 'canary' | 'expand';
   readonly server: string | undefined;
-  readonly durationMs: number | undefined;
+  readonly ms: number;
 }
 
 /**
- * What the pipeline cannot go below on this machine: every new server must start, join and be
- * promoted to a stable voter, and every old server must leave and be seen gone, one at a time.
- * Everything else in the wall time (snapshot, locks, quorum reads, leadership transfer, verify,
- * polling granularity) is the pipeline's own overhead.
+ * What the pipeline cannot go below on this machine, given that Auto Scaling launches a stage's
+ * new servers in parallel and the drain lock serializes the old ones: the canary's gate (start,
+ * join, promotion to a stable voter), the longest of the expand stage's gates (they run side by
+ * side), and every drain's leave → confirmed removal, one after another. Everything else in the
+ * wall time (event delivery, locks, quorum reads, leadership transfer, polling granularity,
+ * Terraform's own waits) is the pipeline's overhead.
  */
 export interface PhysicalMinimum {
-  /** Per launched server: its launch step, from starting the process to the gate passing. */
-  readonly joinMs: readonly number[];
+  readonly canaryGateMs: number;
+  readonly expandGateMs: readonly number[];
   /** Per drained server: from sending the leave to the removal being confirmed. */
   readonly leaveConfirmMs: readonly number[];
   readonly totalMs: number;
 }
 
-export function physicalMinimum(steps: readonly StepTiming[], decisions: readonly DecisionRecord[]): PhysicalMinimum {
-  const joinMs = steps.filter((s) => s.kind === 'launch').map((s) => s.durationMs ?? 0);
+export function physicalMinimum(gates: readonly GateTiming[], decisions: readonly DecisionRecord[]): PhysicalMinimum {
+  const canaryGateMs = Math.max(0, ...gates.filter((g) => g.stage === 'canary').map((g) => g.ms));
+  const expandGateMs = gates.filter((g) => g.stage === 'expand').map((g) => g.ms);
   const leaveConfirmMs = decisions
     .filter((d) => d.procedure === 'drain' && d.event === 'removal-confirmed')
     .map((d) => (typeof d.detail?.['ms'] === 'number' ? d.detail['ms'] : 0));
-  return { joinMs, leaveConfirmMs, totalMs: sum(joinMs) + sum(leaveConfirmMs) };
+  return { canaryGateMs, expandGateMs, leaveConfirmMs, totalMs: canaryGateMs + Math.max(0, ...expandGateMs) + sum(leaveConfirmMs) };
 }
 
 export interface RunMetrics {

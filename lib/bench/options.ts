@@ -7,7 +7,9 @@ import { z } from 'zod';
 import { UsageError } from '../errors.ts';
 
 /**
- * - `pipeline`: this project (gate, serialized confirmed drains, leader last), through runAll.
+ * - `pipeline`: this project: the canary → expand → retire stacks rehearsed through the local Auto
+ *   Scaling engine, EventBridge, SQS and the production Lambda entry (parallel launches, drains
+ *   serialized by the lock, removal confirmed before CONTINUE).
  * - `naive-terminate`: incident A — launch a replacement, wait until it has joined serf, then
  *   kill -9 an old server without `leave`, one at a time.
  * - `leave-unconfirmed`: launch every replacement ungated, then `leave` + terminate every old

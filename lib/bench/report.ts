@@ -103,7 +103,7 @@ function describeRun(run: RunRecord): string {
   const physical =
     run.physical === undefined
       ? ''
-      : `; physical minimum = joins [${run.physical.joinMs.map(seconds).join(', ')}] + leave→confirmed [${run.physical.leaveConfirmMs.map(seconds).join(', ')}]`;
+      : `; physical minimum = canary gate ${seconds(run.physical.canaryGateMs)} + longest expand gate of [${run.physical.expandGateMs.map(seconds).join(', ')}] + leave→confirmed [${run.physical.leaveConfirmMs.map(seconds).join(', ')}]`;
   const error = run.error === undefined ? '' : `; **stopped early**: ${run.error.split('\n')[0]}`;
   return `- ${run.servers} servers, \`${run.strategy}\` #${run.repeat} (${run.startedAt}): ${state}; writes ${run.metrics.writesAcknowledged}/${run.metrics.writesAttempted} acknowledged${physical}${error}; timeline \`${run.timeline}\``;
 }

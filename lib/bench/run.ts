@@ -13,8 +13,9 @@ import type { DecisionRecord } from '../drain/decision-log.ts';
 import { describeError } from '../errors.ts';
 import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import { LocalFleet } from '../fleet/local/fleet.ts';
+import { LOCAL_ROLLOUT } from '../demo/stages.ts';
 import { settle } from './end-state.ts';
-import { aggregate, evaluateTargets, physicalMinimum, runMetrics, type RunRecord, type StepTiming } from './metrics.ts';
+import { aggregate, evaluateTargets, physicalMinimum, runMetrics, type GateTiming, type RunRecord } from './metrics.ts';
 import { benchSettings, type BenchOptions, type BenchSettings, type StrategyName } from './options.ts';
 import { renderMarkdown, type BenchDocument } from './report.ts';
 import { STRATEGIES_BY_NAME } from './strategies.ts';
@@ -28,8 +29,8 @@ export interface BenchDependencies {
   readonly progress?: (message: string) => void;
 }
 
-/** Generation labels of the servers before and after. */
-const GENERATIONS = { old: 'blue', new: 'green' } as const;
+/** Generation labels of the servers before and after: the local rollout's stacks name them. */
+const GENERATIONS = LOCAL_ROLLOUT.generations;
 
 export async function runBench(options: BenchOptions, deps: BenchDependencies): Promise<BenchDocument> {
   const settings = benchSettings(options);
@@ -100,7 +101,7 @@ async function runOne(
     await fleet.waitForHealthy(servers);
     const clients = () => fleet.running().map((s) => s.client);
     const decisions: DecisionRecord[] = [];
-    const steps: StepTiming[] = [];
+    const gates: GateTiming[] = [];
     const marks: TimelineMark[] = [];
     const strategy = STRATEGIES_BY_NAME[strategyName];
 
@@ -115,7 +116,7 @@ async function runOne(
         generation: GENERATIONS.new,
         workDir,
         sink: (record) => decisions.push(record),
-        step: (timing) => steps.push(timing),
+        gate: (timing) => gates.push(timing),
         mark: (kind, label, atEpochMs = Date.now()) => marks.push({ atMs: atEpochMs - origin, kind, label }),
       });
     } catch (cause) {
@@ -127,7 +128,7 @@ async function runOne(
     const writes = await writer.stop();
     const observation = await observer.stop();
     const entries = await readBack(clients(), writer.prefix);
-    const physical = strategyName === 'pipeline' && error === undefined ? physicalMinimum(steps, decisions) : undefined;
+    const physical = strategyName === 'pipeline' && error === undefined ? physicalMinimum(gates, decisions) : undefined;
 
     const timeline = `timeline-${id}.svg`;
     writeFileSync(

@@ -1,20 +1,17 @@
 /**
  * The three ways of replacing a cluster's servers that the benchmark compares, each acting on the
- * same kind of local fleet of real Consul servers. The pipeline is this project's own executor
- * (runAll over the local-fleet adapter), not a re-implementation; the naive ones do exactly what
+ * same kind of local fleet of real Consul servers. The pipeline is this project's own rollout path
+ * (the rehearsal of the synthesized stacks through the production handler), not a re-implementation; the naive ones do exactly what
  * the incidents and a hook-less Auto Scaling group do, and nothing more.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readCluster } from '../consul/cluster.ts';
 import type { DecisionSink } from '../drain/decision-log.ts';
 import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import type { LocalFleet, LocalServer } from '../fleet/local/fleet.ts';
-import { localRolloutFleet } from '../fleet/local/rollout-fleet.ts';
-import { newRolloutState, runAll } from '../rollout/execute.ts';
-import { planRollout } from '../rollout/plan.ts';
+import { LocalRollout } from '../demo/local-rollout.ts';
+import { STAGES } from '../config/schema.ts';
 import { waitFor } from '../util/wait.ts';
-import type { StepTiming } from './metrics.ts';
+import type { GateTiming } from './metrics.ts';
 import type { StrategyName } from './options.ts';
 import type { MarkKind } from './timeline.ts';
 
@@ -28,8 +25,8 @@ export interface StrategyContext {
   readonly workDir: string;
   /** Receives the drain and gate decisions (timeline marks, physical minimum). */
   readonly sink: DecisionSink;
-  /** Record a pipeline step's timing. */
-  readonly step: (timing: StepTiming) => void;
+  /** Record a new server's gate timing (pipeline). */
+  readonly gate: (timing: GateTiming) => void;
   /** Put a mark on the timeline, now or at `atEpochMs`. */
   readonly mark: (kind: MarkKind, label: string, atEpochMs?: number) => void;
 }
@@ -57,29 +54,30 @@ export const STRATEGIES_BY_NAME: Record<StrategyName, Strategy> = {
   'leave-unconfirmed': { run: leaveUnconfirmed, recoveryWindow: true },
 };
 
-/** This project: plan, then gate every launch and drain the old servers one by one, leader last. */
+/**
+ * This project, along the production path: the canary, expand and retire stacks rehearsed through
+ * the local Auto Scaling engine, EventBridge, SQS and the production Lambda entry (demo's path).
+ */
 async function pipeline(context: StrategyContext): Promise<void> {
   const { fleet, binaries } = context;
-  const current = await readCluster(fleet.running()[0]!.client);
-  const plan = planRollout(current.servers, { generation: context.generation, version: binaries.new.version });
-  const state = newRolloutState(plan);
-  const stateFile = join(context.workDir, 'rollout-state.json');
-  await runAll(
-    state,
-    {
-      fleet: localRolloutFleet(fleet, [binaries.old, binaries.new]),
-      save: (s) => writeFileSync(stateFile, JSON.stringify(s, null, 2)),
-      snapshotDir: context.workDir,
-      sink: context.sink,
-    },
-    {},
-    (step, record) => {
-      context.step({ kind: step.kind, server: record.server, durationMs: record.durationMs });
-      if (step.kind === 'launch' && record.startedAt !== undefined) {
-        context.mark('launch', `launch ${record.server ?? ''}`, Date.parse(record.startedAt));
+  const servers = fleet.running().length;
+  const rollout = new LocalRollout({ fleet, binaries, servers, outdir: join(context.workDir, 'cdktf.out'), onDecision: context.sink });
+  try {
+    for (const stage of STAGES) {
+      const launchedBefore = new Set(rollout.rehearsal.engine.instances().map((i) => i.instanceId));
+      await rollout.apply(stage);
+      if (stage === 'retire') continue;
+      for (const instance of rollout.rehearsal.engine.instances().filter((i) => !launchedBefore.has(i.instanceId))) {
+        const pending = instance.states.find((s) => s.state === 'Pending')?.at;
+        const inService = instance.states.find((s) => s.state === 'InService')?.at;
+        const server = rollout.serverOf(instance.instanceId);
+        if (pending !== undefined) context.mark('launch', `launch ${server ?? instance.instanceId}`, pending);
+        if (pending !== undefined && inService !== undefined) context.gate({ stage, server, ms: inService - pending });
       }
-    },
-  );
+    }
+  } finally {
+    await rollout.stop();
+  }
 }
 
 /**

@@ -1,6 +1,5 @@
 import { Command, Option } from 'clipanion';
 import { runDemo, DEMO_DEFAULTS, type DemoSummary } from '../demo/demo.ts';
-import { renderPlan } from '../rollout/render.ts';
 import { parsePositiveInt, RolloutCommand, type CommandOutcome } from './command.ts';
 import { createProgress } from './progress.ts';
 
@@ -10,8 +9,11 @@ export class DemoCommand extends RolloutCommand {
     description: 'Run a real local rolling upgrade between two Consul versions',
     details: `
       Starts real Consul servers on loopback addresses (127.0.0.2, ...) on the old version, writes KV
-      data, prints the plan, rolls the cluster to the new version (new generation, launch gates,
-      serialized drains confirmed from outside, leader last), verifies the result and cleans up.
+      data, then rehearses the rollout's deploy stages (canary → expand → retire) from their synthesized
+      stacks: a local Auto Scaling engine launches and terminates real servers as the stacks' groups say,
+      and lifecycle events go through EventBridge and SQS to the production Lambda handler, which gates
+      new servers and drains old ones. Verifies the result and cleans up. \`--json\` lists every
+      instance's lifecycle states, handler invocation and lifecycle-action completion.
       Consul binaries are built and cached on first use (see scripts/provision-consul.sh).
     `,
     examples: [
@@ -32,17 +34,23 @@ export class DemoCommand extends RolloutCommand {
 
 function describe(s: DemoSummary): string {
   const seconds = (ms: number | undefined) => `${((ms ?? 0) / 1000).toFixed(1)} s`;
+  const serverOf = (id: string) => s.rollout.instances.find((i) => i.instanceId === id)?.server ?? id;
   return [
-    renderPlan(s.plan, 'text'),
-    'What happened:',
-    ...s.steps.map((step, i) => `  ${String(i + 1).padStart(2)}. ${step.summary ?? step.title} (${seconds(step.durationMs)})`),
+    'Stages rehearsed (synthesized stacks):',
+    ...s.rollout.stages.map((st, i) => `  ${i + 1}. ${st.stage}: ${[...st.created.map((g) => `create ${g}`), ...st.updated.map((g) => `resize ${g}`), ...st.destroyed.map((g) => `destroy ${g}`)].join(', ')} (${seconds(st.finishedAt - st.startedAt)})`),
+    '',
+    'Instances (Auto Scaling lifecycle states):',
+    ...s.rollout.instances.map((i) => `  ${i.instanceId} ${i.server ?? '?'} [${i.group}]: ${i.states.map((st) => st.state).join(' → ')}`),
+    '',
+    `Lifecycle actions completed: ${s.rollout.completions.map((c) => `${serverOf(c.instanceId)} ${c.hook} ${c.result}${c.by === 'timeout' ? ' (timeout)' : ''}`).join(', ')}`,
+    `Handler invocations: ${s.rollout.invocations.length} (${s.rollout.invocations.filter((i) => i.outcome !== 'succeeded').length} not succeeded); dead letters: ${s.rollout.deadLetters}`,
     '',
     `Result: ${s.servers} servers upgraded ${s.from} → ${s.to}; now ${s.finalServers.map((f) => `${f.name}@${f.version}${f.leader ? ' (leader)' : ''}`).join(', ')}`,
+    `Verified: ${s.verified}`,
     `Observed every 100 ms: leaderless samples ${s.observed.leaderlessSamples} (${s.observed.leaderlessMs} ms), leader changes ${s.observed.leaderChanges}, ` +
       `Raft term increases ${s.observed.termIncreases}, lowest failure tolerance ${s.observed.minFailureTolerance ?? 'n/a'}, ` +
       `largest voter drop between samples ${s.observed.maxVoterDrop}`,
-    `Data: ${s.keysVerified} KV keys verified intact`,
     `Timings: cluster start ${seconds(s.timings.bootstrapMs)}, rollout ${seconds(s.timings.rolloutMs)}, total ${seconds(s.timings.totalMs)}`,
-    `Logs: ${s.baseDir}`,
+    `Logs and stacks: ${s.baseDir}`,
   ].join('\n');
 }

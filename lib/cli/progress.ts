@@ -3,14 +3,7 @@
  * each step shows as "… title" then "✓ title (1.2 s)"; elsewhere the same lines are plain logs.
  */
 import type { Writable } from 'node:stream';
-import type { DecisionSink } from '../drain/decision-log.ts';
-
-export interface Progress {
-  step<T>(title: string, work: () => Promise<T>): Promise<T>;
-  note(message: string): void;
-  /** Shows each drain/gate decision as it is taken (lock waits, quorum verdicts, confirmations). */
-  readonly decisions: DecisionSink;
-}
+import type { Progress } from '../demo/progress.ts';
 
 export function createProgress(stream: Writable): Progress {
   return {

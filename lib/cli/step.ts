@@ -1,57 +1,58 @@
-import { dirname, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'clipanion';
 import { execa } from 'execa';
 import { loadRolloutConfig } from '../config/load.ts';
-import { readCluster } from '../consul/cluster.ts';
+import { STAGES } from '../config/schema.ts';
+import { LocalRollout } from '../demo/local-rollout.ts';
+import type { DecisionSink } from '../drain/decision-log.ts';
+import { LOCAL_ROLLOUT } from '../demo/stages.ts';
+import { verifyRollout } from '../demo/verify.ts';
 import { RolloutError, UsageError } from '../errors.ts';
 import type { ImageBuildResult } from '../image/build.ts';
 import { provisionConsulBinaries } from '../fleet/local/binaries.ts';
 import { LocalFleet } from '../fleet/local/fleet.ts';
-import { localRolloutFleet } from '../fleet/local/rollout-fleet.ts';
-import { newRolloutState, nextStep, runNextStep, type RolloutState } from '../rollout/execute.ts';
-import { planRollout, STAGES, type PlanStep } from '../rollout/plan.ts';
-import { loadState, saveState } from '../rollout/state-file.ts';
+import { loadState, newRolloutState, nextStage, saveState, type RolloutState, type StageRecord } from '../rollout/state-file.ts';
 import { RolloutCommand, type CommandOutcome } from './command.ts';
 import { buildImageWithAws } from './image.ts';
 import { createProgress } from './progress.ts';
 
-const DEPLOY_STAGES = STAGES.filter((s) => s !== 'verify');
+const DEPLOY_STAGES = STAGES;
 
 export class StepCommand extends RolloutCommand {
   static override paths = [['step']];
   static override usage = Command.Usage({
     description: 'Step through a staged upgrade by hand: show, confirm, run, verify, record',
     details: `
-      Local fleet (\`--fleet DIR\`, a fleet started by consul-rollout): the first call plans the rollout to
-      \`--to-version\`/\`--to-generation\` and records it in the state file; each call then shows the
-      next step with its effect on quorum, asks to confirm (\`--yes\` to skip; without a terminal
-      \`--yes\` is required), runs and verifies it. \`--all\` runs every remaining step. \`--resume\`
-      continues a step that was interrupted (a crash, a kill): every step is idempotent against the
-      cluster's own state. \`--dry-run\` shows the next step without acting. A snapshot is saved
-      before the first removal; a step whose preconditions fail (no leader, failure tolerance below
-      1, unexpected versions) is refused with the reason.
+      Local fleet (\`--fleet DIR\`, a fleet started by consul-rollout whose old-generation servers run):
+      steps through the same deploy stages as AWS — canary, expand, retire — each rehearsed from its
+      synthesized stack through the local Auto Scaling engine, EventBridge, SQS and the production
+      Lambda handler. Each call shows the next stage, asks to confirm (\`--yes\` to skip; without a
+      terminal \`--yes\` is required), applies it and records it in the state file. \`--all\` runs every
+      remaining stage. \`--resume\` re-applies a stage that was interrupted (a crash, a kill): the stage
+      is applied again against what really runs. \`--dry-run\` shows the next stage without acting or
+      writing anything. A snapshot is saved before the canary; the retire stage ends with a
+      verification (leader, Raft membership, versions, data).
 
       AWS (\`--cdktf --stage S\`): runs that stage's \`cdktf deploy\` (the lifecycle hooks gate and
       drain the servers) and records the stage as done. Before \`canary\`, a new generation that
       declares an image build gets it first (\`consul-rollout image build\`: reused when built).
     `,
     examples: [
-      ['Plan and show the first step', 'consul-rollout step --fleet /tmp/fleet --to-version 1.22.7 --to-generation green --dry-run'],
-      ['Run the next step without asking', 'consul-rollout step --fleet /tmp/fleet --yes'],
+      ['Show the next stage', 'consul-rollout step --fleet /tmp/fleet --dry-run'],
+      ['Run the next stage without asking', 'consul-rollout step --fleet /tmp/fleet --yes'],
       ['Continue after a crash, to the end', 'consul-rollout step --fleet /tmp/fleet --resume --all --yes'],
       ['Deploy the canary stage on AWS', 'consul-rollout step --cdktf --stage canary --yes'],
     ],
   });
 
   fleet = Option.String('--fleet', { description: 'Directory of a local fleet (holds fleet.json)' });
-  state = Option.String('--state', { description: 'State file (default: <fleet>/rollout-state.json or ./rollout-state.json)' });
-  toVersion = Option.String('--to-version', { description: 'Consul version of the new generation (first call)' });
-  toGeneration = Option.String('--to-generation', { description: 'Name of the new generation (first call)' });
+  state = Option.String('--state', { description: 'State file (default: <fleet>/rollout-state.json)' });
   yes = Option.Boolean('--yes', false, { description: 'Do not ask for confirmation' });
-  resume = Option.Boolean('--resume', false, { description: 'Continue a step that was interrupted' });
-  dryRun = Option.Boolean('--dry-run', false, { description: 'Show the next step without acting' });
-  all = Option.Boolean('--all', false, { description: 'Run every remaining step' });
+  resume = Option.Boolean('--resume', false, { description: 'Re-apply a stage that was interrupted' });
+  dryRun = Option.Boolean('--dry-run', false, { description: 'Show the next stage without acting' });
+  all = Option.Boolean('--all', false, { description: 'Run every remaining stage' });
   cdktf = Option.Boolean('--cdktf', false, { description: 'AWS: run the stage with cdktf deploy' });
   stage = Option.String('--stage', { description: `AWS stage: ${DEPLOY_STAGES.join(', ')}` });
   cdktfBin = Option.String('--cdktf-bin', 'cdktf', { description: 'The cdktf executable (default: cdktf on PATH)' });
@@ -62,54 +63,94 @@ export class StepCommand extends RolloutCommand {
     const stateFile = this.state ?? join(this.fleet, 'rollout-state.json');
     const fleet = LocalFleet.adopt(this.fleet);
     const binaries = await provisionConsulBinaries();
-    const rolloutFleet = localRolloutFleet(fleet, [binaries.old, binaries.new]);
-    const state = loadState(stateFile) ?? (await this.planFirst(rolloutFleet.running()[0]?.client));
-    const interrupted = state.steps.find((s) => s.status === 'running');
+    // Validated whole before anything is written.
+    const state =
+      loadState(stateFile) ??
+      newRolloutState({
+        servers: fleet.running().filter((s) => s.generation === LOCAL_ROLLOUT.generations.old).length,
+        from: binaries.old.version,
+        to: binaries.new.version,
+      });
+    if (this.resume && !state.stages.some((s) => s.status === 'running')) {
+      throw new UsageError('--resume: no stage was interrupted', { remedy: 'run without --resume' });
+    }
+    const interrupted = state.stages.find((s) => s.status === 'running');
     if (interrupted !== undefined && !this.resume && !this.dryRun) {
-      throw new UsageError(`step ${interrupted.index + 1} was interrupted (the process running it stopped)`, {
-        remedy: 'run again with --resume: the step is re-run safely against the cluster state',
+      throw new UsageError(`stage ${interrupted.stage} was interrupted (the process running it stopped)`, {
+        remedy: 'run again with --resume: the stage is applied again against what really runs',
       });
     }
     if (this.dryRun) {
-      const step = nextStep(state);
-      return { document: { state, next: step }, text: step === undefined ? 'rollout complete' : describeStep(step, state), ok: true };
+      const next = nextStage(state);
+      return { document: { state, next }, text: next === undefined ? 'rollout complete' : describeStage(next, state), ok: true };
     }
+    if (state.servers < 1) throw new RolloutError(`the fleet in ${this.fleet} runs no ${LOCAL_ROLLOUT.generations.old} server to roll from`);
     saveState(stateFile, state);
     const progress = createProgress(this.context.stderr);
-    const ran: PlanStep[] = [];
-    for (let step = nextStep(state); step !== undefined; step = nextStep(state)) {
-      this.progress(describeStep(step, state));
+    const ran: StageRecord[] = [];
+    for (let record = nextStage(state); record !== undefined; record = nextStage(state)) {
+      this.progress(describeStage(record, state));
       if (!(await this.confirm())) break;
-      const current = step;
-      await progress.step(`step ${current.index + 1}: ${current.title}`, () =>
-        runNextStep(state, {
-          fleet: rolloutFleet,
-          save: (s) => saveState(stateFile, s),
-          snapshotDir: dirname(stateFile),
-          sink: progress.decisions,
-        }),
-      );
-      progress.note(state.steps[current.index]?.summary ?? '');
-      ran.push(current);
+      await progress.step(`stage ${record.stage}: apply its synthesized stack (rehearsed)`, () => this.runStage(record, state, fleet, binaries, stateFile, progress.decisions));
+      progress.note(record.summary ?? '');
+      ran.push(record);
       if (!this.all) break;
     }
-    const next = nextStep(state);
+    const next = nextStage(state);
     const text = [
-      ...ran.map((s) => `done: step ${s.index + 1}/${state.plan.steps.length} ${state.steps[s.index]?.summary ?? s.title}`),
-      next === undefined ? 'rollout complete' : `next: step ${next.index + 1}/${state.plan.steps.length} ${next.title}`,
+      ...ran.map((r) => `done: stage ${r.stage}: ${r.summary ?? ''}`),
+      next === undefined ? 'rollout complete' : `next: stage ${next.stage}`,
       `state: ${stateFile}`,
     ].join('\n');
-    return { document: { ran: ran.map((s) => state.steps[s.index]), next, state }, text, ok: true };
+    return { document: { ran, next, state }, text, ok: true };
   }
 
-  async planFirst(client: Parameters<typeof readCluster>[0] | undefined): Promise<RolloutState> {
-    if (this.resume) throw new UsageError('--resume needs an existing state file', { remedy: 'start with --to-version and --to-generation' });
-    if (this.toVersion === undefined || this.toGeneration === undefined) {
-      throw new UsageError('the first step needs --to-version and --to-generation to plan the rollout');
+  async runStage(
+    record: StageRecord,
+    state: RolloutState,
+    fleet: LocalFleet,
+    binaries: Awaited<ReturnType<typeof provisionConsulBinaries>>,
+    stateFile: string,
+    sink: DecisionSink,
+  ): Promise<void> {
+    const index = state.stages.indexOf(record);
+    record.status = 'running';
+    record.startedAt ??= new Date().toISOString();
+    saveState(stateFile, state);
+    if (index === 0 && state.snapshot === undefined) {
+      // Before anything changes: a sentinel that verify reads back, and a snapshot to restore from.
+      const leader = await fleet.waitForLeader();
+      const sentinel = `consul-rollout/verify/${randomUUID()}`;
+      await leader.client.kvPut(sentinel, new Date().toISOString());
+      state.dataChecks[sentinel] = (await leader.client.kvGet(sentinel)).entry?.value ?? '';
+      const file = join(fleet.baseDir, `pre-rollout-${Date.now()}.snap`);
+      await leader.client.saveSnapshot(file);
+      state.snapshot = file;
+      saveState(stateFile, state);
     }
-    if (client === undefined) throw new RolloutError('the fleet has no running server to plan from');
-    const cluster = await readCluster(client);
-    return newRolloutState(planRollout(cluster.servers, { generation: this.toGeneration, version: this.toVersion }));
+    const applied = index === 0 ? undefined : state.stages[index - 1]?.stage;
+    const rollout = new LocalRollout({
+      fleet,
+      binaries,
+      servers: state.servers,
+      outdir: join(fleet.baseDir, 'cdktf.out'),
+      ...(applied === undefined ? {} : { applied }),
+      onDecision: sink,
+    });
+    let seconds: string;
+    try {
+      const report = await rollout.apply(record.stage);
+      seconds = ((report.finishedAt - report.startedAt) / 1000).toFixed(1);
+    } finally {
+      await rollout.stop();
+    }
+    record.summary = `${record.stage} applied in ${seconds} s`;
+    if (record.stage === 'retire') {
+      record.summary += `; ${await verifyRollout(fleet, { generation: LOCAL_ROLLOUT.generations.new, version: state.to }, state.dataChecks)}`;
+    }
+    record.status = 'done';
+    record.finishedAt = new Date().toISOString();
+    saveState(stateFile, state);
   }
 
   async confirm(): Promise<boolean> {
@@ -169,7 +210,11 @@ export class StepCommand extends RolloutCommand {
   }
 }
 
-function describeStep(step: PlanStep, state: RolloutState): string {
-  const a = step.after;
-  return `next: step ${step.index + 1}/${state.plan.steps.length} [${step.stage}] ${step.title}\n  after it: ${a.voters} voters, quorum ${a.quorum}, failure tolerance ${a.tolerance}`;
+function describeStage(record: StageRecord, state: RolloutState): string {
+  const what = {
+    canary: `launch 1 ${LOCAL_ROLLOUT.generations.new} server (Consul ${state.to}), gated until it is a stable voter`,
+    expand: `launch the other ${state.servers - 1} ${LOCAL_ROLLOUT.generations.new} servers at once, each gated`,
+    retire: `destroy the ${LOCAL_ROLLOUT.generations.old} group: every old server's drain starts at once and follows the lock`,
+  }[record.stage];
+  return `next: stage ${state.stages.indexOf(record) + 1}/${state.stages.length} [${record.stage}] ${what}`;
 }

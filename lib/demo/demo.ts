@@ -1,28 +1,30 @@
 /**
- * The demo: a real local rolling upgrade. Start a cluster of real Consul servers on the old
- * version, write data, print the plan, roll to the new version through the same executor an
- * operator uses (gates, serialized confirmed drains, leader last), verify, and report what an
- * outside observer saw, sampling every 100 ms.
+ * The demo: a real local rolling upgrade along the production path. Start a cluster of real Consul
+ * servers on the old version, write data, then rehearse the rollout's three deploy stages —
+ * canary → expand → retire — from their synthesized stacks: the local Auto Scaling engine launches
+ * and terminates real servers as the stacks' groups say, lifecycle events go through EventBridge
+ * and SQS to the production Lambda entry, which gates and drains. An outside observer samples the
+ * cluster every 100 ms; at the end the outcome is verified.
  */
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readCluster } from '../consul/cluster.ts';
 import { ClusterObserver, type ObservationSummary } from '../consul/observer.ts';
 import type { DecisionSink } from '../drain/decision-log.ts';
 import { provisionConsulBinaries } from '../fleet/local/binaries.ts';
 import { LocalFleet } from '../fleet/local/fleet.ts';
-import { localRolloutFleet } from '../fleet/local/rollout-fleet.ts';
-import { newRolloutState, runAll, type RolloutState } from '../rollout/execute.ts';
-import { planRollout, type PlanServer, type RolloutPlan } from '../rollout/plan.ts';
-import type { Progress } from '../cli/progress.ts';
+import { LocalRollout, type RolloutReport } from './local-rollout.ts';
+import type { Progress } from './progress.ts';
+import { STAGES } from '../config/schema.ts';
+import { LOCAL_ROLLOUT } from './stages.ts';
+import { verifyRollout } from './verify.ts';
 
 export interface DemoOptions {
   /** Servers per generation. @default 3 */
   readonly servers?: number;
   /** KV keys written before the rollout and checked after it. @default 25 */
   readonly keys?: number;
-  /** Where data dirs and logs go. @default a new directory under the OS temp dir */
+  /** Where data dirs, logs and the synthesized stacks go. @default a new directory under the OS temp dir */
   readonly baseDir?: string;
 }
 
@@ -32,8 +34,10 @@ export interface DemoSummary {
   readonly from: string;
   readonly to: string;
   readonly servers: number;
-  readonly plan: RolloutPlan;
-  readonly steps: readonly { title: string; summary: string | undefined; durationMs: number | undefined }[];
+  /** The synthesized stacks rehearsed, per stage. */
+  readonly stacks: readonly { readonly stage: string; readonly file: string }[];
+  readonly rollout: RolloutReport;
+  readonly verified: string;
   readonly timings: { readonly bootstrapMs: number; readonly rolloutMs: number; readonly totalMs: number };
   readonly observed: ObservationSummary;
   readonly keysVerified: number;
@@ -50,8 +54,9 @@ export async function runDemo(progress: Progress, options: DemoOptions = {}, sin
   mkdirSync(baseDir, { recursive: true });
   const fleet = await LocalFleet.create({ baseDir });
   try {
-    await progress.step(`start ${count} Consul ${binaries.old.version} servers (generation blue)`, async () => {
-      await fleet.bootstrap(count, binaries.old, 'blue');
+    const { old: oldGeneration, new: newGeneration } = LOCAL_ROLLOUT.generations;
+    await progress.step(`start ${count} Consul ${binaries.old.version} servers (generation ${oldGeneration})`, async () => {
+      await fleet.bootstrap(count, binaries.old, oldGeneration);
       await fleet.waitForHealthy(count);
     });
     const bootstrapMs = Date.now() - started;
@@ -61,26 +66,40 @@ export async function runDemo(progress: Progress, options: DemoOptions = {}, sin
       for (const [key, value] of Object.entries(data)) await leader.client.kvPut(key, value);
     });
 
-    const cluster = await readCluster(leader.client);
-    const current: PlanServer[] = cluster.servers.map((s) => ({ ...s, version: s.version }));
-    const plan = planRollout(current, { generation: 'green', version: binaries.new.version });
-    const state: RolloutState = newRolloutState(plan, data);
-
-    const rolloutFleet = localRolloutFleet(fleet, [binaries.old, binaries.new]);
+    const rollout = await progress.step('synthesize the canary, expand and retire stacks (cdktf synth)', async () =>
+      new LocalRollout({
+        fleet,
+        binaries,
+        servers: count,
+        outdir: join(baseDir, 'cdktf.out'),
+        ...(sink === undefined ? {} : { onDecision: sink }),
+        onInvocation: (inv) =>
+          progress.note(
+            `lambda ${inv.outcome}: ${inv.records.map((r) => `${r.detailType ?? '?'} ${rollout.serverOf(r.instanceId) ?? r.instanceId ?? '?'} (receive #${r.receiveCount})`).join(', ')}`,
+          ),
+      }),
+    );
     const observer = new ClusterObserver(() => fleet.running().map((s) => s.client)).start();
     const rolloutStarted = Date.now();
     let observed: ObservationSummary;
     try {
-      await runAll(
-        state,
-        { fleet: rolloutFleet, save: () => undefined, snapshotDir: baseDir, sink },
-        {},
-        (step, record) => progress.note(`step ${step.index + 1}/${plan.steps.length} [${step.stage}] ${record.summary ?? step.title}`),
-      );
+      for (const stage of STAGES) {
+        const report = await progress.step(`${stage}: apply the synthesized stack (rehearsed terraform apply)`, () => rollout.apply(stage));
+        const changes = [
+          ...report.created.map((g) => `created ${g}`),
+          ...report.updated.map((g) => `resized ${g}`),
+          ...report.destroyed.map((g) => `destroyed ${g}`),
+        ];
+        progress.note(`${stage}: ${changes.join(', ') || 'no change'} in ${((report.finishedAt - report.startedAt) / 1000).toFixed(1)} s`);
+      }
     } finally {
       observed = await observer.stop();
+      await rollout.stop();
     }
     const rolloutMs = Date.now() - rolloutStarted;
+    const verified = await progress.step('verify: leader, Raft membership, versions, data', () =>
+      verifyRollout(fleet, { generation: newGeneration, version: binaries.new.version }, data),
+    );
     const finalLeader = await fleet.waitForLeader();
     const finalServers = await Promise.all(
       fleet.running().map(async (s) => ({ name: s.name, version: (await s.client.self()).version, leader: s === finalLeader })),
@@ -89,11 +108,12 @@ export async function runDemo(progress: Progress, options: DemoOptions = {}, sin
       from: binaries.old.version,
       to: binaries.new.version,
       servers: count,
-      plan,
-      steps: plan.steps.map((s) => ({ title: s.title, summary: state.steps[s.index]?.summary, durationMs: state.steps[s.index]?.durationMs })),
+      stacks: rollout.stages.map((s) => ({ stage: s.stage, file: s.file })),
+      rollout: rollout.report(),
+      verified,
       timings: { bootstrapMs, rolloutMs, totalMs: Date.now() - started },
       observed,
-      keysVerified: Object.keys(state.dataChecks).length,
+      keysVerified: Object.keys(data).length,
       finalServers,
       baseDir,
     };

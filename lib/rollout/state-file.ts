@@ -1,19 +1,49 @@
 /**
- * The step-through state file: the plan and how far it got. Written atomically (temp file +
- * rename) after every change, so a crash leaves either the old or the new state, never half.
+ * The step-through state file of a local rollout: which deploy stages are done, the data written
+ * before the rollout (verified at the end) and the pre-rollout snapshot. Read and validated whole
+ * before anything is written; written atomically (temp file + rename), so a crash leaves either
+ * the old or the new state, never half.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import { STAGES } from '../config/schema.ts';
 import { UsageError } from '../errors.ts';
-import type { RolloutState } from './execute.ts';
 
-// The plan inside is our own output; the envelope is checked so a wrong file is refused clearly.
-const StateEnvelopeSchema = z.looseObject({
-  format: z.literal(1),
-  plan: z.looseObject({ steps: z.array(z.looseObject({ index: z.number(), kind: z.string() })) }),
-  steps: z.array(z.looseObject({ index: z.number(), status: z.enum(['pending', 'running', 'done']) })),
-  dataChecks: z.record(z.string(), z.string()),
+const StageRecordSchema = z.strictObject({
+  stage: z.enum(STAGES),
+  status: z.enum(['pending', 'running', 'done']),
+  startedAt: z.iso.datetime().optional(),
+  finishedAt: z.iso.datetime().optional(),
+  summary: z.string().optional(),
 });
+
+export const RolloutStateSchema = z
+  .strictObject({
+    format: z.literal(2),
+    /** Servers per generation. */
+    servers: z.int().min(1),
+    from: z.string().min(1),
+    to: z.string().min(1),
+    snapshot: z.string().min(1).optional(),
+    /** KV keys and values written before the rollout; verify reads them back. */
+    dataChecks: z.record(z.string(), z.string()),
+    stages: z.array(StageRecordSchema),
+  })
+  .refine((s) => JSON.stringify(s.stages.map((r) => r.stage)) === JSON.stringify(STAGES), {
+    message: `stages must be ${STAGES.join(', ')}, in that order`,
+  });
+
+export type RolloutState = z.infer<typeof RolloutStateSchema>;
+export type StageRecord = RolloutState['stages'][number];
+
+export function newRolloutState(init: Pick<RolloutState, 'servers' | 'from' | 'to'>): RolloutState {
+  return { format: 2, ...init, dataChecks: {}, stages: STAGES.map((stage) => ({ stage, status: 'pending' })) };
+}
+
+/** The first stage not done, or undefined when the rollout is complete. */
+export function nextStage(state: RolloutState): StageRecord | undefined {
+  return state.stages.find((s) => s.status !== 'done');
+}
 
 export function loadState(file: string): RolloutState | undefined {
   if (!existsSync(file)) return undefined;
@@ -23,13 +53,13 @@ export function loadState(file: string): RolloutState | undefined {
   } catch (cause) {
     throw new UsageError(`${file} is not JSON`, { cause, remedy: 'point --state at a file written by `consul-rollout step`' });
   }
-  const parsed = StateEnvelopeSchema.safeParse(json);
+  const parsed = RolloutStateSchema.safeParse(json);
   if (!parsed.success) {
     throw new UsageError(`${file} is not a consul-rollout state file: ${z.prettifyError(parsed.error)}`, {
       remedy: 'point --state at a file written by `consul-rollout step`, or move it away to start over',
     });
   }
-  return json as RolloutState;
+  return parsed.data;
 }
 
 export function saveState(file: string, state: RolloutState): void {

@@ -10,7 +10,7 @@ import { binaries } from '../support/fleet.ts';
 const CLI = join(import.meta.dirname, '..', '..', 'bin', 'consul-rollout.mjs');
 
 describe('demo', () => {
-  it('rolls a real 3-server cluster to the new version with one leader change and no data loss', async () => {
+  it('rehearses canary → expand → retire on a real 3-server cluster: one leader change, no data loss, AWS lifecycle states', async () => {
     const bins = await binaries();
     const result = await execa('node', [CLI, 'demo', '--json'], { reject: false, stdin: 'ignore' });
     assert.equal(result.exitCode, 0, result.stderr);
@@ -24,8 +24,16 @@ describe('demo', () => {
     assert.equal(summary.observed.leaderChanges, 1, 'exactly the one deliberate transfer');
     assert.ok((summary.observed.minFailureTolerance ?? 0) >= 1);
     assert.equal(summary.observed.maxVoterDrop, 1);
-    assert.equal(summary.keysVerified, 26, '25 demo keys and the rollout sentinel');
-    assert.match(result.stderr, /step 8\/8 \[verify\] leader present/);
+    assert.equal(summary.keysVerified, 25);
+    assert.match(summary.verified, /^leader present; Raft = 3 green servers/);
+    assert.deepEqual(summary.rollout.stages.map((s) => s.stage), ['canary', 'expand', 'retire']);
+    const states = summary.rollout.instances.map((i) => i.states.map((s) => s.state).join(' → '));
+    assert.equal(states.filter((s) => s === 'InService → Terminating → Terminating:Wait → Terminating:Proceed → Terminated').length, 3, 'every old instance drained, then terminated');
+    assert.equal(states.filter((s) => s === 'Pending → Pending:Wait → Pending:Proceed → InService').length, 3, 'every new instance gated in');
+    assert.ok(summary.rollout.instances.every((i) => /^i-[0-9a-f]{17}$/.test(i.instanceId)));
+    assert.deepEqual(summary.rollout.completions.map((c) => `${c.result}/${c.by}`), Array(6).fill('CONTINUE/complete'));
+    assert.ok(summary.rollout.invocations.every((i) => i.events.length === 1 && i.events[0]!.receiveCount >= 1));
+    assert.equal(summary.rollout.deadLetters, 0);
     // Progress goes to stderr; stdout is one JSON document.
     assert.doesNotMatch(result.stdout, /✓/);
     const pids = (await execa('pgrep', ['-f', `-config-file=${summary.baseDir}`], { reject: false })).stdout.trim();

@@ -1,7 +1,8 @@
 /**
  * `consul-rollout step` on a local fleet of real servers, run as a separate process the way an
- * operator runs it: plan, a kill -9 in the middle of a drain, refusal to continue silently, and
- * `--resume` finishing the rollout safely.
+ * operator runs it: the canary, expand and retire stages rehearsed from their synthesized stacks,
+ * a kill -9 in the middle of the retire stage (drains under way), refusal to continue silently,
+ * and `--resume` finishing the rollout safely.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { execa } from 'execa';
 import { ClusterObserver } from '../../lib/consul/observer.ts';
-import type { RolloutState } from '../../lib/rollout/execute.ts';
+import type { RolloutState } from '../../lib/rollout/state-file.ts';
 import { waitFor } from '../../lib/util/wait.ts';
 import { binaries, testFleet } from '../support/fleet.ts';
 
@@ -26,9 +27,9 @@ describe('step on a local fleet', () => {
     const stateFile = join(fleet.baseDir, 'rollout-state.json');
     const step = (...args: string[]) => execa('node', [CLI, 'step', '--fleet', fleet.baseDir, ...args], { reject: false, stdin: 'ignore' });
 
-    const preview = await step('--to-version', bins.new.version, '--to-generation', 'green', '--dry-run', '--json');
+    const preview = await step('--dry-run', '--json');
     assert.equal(preview.exitCode, 0, preview.stderr);
-    assert.equal(JSON.parse(preview.stdout).next.kind, 'snapshot');
+    assert.equal(JSON.parse(preview.stdout).next.stage, 'canary');
     assert.equal(existsSync(stateFile), false, '--dry-run writes nothing');
 
     const observer = new ClusterObserver(() => {
@@ -37,33 +38,34 @@ describe('step on a local fleet', () => {
     }).start();
     t.after(() => observer.stop());
 
-    // Run everything, and kill -9 the process as soon as the first drain is under way.
-    const running = execa('node', [CLI, 'step', '--fleet', fleet.baseDir, '--to-version', bins.new.version, '--to-generation', 'green', '--all', '--yes'], {
+    // Run everything, and kill -9 the process once the retire stage's drains are under way.
+    const running = execa('node', [CLI, 'step', '--fleet', fleet.baseDir, '--all', '--yes'], {
       reject: false,
       stdin: 'ignore',
     });
-    const drainStep = await waitFor(
-      'the first drain step to start',
+    await waitFor(
+      'the retire stage to start',
       () => {
         if (!existsSync(stateFile)) return undefined;
         const state = JSON.parse(readFileSync(stateFile, 'utf8')) as RolloutState;
-        return state.steps.find((s) => s.status === 'running' && state.plan.steps[s.index]?.kind === 'drain');
+        return state.stages.find((s) => s.status === 'running' && s.stage === 'retire');
       },
       { timeoutMs: 120_000, intervalMs: 50 },
     );
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     running.kill('SIGKILL');
     await running;
 
     const refused = await step('--all', '--yes');
     assert.equal(refused.exitCode, 2);
-    assert.match(refused.stderr, new RegExp(`step ${drainStep.index + 1} was interrupted`));
+    assert.match(refused.stderr, /stage retire was interrupted/);
     assert.match(refused.stderr, /--resume/);
 
     const resumed = await step('--resume', '--all', '--yes', '--json');
     assert.equal(resumed.exitCode, 0, resumed.stderr);
     const document = JSON.parse(resumed.stdout) as { next: unknown; state: RolloutState };
     assert.equal(document.next, undefined, 'rollout complete');
-    assert.ok(document.state.steps.every((s) => s.status === 'done'));
+    assert.ok(document.state.stages.every((s) => s.status === 'done'));
     assert.ok(document.state.snapshot !== undefined && existsSync(document.state.snapshot), 'a snapshot was saved');
     const summary = await observer.stop();
 

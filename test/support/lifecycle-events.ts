@@ -1,32 +1,15 @@
 /**
- * Wraps what the Auto Scaling model announces (a LifecycleNotice) the way AWS delivers it: as an
- * EventBridge event, as a lifecycle-hook notification body, and inside a Lambda SQS event.
+ * Wraps what the Auto Scaling engine announces (a LifecycleNotice) the way AWS delivers it: as an
+ * EventBridge event (the engine's own wrapper), as a lifecycle-hook notification body, and inside
+ * a Lambda SQS event.
  */
 import { randomUUID } from 'node:crypto';
-import type { LifecycleNotice } from './autoscaling-model.ts';
+import type { LifecycleNotice } from '../../lib/fleet/autoscaling/engine.ts';
+
+export { eventBridgeEvent } from '../../lib/fleet/autoscaling/events.ts';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
-
-export function eventBridgeEvent(notice: LifecycleNotice): Record<string, unknown> {
-  const { Time, ...detail } = notice;
-  const launching = notice.LifecycleTransition === 'autoscaling:EC2_INSTANCE_LAUNCHING';
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': launching ? 'EC2 Instance-launch Lifecycle Action' : 'EC2 Instance-terminate Lifecycle Action',
-    source: 'aws.autoscaling',
-    account: ACCOUNT,
-    time: Time.replace(/\.\d{3}Z$/, 'Z'),
-    region: REGION,
-    resources: [
-      `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:${randomUUID()}:autoScalingGroupName/${
-        notice.AutoScalingGroupName
-      }`,
-    ],
-    detail,
-  };
-}
 
 export function hookNotificationBody(notice: LifecycleNotice): Record<string, unknown> {
   return { ...notice, AccountId: ACCOUNT, RequestId: randomUUID(), Service: 'AWS Auto Scaling' };

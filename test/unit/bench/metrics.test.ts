@@ -11,14 +11,12 @@ function decision(event: DecisionRecord['event'], target: string, detail?: Recor
 }
 
 describe('physicalMinimum', () => {
-  it('adds every launch step (start → stable voter) and every leave → confirmed removal', () => {
+  it('is the canary gate + the LONGEST expand gate (parallel launches) + every leave → confirmed removal', () => {
     const minimum = physicalMinimum(
       [
-        { kind: 'snapshot', server: undefined, durationMs: 300 },
-        { kind: 'launch', server: 'green-4', durationMs: 11_000 },
-        { kind: 'launch', server: 'green-5', durationMs: 9_000 },
-        { kind: 'drain', server: 'blue-1', durationMs: 6_000 },
-        { kind: 'verify', server: undefined, durationMs: 200 },
+        { stage: 'canary', server: 'green-4', ms: 8_000 },
+        { stage: 'expand', server: 'green-5', ms: 11_000 },
+        { stage: 'expand', server: 'green-6', ms: 9_000 },
       ],
       [
         decision('gate-passed', 'green-4'),
@@ -27,7 +25,7 @@ describe('physicalMinimum', () => {
         decision('removal-confirmed', 'blue-2', { ms: 5_000 }),
       ],
     );
-    assert.deepEqual(minimum, { joinMs: [11_000, 9_000], leaveConfirmMs: [4_500, 5_000], totalMs: 29_500 });
+    assert.deepEqual(minimum, { canaryGateMs: 8_000, expandGateMs: [11_000, 9_000], leaveConfirmMs: [4_500, 5_000], totalMs: 28_500 });
   });
 });
 
@@ -47,7 +45,7 @@ describe('runMetrics', () => {
       lost: [writes[2]!],
       end: { leader: 'b', autopilotHealthy: true, failureTolerance: 1, raftServers: 4, voters: 4, staleVoters: ['blue-1'] },
       recoveredAfterMs: undefined,
-      physical: { joinMs: [10_000], leaveConfirmMs: [5_000], totalMs: 15_000 },
+      physical: { canaryGateMs: 10_000, expandGateMs: [], leaveConfirmMs: [5_000], totalMs: 15_000 },
     });
     assert.equal(m.leaderlessMs, 100);
     assert.equal(m.elections, 1);

@@ -5,7 +5,7 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { RolloutError } from '../../../lib/errors.ts';
 import { AwsLifecycleActions, isNoActiveLifecycleAction, type LifecycleApi } from '../../../lib/fleet/aws/index.ts';
 import { classifyEvent, type LifecycleEvent } from '../../../lib/handlers/events.ts';
-import { AutoScalingModel, LAUNCHING } from '../../support/autoscaling-model.ts';
+import { AutoScalingEngine, LAUNCHING } from '../../../lib/fleet/autoscaling/engine.ts';
 import { eventBridgeEvent } from '../../support/lifecycle-events.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 
@@ -15,7 +15,7 @@ const GROUP = 'prod-consul-g2';
 function waitingLaunch() {
   const clock = new ManualClock();
   const events: LifecycleEvent[] = [];
-  const model = new AutoScalingModel({
+  const model = new AutoScalingEngine({
     clock,
     onLifecycleNotice: (notice) => {
       const decision = classifyEvent(eventBridgeEvent(notice), { managedGroups: () => true });

@@ -21,7 +21,7 @@ import {
   type LogRecord,
   type ProcedureOptions,
 } from '../../../lib/handlers/handler.ts';
-import { AutoScalingModel, LAUNCHING, TERMINATING, type LifecycleNotice } from '../../support/autoscaling-model.ts';
+import { AutoScalingEngine, LAUNCHING, TERMINATING, type LifecycleNotice } from '../../../lib/fleet/autoscaling/engine.ts';
 import { eventBridgeEvent } from '../../support/lifecycle-events.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 
@@ -83,7 +83,7 @@ class FakeCluster implements LifecycleProcedures {
 function setup(options: { heartbeatTimeoutSeconds?: number; servers?: number } = {}) {
   const clock = new ManualClock();
   const notices: LifecycleNotice[] = [];
-  const model = new AutoScalingModel({ clock, onLifecycleNotice: (notice) => notices.push(notice) });
+  const model = new AutoScalingEngine({ clock, onLifecycleNotice: (notice) => notices.push(notice) });
   const heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds ?? 180;
   model.createGroup({
     name: GROUP,

@@ -7,21 +7,25 @@ import { describe, it } from 'node:test';
 import {
   AutoScalingServiceException,
   CompleteLifecycleActionCommand,
+  DeleteAutoScalingGroupCommand,
   DescribeAutoScalingInstancesCommand,
   DescribeLifecycleHooksCommand,
   RecordLifecycleActionHeartbeatCommand,
   SetDesiredCapacityCommand,
   TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import {
-  AutoScalingModel,
+  AutoScalingEngine,
   LAUNCHING,
   TERMINATING,
   type HookSpec,
+  type InstanceLauncher,
   type LifecycleActionResult,
   type LifecycleNotice,
-} from '../../support/autoscaling-model.ts';
-import { ManualClock } from '../../support/manual-clock.ts';
+} from '../../../lib/fleet/autoscaling/engine.ts';
+import { ManualClock, settle } from '../../support/manual-clock.ts';
 
 const GROUP = 'prod-consul-g1';
 const SECOND = 1000;
@@ -29,7 +33,7 @@ const SECOND = 1000;
 function setup(hooks: readonly HookSpec[], sizes = { minSize: 0, maxSize: 5, desiredCapacity: 0 }) {
   const clock = new ManualClock();
   const notices: LifecycleNotice[] = [];
-  const model = new AutoScalingModel({ clock, onLifecycleNotice: (n) => notices.push(n) });
+  const model = new AutoScalingEngine({ clock, onLifecycleNotice: (n) => notices.push(n) });
   model.createGroup({ name: GROUP, ...sizes, hooks });
   const noticeFor = (instanceId: string, transition = LAUNCHING): LifecycleNotice => {
     const found = notices.findLast((n) => n.EC2InstanceId === instanceId && n.LifecycleTransition === transition);
@@ -77,7 +81,7 @@ async function rejectsWith(promise: Promise<unknown>, message: string): Promise<
   });
 }
 
-describe('Auto Scaling model: launch', () => {
+describe('Auto Scaling engine: launch', () => {
   it('without hooks an instance goes straight from Pending to InService', () => {
     const { model, notices } = setup([]);
     const [id] = model.launch(GROUP);
@@ -141,7 +145,7 @@ describe('Auto Scaling model: launch', () => {
   });
 });
 
-describe('Auto Scaling model: terminate', () => {
+describe('Auto Scaling engine: terminate', () => {
   it('CONTINUE: Terminating → Terminating:Wait → Terminating:Proceed → Terminated', async () => {
     const { model, noticeFor, complete } = setup([drainHook()], { minSize: 0, maxSize: 3, desiredCapacity: 2 });
     const [oldest, newest] = model.instancesOf(GROUP);
@@ -219,7 +223,7 @@ describe('Auto Scaling model: terminate', () => {
   });
 });
 
-describe('Auto Scaling model: timeouts and heartbeats', () => {
+describe('Auto Scaling engine: timeouts and heartbeats', () => {
   it('a heartbeat restarts the heartbeat timeout', async () => {
     const { clock, model, noticeFor, heartbeat } = setup([launchHook({ heartbeatTimeoutSeconds: 60 })]);
     const [id] = model.launch(GROUP);
@@ -306,7 +310,7 @@ describe('Auto Scaling model: timeouts and heartbeats', () => {
   });
 });
 
-describe('Auto Scaling model: tokens and completion', () => {
+describe('Auto Scaling engine: tokens and completion', () => {
   it('a wrong token, or completing twice, is "No active Lifecycle Action found"', async () => {
     const { model, noticeFor, complete } = setup([launchHook()]);
     const [id] = model.launch(GROUP);
@@ -372,5 +376,128 @@ describe('Auto Scaling model: tokens and completion', () => {
       one.AutoScalingInstances?.map((i) => [i.InstanceId, i.HealthStatus, i.AutoScalingGroupName]),
       [[a, 'HEALTHY', GROUP]],
     );
+  });
+});
+
+/** A launcher whose machines start and stop when the test says so. */
+function manualLauncher() {
+  const launches = new Map<string, { resolve: (ip: string) => void; reject: (e: Error) => void }>();
+  const stops = new Map<string, () => void>();
+  const launcher: InstanceLauncher = {
+    launch: (request) =>
+      new Promise((resolve, reject) => {
+        launches.set(request.instanceId, { resolve: (ip) => resolve({ privateIpAddress: ip }), reject });
+      }),
+    terminate: (instanceId) => new Promise<void>((resolve) => stops.set(instanceId, resolve)),
+  };
+  return { launcher, launches, stops };
+}
+
+describe('Auto Scaling engine: machines behind the instances', () => {
+  it('a capacity change launches every instance at once; launch hooks fire once each machine runs', async () => {
+    const clock = new ManualClock();
+    const notices: LifecycleNotice[] = [];
+    const { launcher, launches } = manualLauncher();
+    const engine = new AutoScalingEngine({ clock, launcher, onLifecycleNotice: (n) => notices.push(n) });
+    engine.createGroup({ name: GROUP, minSize: 0, maxSize: 5, desiredCapacity: 0, hooks: [launchHook()] });
+    const ids = engine.setDesiredCapacity(GROUP, 3);
+    assert.equal(ids.length, 3);
+    for (const id of ids) assert.match(id, /^i-[0-9a-f]{17}$/);
+    assert.deepEqual([...launches.keys()].sort(), [...ids].sort(), 'all three machines are starting together');
+    assert.equal(notices.length, 0, 'no hook before the machine runs');
+    ids.forEach((id, n) => launches.get(id)!.resolve(`127.0.0.${n + 2}`));
+    await settle();
+    assert.deepEqual(notices.map((n) => n.EC2InstanceId).sort(), [...ids].sort());
+    assert.ok(ids.every((id) => engine.state(id) === 'Pending:Wait'));
+  });
+
+  it('deleting a group: ResourceInUse while it has instances; scaled to 0, every terminate hook fires at once', async () => {
+    const clock = new ManualClock();
+    const notices: LifecycleNotice[] = [];
+    const { launcher, launches, stops } = manualLauncher();
+    const engine = new AutoScalingEngine({ clock, launcher, onLifecycleNotice: (n) => notices.push(n) });
+    const ids = engine.createGroup({ name: GROUP, minSize: 3, maxSize: 3, hooks: [drainHook()] });
+    ids.forEach((id, n) => launches.get(id)!.resolve(`127.0.0.${n + 2}`));
+    await settle();
+    assert.ok(ids.every((id) => engine.state(id) === 'InService'));
+    await assert.rejects(engine.send(new DeleteAutoScalingGroupCommand({ AutoScalingGroupName: GROUP })), (e: Error) => e.name === 'ResourceInUse');
+    await engine.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: GROUP, MinSize: 0, MaxSize: 0, DesiredCapacity: 0 }));
+    assert.equal(notices.filter((n) => n.LifecycleTransition === TERMINATING).length, 3, 'three drains start together');
+    const complete = (n: LifecycleNotice) =>
+      engine.send(new CompleteLifecycleActionCommand({ AutoScalingGroupName: GROUP, LifecycleHookName: n.LifecycleHookName, LifecycleActionToken: n.LifecycleActionToken, LifecycleActionResult: 'CONTINUE' }));
+    for (const n of notices) await complete(n);
+    assert.ok(ids.every((id) => engine.state(id) === 'Terminating:Proceed'), 'Proceed until the machine has stopped');
+    for (const id of ids) stops.get(id)!();
+    await settle();
+    assert.ok(ids.every((id) => engine.state(id) === 'Terminated'));
+    await engine.send(new DeleteAutoScalingGroupCommand({ AutoScalingGroupName: GROUP }));
+    assert.equal(engine.hasGroup(GROUP), false);
+    const states = engine.instances().find((i) => i.instanceId === ids[0])!.states;
+    assert.deepEqual(states.map((s) => s.state), ['Pending', 'InService', 'Terminating', 'Terminating:Wait', 'Terminating:Proceed', 'Terminated']);
+    assert.ok(states.every((s) => typeof s.at === 'number'));
+  });
+
+  it('instance retention: an abandoned or timed-out drain leaves the instance Terminating:Retained, out of capacity, running', async () => {
+    const clock = new ManualClock();
+    const notices: LifecycleNotice[] = [];
+    const engine = new AutoScalingEngine({ clock, onLifecycleNotice: (n) => notices.push(n) });
+    engine.createGroup({
+      name: GROUP,
+      minSize: 0,
+      maxSize: 3,
+      desiredCapacity: 2,
+      hooks: [drainHook({ heartbeatTimeoutSeconds: 60, defaultResult: 'ABANDON' })],
+      terminateHookAbandon: 'retain',
+    });
+    const [a, b] = engine.instancesOf(GROUP);
+    assert.ok(a && b);
+    engine.terminate(a, { decrementDesiredCapacity: true });
+    engine.terminate(b, { decrementDesiredCapacity: true });
+    const [na, nb] = notices;
+    assert.ok(na && nb);
+    await engine.send(new CompleteLifecycleActionCommand({ AutoScalingGroupName: GROUP, LifecycleHookName: 'consul-drain', LifecycleActionToken: na.LifecycleActionToken, LifecycleActionResult: 'ABANDON' }));
+    assert.equal(engine.state(a), 'Terminating:Retained', 'explicit ABANDON retains');
+    await clock.advance(60 * SECOND);
+    assert.equal(engine.state(b), 'Terminating:Retained', 'a timeout into DefaultResult ABANDON retains too');
+    assert.equal(engine.inService(GROUP), 0);
+    assert.equal(engine.desiredCapacity(GROUP), 0, 'retained instances do not count toward capacity');
+    const running = await engine.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['running'] }] }));
+    assert.equal(running.Reservations?.length, 2, 'a retained machine still runs');
+    engine.terminate(a, { decrementDesiredCapacity: false });
+    assert.deepEqual(engine.history(a).slice(-3), ['Terminating:Retained', 'Terminating:Proceed', 'Terminated']);
+  });
+
+  it('without retention a terminate ABANDON terminates (AWS default)', async () => {
+    const { model, notices, complete } = setup([drainHook()], { minSize: 0, maxSize: 2, desiredCapacity: 1 });
+    const [id] = model.instancesOf(GROUP);
+    assert.ok(id);
+    model.terminate(id, { decrementDesiredCapacity: true });
+    await complete(notices.at(-1)!, 'ABANDON');
+    assert.equal(model.state(id), 'Terminated');
+  });
+
+  it('DescribeInstances: tags, state and address filters; malformed and unknown ids are EC2 errors', async () => {
+    const clock = new ManualClock();
+    const engine = new AutoScalingEngine({ clock });
+    engine.createGroup({
+      name: GROUP,
+      minSize: 2,
+      maxSize: 2,
+      tags: [
+        { key: 'consul-rollout:cluster', value: 'prod', propagateAtLaunch: true },
+        { key: 'hidden', value: 'x', propagateAtLaunch: false },
+      ],
+    });
+    const tagged = await engine.ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'tag:consul-rollout:cluster', Values: ['prod'] }, { Name: 'instance-state-name', Values: ['running'] }] }),
+    );
+    const instances = (tagged.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+    assert.equal(instances.length, 2);
+    assert.ok(instances.every((i) => i.PrivateIpAddress !== undefined && i.State?.Name === 'running'));
+    assert.ok(instances.every((i) => !(i.Tags ?? []).some((t) => t.Key === 'hidden')), 'unpropagated tags stay on the group');
+    const none = await engine.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:hidden', Values: ['x'] }] }));
+    assert.equal(none.Reservations?.length, 0);
+    await assert.rejects(engine.ec2.send(new DescribeInstancesCommand({ InstanceIds: ['i-nothex'] })), (e: Error) => e.name === 'InvalidInstanceID.Malformed');
+    await assert.rejects(engine.ec2.send(new DescribeInstancesCommand({ InstanceIds: ['i-0123456789abcdef0'] })), (e: Error) => e.name === 'InvalidInstanceID.NotFound');
   });
 });

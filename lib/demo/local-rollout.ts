@@ -1,0 +1,202 @@
+/**
+ * The one local rollout path that `demo`, `step --fleet` and `bench` share: a local fleet whose
+ * old-generation servers already run is taken into the stacks' old group, and each deploy stage's
+ * synthesized stack is then rehearsed (lib/rollout/rehearsal): canary → expand → retire, through
+ * the Auto Scaling engine, EventBridge, SQS and the production Lambda entry.
+ *
+ * The report lists what happened the way AWS would show it: each instance's lifecycle states with
+ * their times, each handler invocation (its event, receive count and outcome) and each
+ * lifecycle-action completion (CONTINUE / ABANDON, or a timeout into the hook's default result).
+ */
+import { randomUUID } from 'node:crypto';
+import type { DecisionRecord } from '../drain/decision-log.ts';
+import { consulLauncher, type ConsulLauncher } from '../fleet/autoscaling/consul-launcher.ts';
+import type { InstanceLifecycleState, LifecycleActionResult } from '../fleet/autoscaling/engine.ts';
+import type { InvocationRecord } from '../fleet/autoscaling/lambda-service.ts';
+import type { ConsulBinaries } from '../fleet/local/binaries.ts';
+import type { LocalFleet } from '../fleet/local/fleet.ts';
+import { LAMBDA_ENVIRONMENT } from '../handlers/lambda.ts';
+import { Rehearsal, type ApplyReport } from '../rollout/rehearsal/rehearsal.ts';
+import type { RehearsalStack } from '../rollout/rehearsal/stack.ts';
+import type { Stage } from '../config/schema.ts';
+import { LOCAL_ROLLOUT, synthesizeStages, type SynthesizedStage } from './stages.ts';
+
+export interface LocalRolloutOptions {
+  readonly fleet: LocalFleet;
+  readonly binaries: ConsulBinaries;
+  /** Servers per generation. */
+  readonly servers: number;
+  /** Where the synthesized stacks go (cdktf.out layout, one directory per stage). */
+  readonly outdir: string;
+  /**
+   * The deploy stage whose stack describes the groups as they are now, or undefined before the
+   * canary (only the old generation runs). Running servers are taken into those groups, the way
+   * Terraform refreshes its state from what really exists.
+   */
+  readonly applied?: Stage;
+  /** Each drain/gate decision the handler logs, as it logs it. */
+  readonly onDecision?: (record: DecisionRecord) => void;
+  readonly onInvocation?: (record: InvocationRecord) => void;
+}
+
+export interface InstanceReport {
+  readonly instanceId: string;
+  readonly group: string;
+  /** The local server behind it. */
+  readonly server: string | undefined;
+  readonly states: readonly { readonly state: InstanceLifecycleState; readonly at: string }[];
+}
+
+export interface InvocationReport {
+  readonly requestId: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly coldStart: boolean;
+  readonly events: readonly {
+    readonly detailType: string | undefined;
+    readonly instanceId: string | undefined;
+    readonly server: string | undefined;
+    readonly hook: string | undefined;
+    readonly receiveCount: number;
+  }[];
+  readonly outcome: InvocationRecord['outcome'];
+  readonly error?: string;
+}
+
+export interface CompletionReport {
+  readonly at: string;
+  readonly instanceId: string;
+  readonly server: string | undefined;
+  readonly hook: string;
+  readonly result: LifecycleActionResult;
+  /** `complete`: the handler completed it; `timeout`: the hook's default result applied. */
+  readonly by: 'complete' | 'timeout';
+}
+
+export interface RolloutReport {
+  readonly stages: readonly ApplyReport[];
+  readonly instances: readonly InstanceReport[];
+  readonly invocations: readonly InvocationReport[];
+  readonly completions: readonly CompletionReport[];
+  /** Messages left in the dead-letter queue. */
+  readonly deadLetters: number;
+}
+
+export class LocalRollout {
+  readonly stages: readonly SynthesizedStage[];
+  readonly rehearsal: Rehearsal;
+  readonly decisions: DecisionRecord[] = [];
+  readonly #launcher: ConsulLauncher;
+  readonly #applied: ApplyReport[] = [];
+
+  constructor(options: LocalRolloutOptions) {
+    const { fleet, binaries } = options;
+    this.stages = synthesizeStages(options.servers, binaries, options.outdir);
+    const first = this.#stack('canary');
+    this.#launcher = consulLauncher(
+      fleet,
+      [binaries.old, binaries.new],
+      Object.fromEntries(
+        this.stages.flatMap((s) => s.stack.groups).map((g) => [g.spec.launchTemplate, { generation: g.generation, consulVersion: g.consulVersion }]),
+      ),
+    );
+    const tokenParameter = first.handler.environment[LAMBDA_ENVIRONMENT.aclTokenParameter];
+    this.rehearsal = new Rehearsal({
+      stack: first,
+      launcher: this.#launcher,
+      // The local servers run without ACLs, which ignore any token: the parameter only has to exist.
+      parameters: tokenParameter === undefined ? {} : { [tokenParameter]: randomUUID() },
+      onLog: (record) => {
+        const decision = asDecision(record);
+        if (decision === undefined) return;
+        this.decisions.push(decision);
+        options.onDecision?.(decision);
+      },
+      ...(options.onInvocation === undefined ? {} : { onInvocation: options.onInvocation }),
+    });
+    // Before the canary only the old generation exists: its group as every stage's stack has it.
+    const current = options.applied === undefined ? undefined : this.#stack(options.applied);
+    const groups = current?.groups ?? first.groups.filter((g) => g.generation === LOCAL_ROLLOUT.generations.old);
+    for (const group of groups) {
+      const servers = fleet.running().filter((s) => s.generation === group.generation);
+      const ids = this.rehearsal.adopt(group, servers.map((s) => ({ privateIpAddress: s.ip })));
+      ids.forEach((id, i) => this.#launcher.adopt(id, servers[i]!));
+    }
+    this.rehearsal.assumeApplied(current ?? first);
+  }
+
+  /** Rehearses one stage: returns when `terraform apply` of its stack would; throws where it would fail. */
+  async apply(stage: Stage): Promise<ApplyReport> {
+    const report = await this.rehearsal.apply(this.#stack(stage));
+    this.#applied.push(report);
+    return report;
+  }
+
+  async stop(): Promise<void> {
+    await this.rehearsal.stop();
+  }
+
+  serverOf(instanceId: string | undefined): string | undefined {
+    return instanceId === undefined ? undefined : this.#launcher.serverOf(instanceId)?.name;
+  }
+
+  report(): RolloutReport {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return {
+      stages: [...this.#applied],
+      instances: this.rehearsal.engine.instances().map((i) => ({
+        instanceId: i.instanceId,
+        group: i.groupName,
+        server: this.serverOf(i.instanceId),
+        states: i.states.map((s) => ({ state: s.state, at: iso(s.at) })),
+      })),
+      invocations: this.rehearsal.lambda.invocations.map((inv) => ({
+        requestId: inv.requestId,
+        startedAt: iso(inv.startedAt),
+        endedAt: iso(inv.endedAt),
+        coldStart: inv.coldStart,
+        events: inv.records.map((r) => ({
+          detailType: r.detailType,
+          instanceId: r.instanceId,
+          server: this.serverOf(r.instanceId),
+          hook: r.hookName,
+          receiveCount: r.receiveCount,
+        })),
+        outcome: inv.outcome,
+        ...(inv.error === undefined ? {} : { error: inv.error }),
+      })),
+      completions: this.rehearsal.engine.actionLog
+        .filter((a) => a.type !== 'heartbeat')
+        .map((a) => ({
+          at: iso(a.at),
+          instanceId: a.instanceId,
+          server: this.serverOf(a.instanceId),
+          hook: a.hookName,
+          result: a.result ?? 'ABANDON',
+          by: a.type === 'timeout' ? ('timeout' as const) : ('complete' as const),
+        })),
+      deadLetters: this.rehearsal.deadLetters?.bodies().length ?? 0,
+    };
+  }
+
+  #stack(stage: Stage): RehearsalStack {
+    const found = this.stages.find((s) => s.stage === stage);
+    if (found === undefined) throw new Error(`no synthesized stack for stage ${stage}`);
+    return found.stack;
+  }
+}
+
+/** A drain/gate decision the handler logged (createProcedures logs each with its fields). */
+function asDecision(record: Record<string, unknown>): DecisionRecord | undefined {
+  const { procedure, event, target, message, at, elapsedMs, detail } = record;
+  if ((procedure !== 'drain' && procedure !== 'gate') || typeof event !== 'string' || typeof target !== 'string') return undefined;
+  return {
+    at: typeof at === 'string' ? at : new Date().toISOString(),
+    elapsedMs: typeof elapsedMs === 'number' ? elapsedMs : 0,
+    procedure,
+    target,
+    event: event as DecisionRecord['event'],
+    message: typeof message === 'string' ? message : '',
+    ...(typeof detail === 'object' && detail !== null ? { detail: detail as Record<string, unknown> } : {}),
+  };
+}
