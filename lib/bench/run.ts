@@ -5,6 +5,7 @@
  * end state and read every acknowledged write back. Writes bench.json, bench.md and one SVG
  * timeline per run into the output directory; the servers' logs stay under runs/.
  */
+import { REHEARSAL_FLEET_OPTIONS } from '../demo/local-rollout.ts';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,7 @@ async function runOne(
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
   const fleet = await LocalFleet.create({
+    ...REHEARSAL_FLEET_OPTIONS,
     baseDir: workDir,
     serverStabilizationTime: settings.serverStabilizationTime,
     logLevel: settings.logLevel,

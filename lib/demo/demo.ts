@@ -13,7 +13,7 @@ import { ClusterObserver, type ObservationSummary } from '../consul/observer.ts'
 import type { DecisionSink } from '../drain/decision-log.ts';
 import { provisionConsulBinaries } from '../fleet/local/binaries.ts';
 import { LocalFleet } from '../fleet/local/fleet.ts';
-import { LocalRollout, type RolloutReport } from './local-rollout.ts';
+import { LocalRollout, REHEARSAL_FLEET_OPTIONS, type RolloutReport } from './local-rollout.ts';
 import type { Progress } from './progress.ts';
 import { STAGES } from '../config/schema.ts';
 import { LOCAL_ROLLOUT } from './stages.ts';
@@ -52,7 +52,7 @@ export async function runDemo(progress: Progress, options: DemoOptions = {}, sin
   const binaries = await progress.step('provide Consul binaries', () => provisionConsulBinaries());
   const baseDir = options.baseDir ?? join(tmpdir(), `consul-rollout-demo-${Date.now()}`);
   mkdirSync(baseDir, { recursive: true });
-  const fleet = await LocalFleet.create({ baseDir });
+  const fleet = await LocalFleet.create({ ...REHEARSAL_FLEET_OPTIONS, baseDir });
   try {
     const { old: oldGeneration, new: newGeneration } = LOCAL_ROLLOUT.generations;
     await progress.step(`start ${count} Consul ${binaries.old.version} servers (generation ${oldGeneration})`, async () => {

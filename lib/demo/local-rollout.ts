@@ -200,3 +200,13 @@ function asDecision(record: Record<string, unknown>): DecisionRecord | undefined
     ...(typeof detail === 'object' && detail !== null ? { detail: detail as Record<string, unknown> } : {}),
   };
 }
+
+/**
+ * Fleet options of every rehearsal (demo, step, bench, their tests). The rehearsal runs what the
+ * synthesized stacks deploy, and today's stacks run the servers' API and the lifecycle handler on
+ * plain HTTP (8500) with an ACL token: the stacks' TLS (API on 8501, the CA fetched by the
+ * handler) is not built yet. A secure local fleet serves HTTPS only, which the production handler
+ * cannot reach, so the rehearsal's fleet is the insecure one — named here, in one place, so it
+ * changes back with the stacks.
+ */
+export const REHEARSAL_FLEET_OPTIONS = { insecure: true } as const;

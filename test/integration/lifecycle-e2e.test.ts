@@ -10,6 +10,7 @@
  * expand stage's launch gates overlap and the retire stage's terminate events all arrive before
  * any drain completes; every terminate CONTINUE comes after that server's removal was confirmed.
  */
+import { REHEARSAL_FLEET_OPTIONS } from '../../lib/demo/local-rollout.ts';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -25,7 +26,7 @@ for (const servers of [3, 5]) {
   describe(`rehearsed rollout on ${servers} real servers`, () => {
     it('canary → expand → retire: parallel gates, concurrent drains, 0 lost writes, 1 election, removal confirmed before every CONTINUE', async (t) => {
       const bins = await binaries();
-      const fleet = await testFleet(t, { logLevel: 'INFO' });
+      const fleet = await testFleet(t, { ...REHEARSAL_FLEET_OPTIONS, logLevel: 'INFO' });
       await fleet.bootstrap(servers, bins.old, LOCAL_ROLLOUT.generations.old);
       await fleet.waitForHealthy(servers);
       const clients = () => fleet.running().map((s) => s.client);

@@ -4,6 +4,7 @@
  * a kill -9 in the middle of the retire stage (drains under way), refusal to continue silently,
  * and `--resume` finishing the rollout safely.
  */
+import { REHEARSAL_FLEET_OPTIONS } from '../../lib/demo/local-rollout.ts';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ const CLI = join(import.meta.dirname, '..', '..', 'bin', 'consul-rollout.mjs');
 describe('step on a local fleet', () => {
   it('resumes after the process is killed mid-drain and finishes safely', async (t) => {
     const bins = await binaries();
-    const fleet = await testFleet(t);
+    const fleet = await testFleet(t, REHEARSAL_FLEET_OPTIONS);
     await fleet.bootstrap(3, bins.old, 'blue');
     await fleet.waitForHealthy(3);
     const first = await fleet.waitForLeader();
