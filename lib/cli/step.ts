@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'clipanion';
@@ -175,6 +176,9 @@ export class StepCommand extends RolloutCommand {
     const args = ['deploy', '--auto-approve'];
     if (this.dryRun) return { document: { stage, command: [this.cdktfBin, ...args] }, text: `would run: ${this.cdktfBin} ${args.join(' ')} (stage ${stage})`, ok: true };
     if (!(await this.confirm())) return { document: { stage, skipped: true }, text: 'not confirmed: nothing deployed', ok: true };
+    // Before the image step, which may take minutes: a deploy that cannot even start must not
+    // build an image first.
+    assertRunnable(this.cdktfBin);
     const image = stage === 'canary' ? await this.ensureNewImage() : undefined;
     const result = await execa(this.cdktfBin, args, {
       env: { CDKTF_CONTEXT_JSON: JSON.stringify({ stage }) },
@@ -217,4 +221,18 @@ function describeStage(record: StageRecord, state: RolloutState): string {
     retire: `destroy the ${LOCAL_ROLLOUT.generations.old} group: every old server's drain starts at once and follows the lock`,
   }[record.stage];
   return `next: stage ${state.stages.indexOf(record) + 1}/${state.stages.length} [${record.stage}] ${what}`;
+}
+
+/** A --cdktf-bin given as a path must be an executable file; a bare name is left to PATH lookup. */
+function assertRunnable(bin: string): void {
+  if (!bin.includes('/')) return;
+  try {
+    if (!statSync(bin).isFile()) throw new Error('not a regular file');
+    accessSync(bin, constants.X_OK);
+  } catch (cause) {
+    throw new UsageError(`cannot run ${bin} (${(cause as NodeJS.ErrnoException).code ?? 'not a regular file'})`, {
+      cause,
+      remedy: 'install cdktf-cli (npm i -g cdktf-cli) or pass --cdktf-bin PATH of an executable',
+    });
+  }
 }

@@ -19,8 +19,8 @@ describe('readRehearsalStack', () => {
     assert.equal(group.spec.desiredCapacity, 3);
     assert.equal(group.spec.launchTemplate, 'test-consul-green');
     assert.equal(group.generation, 'green');
-    assert.equal(group.waitForCapacityTimeoutMs, 50 * 60_000);
-    assert.equal(group.deleteTimeoutMs, 50 * 60_000);
+    assert.equal(group.waitForCapacityTimeoutMs, 27 * 60_000);
+    assert.equal(group.deleteTimeoutMs, 57 * 60_000);
     assert.deepEqual(group.spec.hooks?.map((h) => [h.name, h.transition, h.heartbeatTimeoutSeconds]), [
       ['consul-launch-gate', 'autoscaling:EC2_INSTANCE_LAUNCHING', 600],
       ['consul-drain', 'autoscaling:EC2_INSTANCE_TERMINATING', 600],
