@@ -45,6 +45,8 @@ interface Message {
   receiptHandle: string | undefined;
   visibleAt: number;
   cancelVisibility: () => void;
+  /** Cancels the retention expiry: a message that leaves the queue must not keep its timer (it would hold the process for days). */
+  cancelRetention: () => void;
 }
 
 export class LocalQueue {
@@ -72,9 +74,10 @@ export class LocalQueue {
       receiptHandle: undefined,
       visibleAt: now,
       cancelVisibility: () => undefined,
+      cancelRetention: () => undefined,
     };
     this.#messages.set(message.messageId, message);
-    this.#clock.schedule(this.settings.messageRetentionSeconds * 1000, () => {
+    message.cancelRetention = this.#clock.schedule(this.settings.messageRetentionSeconds * 1000, () => {
       message.cancelVisibility();
       this.#messages.delete(message.messageId);
     });
@@ -94,6 +97,7 @@ export class LocalQueue {
       if (records.length >= max) break;
       const redrive = this.settings.redrive;
       if (redrive !== undefined && message.receiveCount >= redrive.maxReceiveCount) {
+        message.cancelRetention();
         this.#messages.delete(message.messageId);
         redrive.deadLetterQueue.send(message.body);
         continue;
@@ -113,8 +117,21 @@ export class LocalQueue {
     for (const message of this.#messages.values()) {
       if (message.receiptHandle !== receiptHandle) continue;
       message.cancelVisibility();
+      message.cancelRetention();
       this.#messages.delete(message.messageId);
       return;
+    }
+  }
+
+  /**
+   * Cancels every timer the queue holds (visibility and retention), keeping the messages readable
+   * for a report. A rehearsal calls it when it stops: a message kept for the 4-day retention would
+   * otherwise keep the process alive that long.
+   */
+  dispose(): void {
+    for (const message of this.#messages.values()) {
+      message.cancelVisibility();
+      message.cancelRetention();
     }
   }
 

@@ -158,6 +158,8 @@ export class Rehearsal {
   /** Disables the event source mapping and waits for the invocations under way. */
   async stop(): Promise<void> {
     await this.lambda.stop();
+    this.queue.dispose();
+    this.deadLetters?.dispose();
   }
 
   #differs(group: StackGroup): boolean {
