@@ -1,6 +1,8 @@
 import { Command, Option } from 'clipanion';
+import { SERVER_COUNTS } from '../config/schema.ts';
 import { runDemo, DEMO_DEFAULTS, type DemoSummary } from '../demo/demo.ts';
 import { parsePositiveInt, RolloutCommand, type CommandOutcome } from './command.ts';
+import { UsageError } from '../errors.ts';
 import { createProgress } from './progress.ts';
 
 export class DemoCommand extends RolloutCommand {
@@ -26,6 +28,11 @@ export class DemoCommand extends RolloutCommand {
 
   async perform(): Promise<CommandOutcome> {
     const servers = parsePositiveInt('--servers', this.servers, DEMO_DEFAULTS.servers);
+    // The demo rehearses the stacks, and a stack's generation has 3, 5 or 7 servers: refuse any
+    // other count before a single Consul process starts.
+    if (!(SERVER_COUNTS as readonly number[]).includes(servers)) {
+      throw new UsageError(`--servers must be one of ${SERVER_COUNTS.join(', ')}, got ${servers}`, { remedy: 'e.g. --servers 5' });
+    }
     const progress = createProgress(this.context.stderr);
     const summary = await runDemo(progress, { servers }, progress.decisions);
     return { document: summary, text: describe(summary), ok: true };

@@ -188,6 +188,8 @@ const HAND_WRITTEN: SweepCase[] = [
   // demo and bench: flag-level only.
   { command: 'demo', argv: ['demo', 'now'] },
   { command: 'demo', argv: ['demo', '--servers', '3', '--servers'] },
+  // Bounded like the stacks' generations (3, 5 or 7), refused before any server starts.
+  ...['2', '4', '1000'].map((value) => ({ command: 'demo', argv: ['demo', '--servers', value], mentions: /one of 3, 5, 7/ })),
   { command: 'bench', argv: ['bench', '--strategies', 'fastest'] },
   { command: 'bench', argv: ['bench', '--strategies', 'pipeline,,naive-terminate'] },
   { command: 'bench', argv: ['bench', '--out', ''] },
