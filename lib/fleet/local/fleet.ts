@@ -625,7 +625,10 @@ export class LocalFleet {
   }
 
   async waitForAgent(server: LocalServer): Promise<void> {
-    await waitFor(`${server.name}'s HTTP API at ${server.httpAddress}`, () => server.client.self({ timeoutMs: 1_000 }), {
+    // /v1/status/leader needs no ACL token: a server that has not joined a cluster yet cannot
+    // resolve any token ("ACL system must be bootstrapped"), but its API is up all the same.
+    const answers = (): Promise<boolean> => server.client.leader({ timeoutMs: 1_000 }).then(() => true);
+    await waitFor(`${server.name}'s HTTP API at ${server.httpAddress}`, answers, {
       timeoutMs: this.options.readyTimeoutMs,
       intervalMs: 100,
       detail: () => `see ${server.logFile}`,
