@@ -86,12 +86,10 @@ export async function acquireDrainLock(context: AcquireContext, options: DrainLo
         await sleep(clock, 500, context.signal); // free but refused: lock delay is running
       }
     } catch (error) {
-      if (context.signal?.aborted) throw error;
-      // A refusal does not go away by asking another server: surface it at once, naming the rule.
-      const refused = permissionErrorIn(error);
-      if (refused !== undefined) throw refused;
-      // Nor does a failed TLS handshake.
-      if (isAccessDenied(error)) throw error;
+      // A refusal (403, a failed TLS handshake) does not go away by asking another server: surface
+      // it at once. The client's error already names the rule and the policy file that grants it;
+      // callers find it with permissionErrorIn.
+      if (context.signal?.aborted || isAccessDenied(error) || permissionErrorIn(error) !== undefined) throw error;
       // The server we used may just have been drained: forget the session, pick another server.
       lastError = error;
       session = undefined;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConsulPermissionError } from '../../../lib/consul/cluster.ts';
+import { ConsulPermissionError, permissionErrorIn } from '../../../lib/consul/cluster.ts';
 import type { DecisionRecord } from '../../../lib/drain/decision-log.ts';
 import { drain, LeaderMustLeaveLastError, type DrainOptions } from '../../../lib/drain/drain.ts';
 import { acquireDrainLock } from '../../../lib/drain/lock.ts';
@@ -61,7 +61,7 @@ describe('drain on a manual clock', () => {
     const { clock, consul, run } = cluster();
     consul.denied.add('PUT /v1/session');
     const started = clock.now();
-    await assert.rejects(run('blue-2'), (error: unknown) => error instanceof ConsulPermissionError && error.rule === 'session:write');
+    await assert.rejects(run('blue-2'), (error: unknown) => permissionErrorIn(error)?.rule === 'session:write');
     assert.ok(clock.now() - started < 5_000, `gave up after ${clock.now() - started} ms`);
   });
 
