@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { z } from 'zod';
 import type { ConsulAccess } from '../../consul/access.ts';
-import { ConsulClient } from '../../consul/client.ts';
+import { ConsulApiError, ConsulClient } from '../../consul/client.ts';
 import { UsageError } from '../../errors.ts';
 import { waitFor } from '../../util/wait.ts';
 import type { ConsulBinary } from './binaries.ts';
@@ -625,9 +625,17 @@ export class LocalFleet {
   }
 
   async waitForAgent(server: LocalServer): Promise<void> {
-    // /v1/status/leader needs no ACL token: a server that has not joined a cluster yet cannot
-    // resolve any token ("ACL system must be bootstrapped"), but its API is up all the same.
-    const answers = (): Promise<boolean> => server.client.leader({ timeoutMs: 1_000 }).then(() => true);
+    // Ready means our token works on it. The one exception: a server that has joined no cluster
+    // cannot resolve any token ("ACL system must be bootstrapped") until it does, and a test may
+    // start one on purpose (a launch that never joins); its API is up all the same.
+    const answers = (): Promise<boolean> =>
+      server.client.self({ timeoutMs: 1_000 }).then(
+        () => true,
+        (error: unknown) => {
+          if (error instanceof ConsulApiError && error.status === 403 && /ACL system must be bootstrapped/.test(error.body ?? '')) return true;
+          throw error;
+        },
+      );
     await waitFor(`${server.name}'s HTTP API at ${server.httpAddress}`, answers, {
       timeoutMs: this.options.readyTimeoutMs,
       intervalMs: 100,
