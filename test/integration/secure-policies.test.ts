@@ -4,6 +4,7 @@
  * rule removed it fails with "permission denied" naming that rule and the policy file — never
  * "no leader" and never a hang. TLS without the CA is a TLS error naming CONSUL_CACERT.
  */
+import { waitFor } from '../../lib/util/wait.ts';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,6 +44,15 @@ async function tokenWithout(fleet: LocalFleet, policy: keyof typeof POLICY_FILES
   await management.aclPolicyCreate(name, rules);
   const { token } = await management.aclTokenCreate({ description: name, policies: [name] });
   await waitUntilKnown(token, fleet.running().map((s) => s.client));
+  // Knowing the token is not yet resolving its new policy: until every server has, a members list
+  // read with it comes back filtered by ACLs (refused as denied, naming node read instead of the
+  // rule under test). Where the variant keeps node read, wait for that first.
+  if (rules.includes('node_prefix')) {
+    await waitFor('every server to resolve the new policy', async () => {
+      const answers = await Promise.all(fleet.running().map((s) => s.client.withToken(token).members({ timeoutMs: 1_000 }).then(() => true, () => false)));
+      return answers.every(Boolean);
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+  }
   const file = join(fleet.baseDir, 'secure', `${name}.token`);
   writeFileSync(file, token.reveal(), { mode: 0o600 });
   return { file, token };
