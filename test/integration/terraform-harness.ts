@@ -50,11 +50,18 @@ export async function tofu(t: Tofu, cwd: string, args: string[], env: Record<str
 
 export interface Moto {
   readonly endpoint: string;
+  /**
+   * What `tofu apply` needs besides the override file: the stacks' TerminationSafety provisioner
+   * runs the AWS CLI, which finds moto, its dummy credentials and the provisioned CLI here, as it
+   * finds an operator's credentials in their environment.
+   */
+  readonly applyEnv: Record<string, string>;
   stop(): Promise<void>;
 }
 
-/** Starts moto_server on a free loopback port (scripts/provision-moto.sh --serve) and waits for it. */
+/** Starts moto on a free loopback port (scripts/provision-moto.sh --serve) and waits for it. */
 export async function startMoto(): Promise<Moto> {
+  const bin = await provision('provision-moto.sh');
   // detached: the script execs moto_server, and stop() signals the whole process group.
   const child: ChildProcess = spawn('bash', [join(ROOT, 'scripts/provision-moto.sh'), '--serve'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -91,7 +98,13 @@ export async function startMoto(): Promise<Moto> {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { endpoint, stop };
+  const applyEnv = {
+    PATH: `${bin}:${process.env['PATH'] ?? ''}`,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: 'moto',
+    AWS_SECRET_ACCESS_KEY: 'moto',
+  };
+  return { endpoint, applyEnv, stop };
 }
 
 /** The AWS services the stacks call, as named in the provider's `endpoints` block. */

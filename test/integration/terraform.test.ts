@@ -135,7 +135,7 @@ describe('OpenTofu plans and applies the stages against moto', { timeout: 15 * 6
   }
 
   async function apply(stage: Stage): Promise<void> {
-    const applied = await tofu(t, dir, ['apply', '-no-color', `${stage}.tfplan`]);
+    const applied = await tofu(t, dir, ['apply', '-no-color', `${stage}.tfplan`], moto.applyEnv);
     timings.push(`apply ${stage} ${applied.seconds.toFixed(1)} s`);
   }
 
@@ -178,7 +178,7 @@ describe('OpenTofu plans and applies the stages against moto', { timeout: 15 * 6
   });
 
   it('destroy after canary succeeds', async () => {
-    const destroyed = await tofu(t, dir, ['destroy', '-auto-approve', '-no-color']);
+    const destroyed = await tofu(t, dir, ['destroy', '-auto-approve', '-no-color'], moto.applyEnv);
     timings.push(`destroy ${destroyed.seconds.toFixed(1)} s`);
   });
 });
