@@ -28,13 +28,13 @@ export function findStaleServers(config: readonly RaftServer[], members: readonl
 }
 
 /** "Ended healthy": a leader, and autopilot reports every server healthy. */
-export function isHealthy(state: EndState): boolean {
+export function isHealthyEnd(state: EndState): boolean {
   return state.leader !== '' && state.autopilotHealthy;
 }
 
 /** What a recovery window waits for: healthy, and no dead server left in Raft. */
 export function isRecovered(state: EndState): boolean {
-  return isHealthy(state) && state.staleVoters.length === 0;
+  return isHealthyEnd(state) && state.staleVoters.length === 0;
 }
 
 export const END_STATE_DEFAULTS = { pollIntervalMs: 500, callTimeoutMs: 2_000 } as const;

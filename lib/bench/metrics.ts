@@ -5,7 +5,7 @@
  */
 import type { ObservationSummary } from '../consul/observer.ts';
 import type { DecisionRecord } from '../drain/decision-log.ts';
-import { isHealthy, type EndState } from './end-state.ts';
+import { isHealthyEnd, type EndState } from './end-state.ts';
 import type { StrategyName } from './options.ts';
 import type { WriteAttempt } from './writer.ts';
 
@@ -98,7 +98,7 @@ export function runMetrics(input: RunInput): RunMetrics {
     minFailureTolerance: input.observation.minFailureTolerance,
     maxVoterDrop: input.observation.maxVoterDrop,
     staleVoters: input.end?.staleVoters.length,
-    endedHealthy: input.end !== undefined && isHealthy(input.end),
+    endedHealthy: input.end !== undefined && isHealthyEnd(input.end),
     recoveredAfterMs: input.recoveredAfterMs,
     physicalMinimumMs: minimum,
     wallToMinimum: minimum === undefined || minimum === 0 ? undefined : input.wallMs / minimum,

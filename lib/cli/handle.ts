@@ -19,7 +19,7 @@ import {
   type Decision,
   type RejectDecision,
 } from '../handlers/events.ts';
-import type { DrainResult, GateResult, LifecycleProcedures, LifecycleResult } from '../handlers/handler.ts';
+import type { LifecycleDrainResult, LifecycleGateResult, LifecycleProcedures, LifecycleResult } from '../handlers/handler.ts';
 import { ClusterCommand, EXIT, parseList, type CommandOutcome } from './command.ts';
 
 type ActionDecision = Extract<Decision, { action: 'drain' | 'gate' }>;
@@ -73,7 +73,7 @@ export function describePlan(decision: Decision): string {
 }
 
 export interface ProcedureRun {
-  readonly outcome: DrainResult['outcome'] | GateResult['outcome'];
+  readonly outcome: LifecycleDrainResult['outcome'] | LifecycleGateResult['outcome'];
   /** What the handler would complete the lifecycle action with. */
   readonly result: LifecycleResult;
   readonly reason?: string;

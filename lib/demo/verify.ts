@@ -6,11 +6,8 @@
 import { readCluster } from '../consul/cluster.ts';
 import { RolloutError } from '../errors.ts';
 import type { LocalFleet } from '../fleet/local/fleet.ts';
+import type { RolloutTarget } from '../rollout/plan.ts';
 
-export interface RolloutTarget {
-  readonly generation: string;
-  readonly version: string;
-}
 
 /** A one-line account of what was verified; throws RolloutError listing every problem found. */
 export async function verifyRollout(fleet: LocalFleet, target: RolloutTarget, data: Readonly<Record<string, string>>): Promise<string> {

@@ -41,7 +41,7 @@ export interface ProcedureOptions {
   readonly clock?: Clock;
 }
 
-export interface DrainResult {
+export interface LifecycleDrainResult {
   /** `instance-gone`: EC2 no longer has the instance (terminated): nothing left to drain. */
   readonly outcome: 'drained' | 'already-drained' | 'instance-gone';
   /** The leave did not take and the server was removed with remove-peer + force-leave. */
@@ -49,7 +49,7 @@ export interface DrainResult {
   readonly detail?: unknown;
 }
 
-export interface GateResult {
+export interface LifecycleGateResult {
   readonly outcome: 'continue' | 'abandon';
   readonly reason?: string;
   /** The gate gave up because the cluster refused to answer (ACL), not because the server failed. */
@@ -59,9 +59,9 @@ export interface GateResult {
 /** The drain and launch-gate procedures (lib/drain), as the handler uses them. */
 export interface LifecycleProcedures {
   /** Removes the server on `target` from the cluster, confirmed. Idempotent. Throws when it cannot. */
-  drain(target: ProcedureTarget, options: ProcedureOptions): Promise<DrainResult>;
+  drain(target: ProcedureTarget, options: ProcedureOptions): Promise<LifecycleDrainResult>;
   /** Waits until the server on `target` is a healthy, stable voter (`continue`) or gives up (`abandon`). */
-  gate(target: ProcedureTarget, options: ProcedureOptions): Promise<GateResult>;
+  gate(target: ProcedureTarget, options: ProcedureOptions): Promise<LifecycleGateResult>;
 }
 
 export type LifecycleResult = 'CONTINUE' | 'ABANDON';
@@ -140,7 +140,7 @@ export interface HandleOutcome {
   readonly kind: LifecycleKind;
   readonly instanceId: string;
   /** `abandoned`: the drain could not proceed before its deadline. */
-  readonly procedure: DrainResult['outcome'] | GateResult['outcome'] | 'abandoned';
+  readonly procedure: LifecycleDrainResult['outcome'] | LifecycleGateResult['outcome'] | 'abandoned';
   readonly result: LifecycleResult;
   readonly completion: Completion;
   readonly heartbeats: number;

@@ -8,12 +8,13 @@
  *   retire : drain the old followers one at a time, then the old leader (leadership moves first)
  *   verify : leader present, only new servers in Raft, all on the new version, data intact
  */
+import type { Stage } from '../config/schema.ts';
 import { UsageError } from '../errors.ts';
 import { failureTolerance, orderForDrain } from '../safety/index.ts';
 import type { ClusterView, ServerView, ToleranceSummary } from '../safety/types.ts';
 
-export const STAGES = ['canary', 'expand', 'retire', 'verify'] as const;
-export type Stage = (typeof STAGES)[number];
+/** The deployable stages of the configuration, then the check that the rollout is done. */
+export type PlanStage = Stage | 'verify';
 
 export type StepKind = 'snapshot' | 'launch' | 'drain' | 'drain-leader' | 'verify';
 
@@ -32,7 +33,7 @@ export interface RolloutTarget {
 
 export interface PlanStep {
   readonly index: number;
-  readonly stage: Stage;
+  readonly stage: PlanStage;
   readonly kind: StepKind;
   readonly title: string;
   /** The server the step acts on as planned; drains re-resolve at run time (leader may move). */
@@ -67,7 +68,7 @@ export function planRollout(current: readonly PlanServer[], target: RolloutTarge
 
   let view: ClusterView = { servers: current };
   const steps: PlanStep[] = [];
-  const push = (stage: Stage, kind: StepKind, title: string, server?: string) =>
+  const push = (stage: PlanStage, kind: StepKind, title: string, server?: string) =>
     steps.push({ index: steps.length, stage, kind, title, server, after: failureTolerance(view) });
 
   push('canary', 'snapshot', 'save a snapshot of the cluster state');

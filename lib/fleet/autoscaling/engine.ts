@@ -98,7 +98,7 @@ export const LIFECYCLE_HOOK_LIMITS = {
   defaultResult: 'ABANDON',
 } as const;
 
-export interface HookSpec {
+export interface LifecycleHookSpec {
   readonly name: string;
   readonly transition: LifecycleTransition;
   /** @default 3600 */
@@ -121,7 +121,7 @@ export interface GroupSpec {
   readonly maxSize: number;
   /** @default minSize */
   readonly desiredCapacity?: number;
-  readonly hooks?: readonly HookSpec[];
+  readonly hooks?: readonly LifecycleHookSpec[];
   /** @default [] */
   readonly tags?: readonly GroupTag[];
   /** The launch template's name: what the launcher starts. @default undefined */
@@ -892,7 +892,7 @@ function describeEc2Instance(instance: Instance): Ec2Instance {
   };
 }
 
-function toHook(spec: HookSpec): Hook {
+function toHook(spec: LifecycleHookSpec): Hook {
   const limits = LIFECYCLE_HOOK_LIMITS;
   const heartbeatTimeoutSeconds = spec.heartbeatTimeoutSeconds ?? limits.heartbeatTimeoutSeconds.default;
   if (

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { UsageError } from '../../errors.ts';
-import type { GroupSpec, HookSpec } from '../../fleet/autoscaling/engine.ts';
+import type { GroupSpec, LifecycleHookSpec } from '../../fleet/autoscaling/engine.ts';
 import { parseGoDuration } from '../../util/duration.ts';
 
 /** Provider and service defaults for attributes a stack may leave out. */
@@ -151,7 +151,7 @@ function readGroup(resources: Resources, address: string, body: unknown, source:
     if (value === undefined) throw new UsageError(`${source}: ${address} has no ${key} tag: the rehearsal cannot tell which Consul it runs`);
     return value;
   };
-  const hooks: HookSpec[] = (group.initial_lifecycle_hook ?? []).map((hook) => ({
+  const hooks: LifecycleHookSpec[] = (group.initial_lifecycle_hook ?? []).map((hook) => ({
     name: hook.name,
     transition: hook.lifecycle_transition,
     ...(hook.heartbeat_timeout === undefined ? {} : { heartbeatTimeoutSeconds: hook.heartbeat_timeout }),

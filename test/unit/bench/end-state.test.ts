@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findStaleServers, isHealthy, isRecovered, type EndState } from '../../../lib/bench/end-state.ts';
+import { findStaleServers, isHealthyEnd, isRecovered, type EndState } from '../../../lib/bench/end-state.ts';
 import type { Member, RaftServer } from '../../../lib/consul/schemas.ts';
 
 function raft(node: string, id: string): RaftServer {
@@ -23,12 +23,12 @@ describe('findStaleServers', () => {
   });
 });
 
-describe('isHealthy / isRecovered', () => {
+describe('isHealthyEnd / isRecovered', () => {
   const healthy: EndState = { leader: '10.0.0.1:8300', autopilotHealthy: true, failureTolerance: 1, raftServers: 3, voters: 3, staleVoters: [] };
   it('needs a leader and autopilot healthy; recovery also needs no stale voter', () => {
-    assert.equal(isHealthy(healthy), true);
-    assert.equal(isHealthy({ ...healthy, leader: '' }), false);
-    assert.equal(isHealthy({ ...healthy, autopilotHealthy: false }), false);
+    assert.equal(isHealthyEnd(healthy), true);
+    assert.equal(isHealthyEnd({ ...healthy, leader: '' }), false);
+    assert.equal(isHealthyEnd({ ...healthy, autopilotHealthy: false }), false);
     assert.equal(isRecovered(healthy), true);
     assert.equal(isRecovered({ ...healthy, staleVoters: ['old-1'] }), false);
   });

@@ -20,7 +20,7 @@ import {
   AutoScalingEngine,
   LAUNCHING,
   TERMINATING,
-  type HookSpec,
+  type LifecycleHookSpec,
   type InstanceLauncher,
   type LifecycleActionResult,
   type LifecycleNotice,
@@ -30,7 +30,7 @@ import { ManualClock, settle } from '../../support/manual-clock.ts';
 const GROUP = 'prod-consul-g1';
 const SECOND = 1000;
 
-function setup(hooks: readonly HookSpec[], sizes = { minSize: 0, maxSize: 5, desiredCapacity: 0 }) {
+function setup(hooks: readonly LifecycleHookSpec[], sizes = { minSize: 0, maxSize: 5, desiredCapacity: 0 }) {
   const clock = new ManualClock();
   const notices: LifecycleNotice[] = [];
   const model = new AutoScalingEngine({ clock, onLifecycleNotice: (n) => notices.push(n) });
@@ -60,12 +60,12 @@ function setup(hooks: readonly HookSpec[], sizes = { minSize: 0, maxSize: 5, des
   return { clock, model, notices, noticeFor, complete, heartbeat };
 }
 
-const launchHook = (over: Partial<HookSpec> = {}): HookSpec => ({
+const launchHook = (over: Partial<LifecycleHookSpec> = {}): LifecycleHookSpec => ({
   name: 'consul-launch-gate',
   transition: LAUNCHING,
   ...over,
 });
-const drainHook = (over: Partial<HookSpec> = {}): HookSpec => ({
+const drainHook = (over: Partial<LifecycleHookSpec> = {}): LifecycleHookSpec => ({
   name: 'consul-drain',
   transition: TERMINATING,
   ...over,

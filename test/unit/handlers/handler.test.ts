@@ -13,8 +13,8 @@ import { classifyEvent, type LifecycleEvent } from '../../../lib/handlers/events
 import {
   HANDLER_DEFAULTS,
   handleLifecycleEvent,
-  type DrainResult,
-  type GateResult,
+  type LifecycleDrainResult,
+  type LifecycleGateResult,
   type HandleDeps,
   type LifecycleActions,
   type LifecycleProcedures,
@@ -45,7 +45,7 @@ class FakeCluster implements LifecycleProcedures {
 
   constructor(readonly clock: Clock) {}
 
-  async drain(target: { instanceId: string }, options: ProcedureOptions): Promise<DrainResult> {
+  async drain(target: { instanceId: string }, options: ProcedureOptions): Promise<LifecycleDrainResult> {
     if (this.failNextDrain !== undefined) {
       const error = this.failNextDrain;
       this.failNextDrain = undefined;
@@ -58,7 +58,7 @@ class FakeCluster implements LifecycleProcedures {
     return { outcome: 'drained' };
   }
 
-  async gate(target: { instanceId: string }, options: ProcedureOptions): Promise<GateResult> {
+  async gate(target: { instanceId: string }, options: ProcedureOptions): Promise<LifecycleGateResult> {
     const started = this.clock.now();
     while (!this.voters.has(target.instanceId)) {
       if (this.clock.now() - started >= this.gateTimeoutMs)
@@ -395,8 +395,8 @@ describe('handleLifecycleEvent: time budget', () => {
     assert.ok(id);
     model.terminate(id, { decrementDesiredCapacity: true });
     const stuck: LifecycleProcedures = {
-      drain: () => new Promise<DrainResult>(() => undefined),
-      gate: () => new Promise<GateResult>(() => undefined),
+      drain: () => new Promise<LifecycleDrainResult>(() => undefined),
+      gate: () => new Promise<LifecycleGateResult>(() => undefined),
     };
     const handling = handleLifecycleEvent(eventFor(id), deps({ procedures: stuck, budgetMs: 60 * SECOND }));
     const early = await during(clock, 60 * SECOND + HANDLER_DEFAULTS.abortGraceMs - 1, handling);
