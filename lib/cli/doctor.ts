@@ -9,7 +9,7 @@ import { LocalFleet } from '../fleet/local/fleet.ts';
 import type { DoctorDependencies } from '../recovery/doctor.ts';
 import { diagnose } from '../recovery/doctor.ts';
 import { isHealthy, type Diagnosis } from '../recovery/findings.ts';
-import { localDoctorSource } from '../recovery/recover.ts';
+import { localDoctorSource } from '../fleet/local/recovery.ts';
 import { ClusterCommand, type CommandOutcome } from './command.ts';
 
 export class DoctorCommand extends ClusterCommand {

@@ -11,11 +11,9 @@ import { UsageError } from '../errors.ts';
 import { FLEET_MANIFEST, LocalFleet } from '../fleet/local/fleet.ts';
 import { gatherEvidence } from '../recovery/doctor.ts';
 import type { RaftProtocol } from '../recovery/peers-json.ts';
+import { localDoctorSource, localRecoveryFleet, peersJsonOf } from '../fleet/local/recovery.ts';
 import {
   applyRecovery,
-  localDoctorSource,
-  localRecoveryFleet,
-  peersJsonOf,
   PEERS_JSON_PATH,
   planRecovery,
   type RecoveryPlan,

@@ -3,7 +3,7 @@
  * what the Lambda logs as JSON, what `bench` turns into timeline marks. One record per decision,
  * never free text alone, so an incident review can be done with `jq`.
  */
-import { systemClock, type Clock } from '../handlers/clock.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 
 export type DecisionEvent =
   | 'already-drained'

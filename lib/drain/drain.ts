@@ -24,7 +24,7 @@ import {
   type ServerRecord,
   type ServerRef,
 } from '../consul/cluster.ts';
-import { sleep, systemClock, type Clock } from '../handlers/clock.ts';
+import { sleep, systemClock, type Clock } from '../util/clock.ts';
 import type { RaftServer } from '../consul/schemas.ts';
 import { evaluateRemoval, pickTransferTarget } from '../safety/index.ts';
 import type { RemovalDecision } from '../safety/types.ts';

@@ -15,7 +15,7 @@ import {
   type ConsulPermissionError,
   type ServerRef,
 } from '../consul/cluster.ts';
-import { systemClock, type Clock } from '../handlers/clock.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 import { parseGoDuration } from '../util/duration.ts';
 import { waitFor } from '../util/wait.ts';
 import { DecisionRecorder, type DecisionRecord, type DecisionSink } from './decision-log.ts';

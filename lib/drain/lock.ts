@@ -16,7 +16,7 @@
 import { RolloutError } from '../errors.ts';
 import { isAccessDenied, type ConsulClient } from '../consul/client.ts';
 import { permissionErrorIn } from '../consul/cluster.ts';
-import { sleep, systemClock, type Clock } from '../handlers/clock.ts';
+import { sleep, systemClock, type Clock } from '../util/clock.ts';
 
 export interface DrainLockOptions {
   /** KV key of the lock. @default "consul-rollout/drain-lock" */

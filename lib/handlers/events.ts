@@ -23,6 +23,12 @@ import {
   type LifecycleActionFields,
 } from './event-schemas.ts';
 
+/** The subset of the Lambda context the entry uses; the local Lambda service passes the same. */
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+  readonly awsRequestId?: string;
+}
+
 export type LifecycleKind = 'launch' | 'terminate';
 export type LifecycleEventSource = 'eventbridge' | 'sqs-eventbridge' | 'sqs-hook';
 

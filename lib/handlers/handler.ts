@@ -14,7 +14,7 @@
  */
 import { permissionErrorIn } from '../consul/cluster.ts';
 import { describeError, RolloutError, UsageError } from '../errors.ts';
-import { sleep, systemClock, type Clock } from './clock.ts';
+import { sleep, systemClock, type Clock } from '../util/clock.ts';
 import type { LifecycleEvent, LifecycleKind } from './events.ts';
 import type { OutcomeMetric } from './metrics.ts';
 

@@ -21,16 +21,10 @@ import {
   type ParametersApi,
 } from '../fleet/aws/index.ts';
 import { createConsulProcedures } from './aws-procedures.ts';
-import type { Clock } from './clock.ts';
-import { classifyEvents, type ClassifyPolicy, type RecordDecision } from './events.ts';
+import type { Clock } from '../util/clock.ts';
+import { classifyEvents, type ClassifyPolicy, type LambdaContext, type RecordDecision } from './events.ts';
 import { handleLifecycleEvent, type HandleDeps, type LifecycleActions, type LifecycleProcedures, type Log } from './handler.ts';
 import { emfRecord } from './metrics.ts';
-
-/** The subset of the Lambda context used here. */
-export interface LambdaContext {
-  getRemainingTimeInMillis(): number;
-  readonly awsRequestId?: string;
-}
 
 export interface SqsBatchResponse {
   readonly batchItemFailures: readonly { readonly itemIdentifier: string }[];

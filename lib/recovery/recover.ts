@@ -11,13 +11,9 @@
  *                  configuration of exactly the survivors, the caller's KV keys readable, and
  *                  every peers.json consumed (Consul deletes it after a successful recovery).
  */
-import { cpSync, existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConsulClient } from '../consul/client.ts';
 import { RolloutError, UsageError } from '../errors.ts';
-import type { LocalFleet, LocalServer } from '../fleet/local/fleet.ts';
 import { waitFor } from '../util/wait.ts';
-import type { DoctorDependencies } from './doctor.ts';
 import { picture, type Evidence, type ReachableServerEvidence } from './findings.ts';
 import { buildPeersJson, validatePeersJson, type PeerIdentity, type RaftProtocol } from './peers-json.ts';
 
@@ -320,46 +316,4 @@ async function checkKeys(
     ok: missing.length === 0,
     detail: missing.length === 0 ? `${keys.length} key(s) written before the outage are readable` : `missing after recovery: ${missing.join(', ')}`,
   };
-}
-
-/** The recovery port over a local fleet: plain files in each server's data dir. */
-export function localRecoveryFleet(fleet: LocalFleet): RecoveryFleet {
-  const server = (name: string) => fleet.byName(name);
-  return {
-    stop: (name) => server(name).stop(),
-    async backupRaft(name) {
-      const { dataDir } = server(name);
-      // Inside the data dir, which Consul ignores apart from its own entries; sortable by time.
-      const backup = join(dataDir, `raft.backup-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-      cpSync(join(dataDir, 'raft'), backup, { recursive: true });
-      return backup;
-    },
-    writePeersJson: async (name, content) => writeFileSync(peersJsonOf(server(name)), content),
-    peersJsonExists: async (name) => existsSync(peersJsonOf(server(name))),
-    async start(name) {
-      server(name).start();
-      await fleet.waitForAgent(server(name));
-    },
-    client: (name) => server(name).client,
-  };
-}
-
-/** Doctor's inputs for a local fleet: every server not terminated, and peers.json looked up in its data dir. */
-export function localDoctorSource(fleet: LocalFleet): { addresses: string[]; deps: DoctorDependencies } {
-  const servers = fleet.servers.filter((s) => s.state !== 'terminated');
-  return {
-    addresses: servers.map((s) => s.httpAddress),
-    deps: {
-      // The fleet's own token and CA: a secure fleet answers nothing without them.
-      client: (address) => fleet.clientFor(address),
-      peersJsonPresent: async ({ address }) => {
-        const server = servers.find((s) => s.httpAddress === address);
-        return server === undefined ? undefined : existsSync(peersJsonOf(server));
-      },
-    },
-  };
-}
-
-export function peersJsonOf(server: LocalServer): string {
-  return join(server.dataDir, PEERS_JSON_PATH);
 }

@@ -1,5 +1,5 @@
 import { RolloutError } from '../errors.ts';
-import { sleep, systemClock, type Clock } from '../handlers/clock.ts';
+import { sleep, systemClock, type Clock } from './clock.ts';
 
 export interface WaitOptions {
   /** Give up after this long. */

@@ -13,7 +13,8 @@ import type { LocalFleet, LocalFleetOptions, LocalServer } from '../../lib/fleet
 import { processAlive } from '../../lib/fleet/local/loopback.ts';
 import { diagnose, gatherEvidence } from '../../lib/recovery/doctor.ts';
 import type { Diagnosis, Finding } from '../../lib/recovery/findings.ts';
-import { applyRecovery, localRecoveryFleet, peersJsonOf, planRecovery, RECOVERY_CHECKS, type RecoveryResult } from '../../lib/recovery/recover.ts';
+import { localRecoveryFleet, peersJsonOf } from '../../lib/fleet/local/recovery.ts';
+import { applyRecovery, planRecovery, RECOVERY_CHECKS, type RecoveryResult } from '../../lib/recovery/recover.ts';
 import { waitFor } from '../../lib/util/wait.ts';
 import { binaries, testFleet } from '../support/fleet.ts';
 

@@ -3,7 +3,7 @@
  * promise chains settle after each one, so code that awaits, sleeps and heartbeats runs exactly as
  * it would over minutes of real time, in milliseconds.
  */
-import type { Clock } from '../../lib/handlers/clock.ts';
+import type { Clock } from '../../lib/util/clock.ts';
 
 interface Timer {
   readonly at: number;

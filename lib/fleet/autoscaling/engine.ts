@@ -71,7 +71,7 @@ import {
   type DescribeInstancesCommandOutput,
   type Instance as Ec2Instance,
 } from '@aws-sdk/client-ec2';
-import { systemClock, type Clock } from '../../handlers/clock.ts';
+import { systemClock, type Clock } from '../../util/clock.ts';
 import type { InstancesApi } from '../aws/instances.ts';
 
 export type LifecycleTransition = 'autoscaling:EC2_INSTANCE_LAUNCHING' | 'autoscaling:EC2_INSTANCE_TERMINATING';

@@ -14,8 +14,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../../handlers/clock.ts';
-import type { LambdaContext } from '../../handlers/lambda.ts';
+import type { Clock } from '../../util/clock.ts';
+import type { LambdaContext } from '../../handlers/events.ts';
 import type { LocalQueue, SqsRecord } from './queue.ts';
 
 export type LambdaEntry = (event: unknown, context: LambdaContext) => Promise<unknown>;

@@ -6,7 +6,7 @@
  * retention period. Time comes from a Clock.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Clock } from '../../handlers/clock.ts';
+import type { Clock } from '../../util/clock.ts';
 import { LOCAL_ACCOUNT } from './events.ts';
 
 export interface QueueSettings {

@@ -17,7 +17,7 @@
  *   returns the moment the condition holds, so its wall time is the rollout's, not the poller's.
  */
 import { RolloutError, UsageError } from '../../errors.ts';
-import { systemClock, type Clock } from '../../handlers/clock.ts';
+import { systemClock, type Clock } from '../../util/clock.ts';
 import { createLambdaDeps, createLambdaHandler } from '../../handlers/lambda.ts';
 import { AutoScalingEngine, type InstanceLauncher } from '../../fleet/autoscaling/engine.ts';
 import { eventBridgeEvent, matchesEventPattern, type EventBridgeEvent } from '../../fleet/autoscaling/events.ts';

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ConsulClient } from '../../../lib/consul/client.ts';
-import { sleep, type Clock } from '../../../lib/handlers/clock.ts';
+import { sleep, type Clock } from '../../../lib/util/clock.ts';
 
 export interface FakeServer {
   readonly id: string;

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { ConsulApiError } from '../../../lib/consul/client.ts';
 import { RolloutError } from '../../../lib/errors.ts';
 import { AwsLifecycleActions } from '../../../lib/fleet/aws/index.ts';
-import { sleep } from '../../../lib/handlers/clock.ts';
+import { sleep } from '../../../lib/util/clock.ts';
 import { classifyEvent, type LifecycleEvent } from '../../../lib/handlers/events.ts';
 import {
   handleLifecycleEvent,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RolloutError } from '../../../lib/errors.ts';
 import { AwsLifecycleActions } from '../../../lib/fleet/aws/index.ts';
-import { sleep, type Clock } from '../../../lib/handlers/clock.ts';
+import { sleep, type Clock } from '../../../lib/util/clock.ts';
 import { classifyEvent, type LifecycleEvent } from '../../../lib/handlers/events.ts';
 import {
   HANDLER_DEFAULTS,
