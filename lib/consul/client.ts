@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { RolloutError } from '../errors.ts';
 import { parseGoDuration } from '../util/duration.ts';
 import { CONSUL_ENV, ConsulToken, parseConsulAddress, type ConsulAccess, type ConsulAddress, type ConsulTls } from './access.ts';
-import { describeAclRequirement } from './acl-rules.ts';
+import { aclRequirementOf, describeAclRequirement } from './acl-rules.ts';
 import { httpsFetch } from './https.ts';
 import {
   AgentSelfSchema,
@@ -87,17 +87,20 @@ export class ConsulApiError extends RolloutError {
   readonly kind: ConsulErrorKind;
   readonly status: number | undefined;
   readonly body: string | undefined;
+  /** For `permission-denied`: the ACL rule the call needs, as a policy file writes it (lib/consul/acl-rules.ts). */
+  readonly aclRule: string | undefined;
   constructor(
     operation: string,
     kind: ConsulErrorKind,
     message: string,
-    details: { status?: number; body?: string; cause?: unknown; remedy?: string } = {},
+    details: { status?: number; body?: string; cause?: unknown; remedy?: string; aclRule?: string } = {},
   ) {
     super(`${operation}: ${message}`, { cause: details.cause, remedy: details.remedy });
     this.operation = operation;
     this.kind = kind;
     this.status = details.status;
     this.body = details.body;
+    this.aclRule = details.aclRule;
   }
 }
 
@@ -466,6 +469,7 @@ export class ConsulClient {
     }
     if (spec.wholeListOnly && response.headers.get('x-consul-results-filtered-by-acls') === 'true') {
       throw new ConsulApiError(operation, 'permission-denied', `permission denied (the list was filtered by ACLs): ${describeAclRequirement(operation)}`, {
+        aclRule: aclRequirementOf(operation)?.rule,
         remedy: 'add that rule to the token\'s policy (or attach the policy file named), or use a token that has it',
       });
     }
@@ -550,6 +554,7 @@ export class ConsulClient {
       return new ConsulApiError(operation, 'permission-denied', `permission denied (HTTP 403: ${text}): ${why}`, {
         status,
         body: text,
+        ...(unknownToken ? {} : { aclRule: aclRequirementOf(operation, key)?.rule }),
         remedy: unknownToken
           ? `the cluster does not know this token: check ${CONSUL_ENV.token}/${CONSUL_ENV.tokenFile} (or --token/--token-file)`
           : 'add that rule to the token\'s policy (or attach the policy file named), or use a token that has it',

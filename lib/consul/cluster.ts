@@ -93,41 +93,22 @@ export function memberMatchesRef(ref: ServerRef, member: Member): boolean {
   return ref.ip !== undefined && member.address === ref.ip.split(':')[0];
 }
 
-/**
- * The ACL rule each Consul call the procedures make needs, keyed by the operation the client names
- * in its errors (ConsulApiError.operation). Longest matching prefix wins, so paths that carry an
- * id or a node name (session renew, force-leave) find their entry.
- */
-export const ACL_RULES: Readonly<Record<string, string>> = {
-  'GET /v1/operator/raft/configuration': 'operator:read',
-  'GET /v1/operator/autopilot/health': 'operator:read',
-  'GET /v1/operator/autopilot/state': 'operator:read',
-  'GET /v1/operator/autopilot/configuration': 'operator:read',
-  'DELETE /v1/operator/raft/peer': 'operator:write',
-  'POST /v1/operator/raft/transfer-leader': 'operator:write',
-  'PUT /v1/agent/force-leave': 'operator:write',
-  'PUT /v1/agent/leave': 'agent:write',
-  'GET /v1/agent/self': 'agent:read',
-  'GET /v1/agent/members': 'node:read',
-  'GET /v1/catalog/nodes': 'node:read',
-  'PUT /v1/session': 'session:write',
-  'GET /v1/kv': 'key:read',
-  'PUT /v1/kv': 'key:write',
-};
-
 /** A Consul call was refused for lack of ACL permission: the token's policy must change. */
 export class ConsulPermissionError extends RolloutError {
   override readonly name: string = 'ConsulPermissionError';
   /** The operation refused, as the client names it ("GET /v1/operator/autopilot/health"). */
   readonly operation: string;
-  /** The ACL rule the call needs ("operator:read"); undefined for a call not in ACL_RULES. */
+  /** The ACL rule the call needs, as a policy file writes it (`operator = "read"`); undefined when the token itself is unknown. */
   readonly rule: string | undefined;
   constructor(operation: string, rule: string | undefined, cause: unknown) {
     super(
-      `permission denied: ${operation} needs ACL rule ${rule ?? '(unknown: see the Consul API docs for this endpoint)'}`,
+      rule === undefined ? `permission denied: ${operation}: the cluster does not know the token` : `permission denied: ${operation} needs ACL rule ${rule}`,
       {
         cause,
-        remedy: `grant the token's policy ${rule ?? 'the rule this endpoint needs'} (see policies/); the procedure resumes on the next attempt`,
+        remedy:
+          rule === undefined
+            ? 'use a token the cluster knows (it answered "ACL not found"); the procedure resumes on the next attempt'
+            : `add ${rule} to the token's policy (the files in policies/ carry it); the procedure resumes on the next attempt`,
       },
     );
     this.operation = operation;
@@ -135,25 +116,17 @@ export class ConsulPermissionError extends RolloutError {
   }
 }
 
-/** The ACL rule `operation` needs, or undefined for an operation this module does not know. */
-export function aclRuleFor(operation: string): string | undefined {
-  const key = Object.keys(ACL_RULES)
-    .filter((prefix) => operation === prefix || operation.startsWith(`${prefix}/`))
-    .sort((a, b) => b.length - a.length)[0];
-  return key === undefined ? undefined : ACL_RULES[key];
-}
-
 /**
- * `error` as a ConsulPermissionError when it is one, or when it is the client's HTTP 403 (or
- * 401) — keyed on the status the client's errors carry, whatever subclass it throws. Otherwise
- * undefined. Follows the `cause` chain, so a wrapped refusal is still found.
+ * `error` as a ConsulPermissionError when it is one, or when it is the client's refusal (a 403, or
+ * a list the ACLs filtered) — keyed on the error's kind, whatever wraps it: the `cause` chain is
+ * followed. Otherwise undefined.
  */
 export function permissionErrorIn(error: unknown): ConsulPermissionError | undefined {
   let current: unknown = error;
   for (let depth = 0; current instanceof Error && depth < 8; depth++) {
     if (current instanceof ConsulPermissionError) return current;
-    if (current instanceof ConsulApiError && (current.status === 403 || current.status === 401)) {
-      return new ConsulPermissionError(current.operation, aclRuleFor(current.operation), current);
+    if (current instanceof ConsulApiError && current.kind === 'permission-denied') {
+      return new ConsulPermissionError(current.operation, current.aclRule, current);
     }
     current = current.cause;
   }

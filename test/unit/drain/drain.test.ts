@@ -45,12 +45,12 @@ describe('drain on a manual clock', () => {
     assert.equal((await run('blue-2')).outcome, 'already-drained');
   });
 
-  it('a 403 on autopilot health is a permission error naming operator:read; nothing is removed', async () => {
+  it('a 403 on autopilot health is a permission error naming operator = "read"; nothing is removed', async () => {
     const { consul, run } = cluster();
     consul.denied.add('GET /v1/operator/autopilot/health');
     await assert.rejects(run('blue-2'), (error: unknown) => {
       assert.ok(error instanceof ConsulPermissionError, String(error));
-      assert.equal(error.rule, 'operator:read');
+      assert.equal(error.rule, 'operator = "read"');
       return true;
     });
     assert.equal(consul.raftNames.length, 6);
@@ -61,7 +61,7 @@ describe('drain on a manual clock', () => {
     const { clock, consul, run } = cluster();
     consul.denied.add('PUT /v1/session');
     const started = clock.now();
-    await assert.rejects(run('blue-2'), (error: unknown) => permissionErrorIn(error)?.rule === 'session:write');
+    await assert.rejects(run('blue-2'), (error: unknown) => permissionErrorIn(error)?.rule === 'session_prefix "" { policy = "write" }');
     assert.ok(clock.now() - started < 5_000, `gave up after ${clock.now() - started} ms`);
   });
 

@@ -82,7 +82,10 @@ async function terminating(s: ReturnType<typeof setup>): Promise<string> {
 }
 
 const refusal = () =>
-  new ConsulApiError('GET /v1/operator/autopilot/health', 'http', 'HTTP 403: Permission denied', { status: 403 });
+  new ConsulApiError('GET /v1/operator/autopilot/health', 'permission-denied', 'permission denied (HTTP 403: Permission denied)', {
+    status: 403,
+    aclRule: 'operator = "read"',
+  });
 
 describe('handler deadlines', () => {
   it('a drain that cannot proceed keeps trying across re-deliveries and ends in ABANDON at its deadline', async () => {
@@ -136,7 +139,7 @@ describe('handler deadlines', () => {
     assert.deepEqual(s.metrics.filter((m) => m === 'PermissionError').length >= 1, true);
     assert.equal(s.metrics.at(-1), 'DrainAbandoned');
     const refused = s.logs.find((r) => r.msg === 'Consul refused a call: ACL permission missing');
-    assert.equal(refused?.aclRule, 'operator:read');
+    assert.equal(refused?.aclRule, 'operator = "read"');
   });
 
   it('a drain that becomes possible before its deadline completes CONTINUE (fallback counted as such)', async () => {
