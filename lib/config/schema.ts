@@ -217,7 +217,7 @@ export const rawConfigSchema = z
       aclTokenParameters: z.strictObject({
         /** The servers' own agent token (`acl.tokens.agent`). */
         agent: parameterNameSchema,
-        /** The drain handler's token: operator:write, agent:write, key:write on the lock prefix. */
+        /** The drain handler's token, from policies/consul-rollout-handler.hcl (each rule justified there). */
         drainHandler: parameterNameSchema,
       }),
       /** Customer-managed key of the SecureString parameters; omit for the AWS-managed aws/ssm key. */
