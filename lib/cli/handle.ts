@@ -19,10 +19,8 @@ import {
   type Decision,
   type RejectDecision,
 } from '../handlers/events.ts';
-import type { LifecycleDrainResult, LifecycleGateResult, LifecycleProcedures, LifecycleResult } from '../handlers/handler.ts';
+import { runProcedure } from '../handlers/handler.ts';
 import { ClusterCommand, EXIT, parseList, type CommandOutcome } from './command.ts';
-
-type ActionDecision = Extract<Decision, { action: 'drain' | 'gate' }>;
 
 /** The decision for an event file. Never throws: an unreadable file or bad JSON is a `reject`. */
 export function decideEventFile(path: string, policy: ClassifyPolicy): Decision {
@@ -70,32 +68,6 @@ export function describePlan(decision: Decision): string {
     case 'reject':
       return 'nothing: the input is rejected';
   }
-}
-
-export interface ProcedureRun {
-  readonly outcome: LifecycleDrainResult['outcome'] | LifecycleGateResult['outcome'];
-  /** What the handler would complete the lifecycle action with. */
-  readonly result: LifecycleResult;
-  readonly reason?: string;
-  readonly detail?: unknown;
-}
-
-/** Runs the decision's procedure once. Throws RolloutError when it cannot finish. */
-export async function runDecision(decision: ActionDecision, procedures: LifecycleProcedures): Promise<ProcedureRun> {
-  // Nothing to heartbeat (no lifecycle action is held here) and nothing aborts a CLI run but the
-  // procedures' own deadlines.
-  const options = { signal: new AbortController().signal, onWaiting: async () => {} };
-  const target = { instanceId: decision.event.instanceId };
-  if (decision.action === 'drain') {
-    const drained = await procedures.drain(target, options);
-    return { outcome: drained.outcome, result: 'CONTINUE', detail: drained.detail };
-  }
-  const gated = await procedures.gate(target, options);
-  return {
-    outcome: gated.outcome,
-    result: gated.outcome === 'continue' ? 'CONTINUE' : 'ABANDON',
-    ...(gated.reason === undefined ? {} : { reason: gated.reason }),
-  };
 }
 
 const NOT_COMPLETED =
@@ -175,7 +147,9 @@ export class HandleCommand extends ClusterCommand {
       access,
       log: (record) => this.context.stderr.write(`${JSON.stringify(record)}\n`),
     });
-    const run = await runDecision(decision, procedures);
+    // Nothing to heartbeat (no lifecycle action is held here) and nothing aborts a CLI run but the
+    // procedures' own deadlines.
+    const run = await runProcedure(decision.event, procedures, { signal: new AbortController().signal, onWaiting: async () => {} });
     return {
       document: {
         decision,
@@ -185,10 +159,10 @@ export class HandleCommand extends ClusterCommand {
         lifecycleAction: { completed: false, wouldCompleteWith: run.result, note: NOT_COMPLETED },
       },
       text:
-        `decision: ${summarize(decision)}\n${decision.action}: ${run.outcome}${run.reason === undefined ? '' : ` (${run.reason})`}\n` +
+        `decision: ${summarize(decision)}\n${decision.action}: ${run.procedure}${run.reason === undefined ? '' : ` (${run.reason})`}\n` +
         `lifecycle action ${NOT_COMPLETED}; the handler would complete it with ${run.result}`,
       // A gate that gave up is a failed check: the server is not a healthy voter.
-      ok: run.outcome !== 'abandon',
+      ok: run.procedure !== 'abandon',
     };
   }
 

@@ -244,7 +244,8 @@ export async function handleLifecycleEvent(event: LifecycleEvent, deps: HandleDe
   return outcome;
 }
 
-interface ProcedureRun {
+/** One run of a lifecycle action's procedure: what it did, and what the action completes with. */
+export interface ProcedureRun {
   readonly procedure: HandleOutcome['procedure'];
   readonly result: LifecycleResult;
   readonly reason?: string;
@@ -303,7 +304,8 @@ async function runUntilDeadline(
   }
 }
 
-async function runProcedure(
+/** Runs the event's procedure once: gate for a launch, drain for a termination. Throws when it cannot finish. */
+export async function runProcedure(
   event: LifecycleEvent,
   procedures: LifecycleProcedures,
   options: ProcedureOptions,
