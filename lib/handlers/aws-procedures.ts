@@ -27,13 +27,17 @@ export interface ConsulProceduresOptions {
   readonly log: Log;
 }
 
+/** The client the procedures use for the server at `ip`: HTTPS with the CA and server name when `tls` is set. */
+export function serverClient(ip: string, options: Pick<ConsulProceduresOptions, 'consulHttpPort' | 'consulToken' | 'tls'>): ConsulClient {
+  return new ConsulClient({
+    address: parseConsulAddress(`${ip}:${options.consulHttpPort}`, 'server address', { https: options.tls !== undefined }),
+    ...(options.consulToken === undefined ? {} : { token: options.consulToken }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+  });
+}
+
 export function createConsulProcedures(options: ConsulProceduresOptions): LifecycleProcedures {
-  const clientFor = (ip: string): ConsulClient =>
-    new ConsulClient({
-      address: parseConsulAddress(`${ip}:${options.consulHttpPort}`, 'server address', { https: options.tls !== undefined }),
-      ...(options.consulToken === undefined ? {} : { token: options.consulToken }),
-      ...(options.tls === undefined ? {} : { tls: options.tls }),
-    });
+  const clientFor = (ip: string): ConsulClient => serverClient(ip, options);
 
   return createProcedures(
     // The target's address, and clients of every other server: the ones the procedures trust.

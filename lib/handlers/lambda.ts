@@ -221,6 +221,20 @@ function sdkClients(): AwsClients {
 }
 
 /**
+ * How the handler verifies the servers' HTTPS API: against the CA read from `caParameter`, and
+ * against `serverName` (server.<dc>.consul, the stacks set it) rather than the IP it connects to.
+ * Never unverified.
+ */
+export function handlerTls(ca: string, caParameter: string, serverName: string | undefined): ConsulTls {
+  return {
+    ca: [ca],
+    caSource: `the CA in SSM parameter ${caParameter} (${LAMBDA_ENVIRONMENT.consulCaParameter})`,
+    verify: true,
+    ...(serverName === undefined ? {} : { serverName }),
+  };
+}
+
+/**
  * The production wiring: the ACL token and the CA from SSM (read once per cold start, handed only
  * to the procedures), the drain and gate over the servers that carry the cluster tag, reached over
  * HTTPS with verification through the same TLS support the CLI uses (lib/consul/access.ts).
@@ -250,15 +264,7 @@ export async function createLambdaDeps(
     tokenParameter === undefined ? undefined : readConsulToken(clients.ssm, tokenParameter),
     caParameter === undefined ? undefined : readConsulCaCertificate(clients.ssm, caParameter),
   ]);
-  const tls: ConsulTls | undefined =
-    ca === undefined
-      ? undefined
-      : {
-          ca: [ca],
-          caSource: `the CA in SSM parameter ${caParameter} (${LAMBDA_ENVIRONMENT.consulCaParameter})`,
-          verify: true,
-          ...(serverName === undefined ? {} : { serverName }),
-        };
+  const tls = ca === undefined || caParameter === undefined ? undefined : handlerTls(ca, caParameter, serverName);
   const hookNames = new Set(settings[LAMBDA_ENVIRONMENT.hookNames]);
   return {
     policy: { managedGroups: (name) => name.startsWith(`${cluster}-`), managedHooks: (name) => hookNames.has(name) },
