@@ -77,6 +77,7 @@ export interface RolloutConfig {
   readonly secrets: {
     readonly gossipKeyParameter: string;
     readonly aclTokenParameters: { readonly agent: string; readonly drainHandler: string };
+    readonly tlsParameters: { readonly ca: string; readonly serverCertificate: string; readonly serverKey: string };
     readonly kmsKeyArn: string | undefined;
   };
   readonly alarmTopicArn: string | undefined;
@@ -180,6 +181,7 @@ export function parseRolloutConfig(input: unknown, options: ParseRolloutConfigOp
     secrets: {
       gossipKeyParameter: raw.secrets.gossipKeyParameter,
       aclTokenParameters: raw.secrets.aclTokenParameters,
+      tlsParameters: raw.secrets.tlsParameters,
       kmsKeyArn: raw.secrets.kmsKeyArn,
     },
     alarmTopicArn: raw.alarmTopicArn,

@@ -220,6 +220,17 @@ export const rawConfigSchema = z
         /** The drain handler's token, from policies/consul-rollout-handler.hcl (each rule justified there). */
         drainHandler: parameterNameSchema,
       }),
+      /**
+       * The servers' TLS material (PEM): the CA certificate that signs the server certificate
+       * (the handler trusts it too), one server certificate every server presents (SANs
+       * `server.<datacenter>.consul`, `localhost`, `127.0.0.1`, as `consul tls cert create -server`
+       * makes it) and its private key.
+       */
+      tlsParameters: z.strictObject({
+        ca: parameterNameSchema,
+        serverCertificate: parameterNameSchema,
+        serverKey: parameterNameSchema,
+      }),
       /** Customer-managed key of the SecureString parameters; omit for the AWS-managed aws/ssm key. */
       kmsKeyArn: kmsKeyArnSchema.optional(),
     }),
@@ -228,7 +239,11 @@ export const rawConfigSchema = z
   .superRefine((config, ctx) => {
     // An AMI parameter is read by Terraform at plan time and its value kept in the state: one of
     // the secret parameters there would put the secret in the state file.
-    const secretParameters = [config.secrets.gossipKeyParameter, config.secrets.aclTokenParameters.agent, config.secrets.aclTokenParameters.drainHandler];
+    const secretParameters = [
+      config.secrets.gossipKeyParameter,
+      ...Object.values(config.secrets.aclTokenParameters),
+      ...Object.values(config.secrets.tlsParameters),
+    ];
     const normalize = (parameter: string) => parameter.replace(/^\//, '');
     config.generations.forEach((generation, index) => {
       const ami = generation.ami.ssmParameter;

@@ -8,7 +8,7 @@
  * are deliberately narrow — a scan that cries wolf on every hash gets switched off.
  */
 
-export type SecretKind = 'gossip-key' | 'uuid-token' | 'aws-access-key-id' | 'aws-credential-attribute';
+export type SecretKind = 'gossip-key' | 'uuid-token' | 'aws-access-key-id' | 'aws-credential-attribute' | 'private-key';
 
 export interface SecretPattern {
   readonly kind: SecretKind;
@@ -54,6 +54,13 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
     description: 'an AWS credential set in Terraform configuration',
     pattern: /"(?:access_key|secret_key|token)"\s*:\s*"[^"]+"/g,
   },
+  {
+    kind: 'private-key',
+    // The servers' TLS key (and any other PEM private key: PKCS#8, EC, RSA). The header alone is
+    // the signal: it never appears in a key's absence, and certificates (public) do not match.
+    description: 'a PEM private key',
+    pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/g,
+  },
 ];
 
 /**
@@ -77,6 +84,7 @@ export function describeSecretShape(value: string): string | undefined {
 const IN_NAME: readonly { readonly description: string; readonly pattern: RegExp }[] = [
   { description: 'a Consul ACL token (a UUID)', pattern: /[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}/ },
   { description: 'an AWS access key id', pattern: /(?:AKIA|ASIA)[A-Z0-9]{16}/ },
+  { description: 'a PEM private key', pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/ },
   { description: 'a Consul gossip encryption key (16 or 32 bytes of base64)', pattern: /[A-Za-z0-9+/]{43}=|[A-Za-z0-9+/]{22}==/ },
 ];
 

@@ -3,6 +3,7 @@ import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group/index.js';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule/index.js';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule/index.js';
 import { UsageError } from '../errors.ts';
+import { CONSUL_HTTPS_PORT } from './server-user-data.ts';
 
 /** A Consul port that servers listen on. */
 export interface ConsulPort {
@@ -11,23 +12,24 @@ export interface ConsulPort {
   readonly protocol: 'tcp' | 'udp';
 }
 
-export const CONSUL_HTTP_PORT = 8500;
-
 /**
  * The server ports this module opens: RPC (servers and clients → servers), Serf LAN gossip on TCP
- * *and* UDP (memberlist probes over UDP and falls back to TCP), and the HTTP API the drain handler
- * and operators use. Serf WAN (8302) and DNS (8600) stay closed: a single-datacenter cluster does
- * not federate, and clients resolve through their local agent.
+ * *and* UDP (memberlist probes over UDP and falls back to TCP), and the HTTPS API (8501) the drain
+ * handler and operators use. The plain HTTP API (8500) is off on the servers and stays closed
+ * here too, so a misconfigured server could not serve tokens in plain text even if it opened it.
+ * Serf WAN (8302) and DNS (8600) stay closed: a single-datacenter cluster does not federate, and
+ * clients resolve through their local agent.
  */
 export const CONSUL_SERVER_PORTS: readonly ConsulPort[] = [
   { name: 'rpc', port: 8300, protocol: 'tcp' },
   { name: 'serf-lan-tcp', port: 8301, protocol: 'tcp' },
   { name: 'serf-lan-udp', port: 8301, protocol: 'udp' },
-  { name: 'http', port: CONSUL_HTTP_PORT, protocol: 'tcp' },
+  { name: 'consul-https', port: CONSUL_HTTPS_PORT, protocol: 'tcp' },
 ];
 
 const SERF_LAN_PORTS = CONSUL_SERVER_PORTS.filter((p) => p.port === 8301);
-const HTTPS_PORT = 443;
+/** The AWS APIs (SSM, EC2, Auto Scaling) over HTTPS. */
+const AWS_API_PORT = 443;
 
 export interface ConsulSecurityGroupsProps {
   /** Prefix of the security group names. */
@@ -56,10 +58,10 @@ export interface ConsulSecurityGroupsProps {
  * The two security groups of a cluster and every rule between them, in one place so a reviewer
  * sees the whole network surface at once:
  *
- * - servers ← servers and clients: RPC 8300, Serf LAN 8301 tcp+udp, HTTP 8500;
- * - servers ← drain handler: HTTP 8500 only;
+ * - servers ← servers and clients: RPC 8300, Serf LAN 8301 tcp+udp, HTTPS API 8501;
+ * - servers ← drain handler: HTTPS API 8501 only;
  * - servers → servers (same ports), → clients (Serf LAN: gossip is two-way), → AWS APIs (443);
- * - drain handler → servers: HTTP 8500 only; → AWS APIs (443).
+ * - drain handler → servers: HTTPS API 8501 only; → AWS APIs (443).
  *
  * Rules are separate resources (not inline blocks) so adding a client does not rewrite the group.
  * Terraform removes the default allow-all egress rule of a group it creates, so the egress rules
@@ -82,6 +84,8 @@ export class ConsulSecurityGroups extends Construct {
 
     this.serverSecurityGroup = new SecurityGroup(this, 'Servers', {
       name: `${props.clusterName}-consul-servers`,
+      // Unchanged since plain HTTP was replaced by HTTPS: a security group's description is
+      // ForceNew, and replacing the group under running servers would fail the apply.
       description: 'Consul servers: RPC, Serf LAN and HTTP from servers, clients and the drain handler',
       vpcId: props.vpcId,
       revokeRulesOnDelete: true,
@@ -103,8 +107,8 @@ export class ConsulSecurityGroups extends Construct {
       ...clientGroups.map((sg) => ({ label: `client-${sg}`, securityGroupId: sg })),
       ...clientCidrs.map((cidr) => ({ label: `client-${cidr.replace(/[./]/g, '-')}`, cidr })),
     ];
-    const httpOnly = CONSUL_SERVER_PORTS.filter((p) => p.port === CONSUL_HTTP_PORT);
-    const https: ConsulPort[] = [{ name: 'https', port: HTTPS_PORT, protocol: 'tcp' }];
+    const apiOnly = CONSUL_SERVER_PORTS.filter((p) => p.port === CONSUL_HTTPS_PORT);
+    const awsApiPorts: ConsulPort[] = [{ name: 'https', port: AWS_API_PORT, protocol: 'tcp' }];
 
     /** One rule per port: `group` accepts from (`in`) or sends to (`out`) `peer`. */
     const allow = (direction: 'in' | 'out', group: { id: string; label: string }, ports: readonly ConsulPort[], peer: Peer) => {
@@ -124,14 +128,14 @@ export class ConsulSecurityGroups extends Construct {
     const handlerGroup = { id: handler, label: 'handler' };
 
     for (const peer of [serversPeer, ...clientPeers]) allow('in', serverGroup, CONSUL_SERVER_PORTS, peer);
-    allow('in', serverGroup, httpOnly, handlerPeer);
+    allow('in', serverGroup, apiOnly, handlerPeer);
     allow('out', serverGroup, CONSUL_SERVER_PORTS, serversPeer);
     for (const peer of clientPeers) allow('out', serverGroup, SERF_LAN_PORTS, peer);
-    // Cloud auto-join (ec2:DescribeInstances) and the boot-time SSM reads of the gossip key and token.
-    allow('out', serverGroup, https, awsApis);
+    // Cloud auto-join (ec2:DescribeInstances) and the boot-time SSM reads of the gossip key, token and TLS material.
+    allow('out', serverGroup, awsApiPorts, awsApis);
 
-    allow('out', handlerGroup, httpOnly, serversPeer);
-    // CompleteLifecycleAction / heartbeats, DescribeInstances and the SSM read of the ACL token.
-    allow('out', handlerGroup, https, awsApis);
+    allow('out', handlerGroup, apiOnly, serversPeer);
+    // CompleteLifecycleAction / heartbeats, DescribeInstances and the SSM reads of the ACL token and CA.
+    allow('out', handlerGroup, awsApiPorts, awsApis);
   }
 }

@@ -9,7 +9,7 @@ import type { DeadlineInputs } from '../rollout/deadlines.ts';
 import { TerminationSafety } from './termination-safety.ts';
 import type { HookSpec } from './termination-safety.ts';
 import { renderServerUserData } from './server-user-data.ts';
-import type { AutopilotSettings } from './server-user-data.ts';
+import type { AutopilotSettings, ServerUserDataOptions } from './server-user-data.ts';
 
 /** Tag keys every server instance carries; the handler and `doctor` read the same ones. */
 export const SERVER_TAG_KEYS = {
@@ -80,6 +80,8 @@ export interface ConsulServerGenerationProps {
   readonly instanceProfileName: string;
   readonly gossipKeyParameter: string;
   readonly agentTokenParameter: string;
+  /** SSM parameter names of the servers' CA certificate, server certificate and key (fetched at boot). */
+  readonly tlsParameters: ServerUserDataOptions['tlsParameters'];
   readonly timeouts: GenerationTimeouts;
   /**
    * What must exist before the first instance launches: the lifecycle handler's event rule, queue
@@ -132,6 +134,7 @@ export class ConsulServerGeneration extends Construct {
       },
       gossipKeyParameter: props.gossipKeyParameter,
       agentTokenParameter: props.agentTokenParameter,
+      tlsParameters: props.tlsParameters,
     });
 
     this.launchTemplate = new LaunchTemplate(this, 'LaunchTemplate', {

@@ -7,7 +7,11 @@ export interface ConsulServerRoleProps {
   /** Prefix of the role and instance profile names. */
   readonly clusterName: string;
   readonly environment: AwsEnvironment;
-  /** SSM parameters the servers read at boot: the gossip key and their agent ACL token. */
+  /**
+   * SSM parameters the servers read at boot (consul-fetch-secrets): the gossip key, their agent ACL
+   * token, and the TLS CA certificate, server certificate and key. ssm:GetParameter on exactly
+   * these names, nothing by path or prefix.
+   */
   readonly secretParameterNames: readonly string[];
   /**
    * Customer-managed KMS key of those parameters.

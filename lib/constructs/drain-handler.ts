@@ -12,10 +12,10 @@ import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue/index.js';
 import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy/index.js';
 import { UsageError } from '../errors.ts';
 import type { AwsEnvironment } from './aws-environment.ts';
-import { CONSUL_HTTP_PORT } from './consul-security-groups.ts';
 import type { GenerationTimeouts } from './consul-server-generation.ts';
 import { BUNDLE_FILE, DEFAULT_HANDLER_ENTRY, bundleHandler } from './handler-bundle.ts';
 import { LeastPrivilegeRole, secureStringReadGrants } from './least-privilege-role.ts';
+import { CONSUL_HTTPS_PORT, SERVER_TLS_NAME } from './server-user-data.ts';
 import { computeDeadlines, deadlineProblems } from '../rollout/deadlines.ts';
 
 /** The EventBridge detail-types Auto Scaling emits for lifecycle actions. */
@@ -36,7 +36,12 @@ export const DRAIN_HANDLER_ENV = {
   serverTagKey: 'CONSUL_ROLLOUT_SERVER_TAG_KEY',
   /** SSM parameter *name* of the handler's Consul ACL token. */
   aclTokenParameter: 'CONSUL_ROLLOUT_ACL_TOKEN_PARAMETER',
+  /** The servers' API port: HTTPS (8501) whenever the CA parameter is set. */
   consulHttpPort: 'CONSUL_ROLLOUT_CONSUL_HTTP_PORT',
+  /** SSM parameter *name* of the CA certificate (PEM) the servers' HTTPS certificate is verified against. */
+  consulCaParameter: 'CONSUL_ROLLOUT_CONSUL_CA_PARAMETER',
+  /** The name the servers' certificate is verified against (they are reached by IP). */
+  consulTlsServerName: 'CONSUL_ROLLOUT_CONSUL_TLS_SERVER_NAME',
   /** The generation leadership is handed to when a drain's target is the leader (config rollout.new). */
   newestGeneration: 'CONSUL_ROLLOUT_NEWEST_GENERATION',
   /** Comma-separated exact lifecycle hook names the handler acts on; any other hook's event is ignored. */
@@ -93,10 +98,12 @@ export interface DrainHandlerProps {
   readonly timeouts: GenerationTimeouts;
   /** SSM parameter name of the handler's Consul ACL token. */
   readonly tokenParameter: string;
+  /** SSM parameter name of the CA certificate the handler verifies the servers' HTTPS API with. */
+  readonly caParameter: string;
   /** The tag key that marks the cluster's servers (its value is the cluster name). */
   readonly serverTagKey: string;
   /**
-   * Customer-managed KMS key of the token parameter.
+   * Customer-managed KMS key of the token and CA parameters.
    * @default undefined - the AWS-managed aws/ssm key
    */
   readonly kmsKeyArn?: string;
@@ -228,7 +235,9 @@ export class DrainHandler extends Construct {
           resources: ['*'],
           unscopedBecause: 'EC2 Describe* actions support no resource-level permissions',
         },
-        ...secureStringReadGrants(env, [props.tokenParameter], props.kmsKeyArn),
+        // Read at cold start, nothing else: its own ACL token (sent to the servers) and the CA it
+        // verifies them with. Never the servers' key, gossip key or agent token.
+        ...secureStringReadGrants(env, [props.tokenParameter, props.caParameter], props.kmsKeyArn),
         {
           sid: 'ConsumeLifecycleQueue',
           // GetQueueAttributes: the event source mapping checks the queue with the function's role.
@@ -281,7 +290,9 @@ export class DrainHandler extends Construct {
           [DRAIN_HANDLER_ENV.cluster]: props.clusterName,
           [DRAIN_HANDLER_ENV.serverTagKey]: props.serverTagKey,
           [DRAIN_HANDLER_ENV.aclTokenParameter]: props.tokenParameter,
-          [DRAIN_HANDLER_ENV.consulHttpPort]: String(CONSUL_HTTP_PORT),
+          [DRAIN_HANDLER_ENV.consulHttpPort]: String(CONSUL_HTTPS_PORT),
+          [DRAIN_HANDLER_ENV.consulCaParameter]: props.caParameter,
+          [DRAIN_HANDLER_ENV.consulTlsServerName]: SERVER_TLS_NAME,
           [DRAIN_HANDLER_ENV.newestGeneration]: props.newestGeneration,
           [DRAIN_HANDLER_ENV.hookNames]: props.hookNames.join(','),
           [DRAIN_HANDLER_ENV.gateDeadlineSeconds]: String(deadlines.gateDeadlineSeconds),

@@ -16,7 +16,28 @@ export const SERVER_PATHS = {
   serverConfig: '/etc/consul.d/server.hcl',
   secretsConfig: '/etc/consul.d/secrets.hcl',
   fetchSecrets: '/opt/consul/bin/consul-fetch-secrets',
+  /** Written by consul-fetch-secrets (0750 root:consul; files 0640). Consul does not read subdirectories of its config dir as config. */
+  tlsDir: '/etc/consul.d/tls',
+  caFile: '/etc/consul.d/tls/ca.pem',
+  certFile: '/etc/consul.d/tls/server.pem',
+  keyFile: '/etc/consul.d/tls/server-key.pem',
 } as const;
+
+/**
+ * The datacenter every server is configured with (Consul's default, stated so it is one value):
+ * the servers' certificate names `server.<datacenter>.consul`, and the handler verifies it.
+ */
+export const CONSUL_DATACENTER = 'dc1';
+
+/**
+ * The name the servers' certificate must carry and clients verify: internal RPC checks it
+ * (`verify_server_hostname`), and the drain handler checks it on the HTTPS API, because it reaches
+ * the servers by private IP, which a certificate shared by every server cannot name.
+ */
+export const SERVER_TLS_NAME = `server.${CONSUL_DATACENTER}.consul`;
+
+/** The servers' API port: HTTPS only (plain HTTP is off, see renderServerConfig). */
+export const CONSUL_HTTPS_PORT = 8501;
 
 /** Autopilot settings written into the server config. */
 export interface AutopilotSettings {
@@ -43,6 +64,8 @@ export interface ServerUserDataOptions {
   readonly autopilot: AutopilotSettings;
   readonly gossipKeyParameter: string;
   readonly agentTokenParameter: string;
+  /** SSM parameter names of the CA certificate, the server certificate and its key (PEM). */
+  readonly tlsParameters: { readonly ca: string; readonly serverCertificate: string; readonly serverKey: string };
 }
 
 /** Placeholder replaced at boot by the instance id read from IMDSv2. */
@@ -61,7 +84,8 @@ export function renderServerConfig(o: ServerUserDataOptions): string {
   return [
     `# Consul server of cluster ${o.clusterName}, generation ${o.generationName} (Consul ${o.consulVersion}).`,
     `# Rendered by consul-rollout; the base agent settings are in consul.hcl, secrets in secrets.hcl.`,
-    `server = true`,
+    `server     = true`,
+    `datacenter = ${hcl(CONSUL_DATACENTER)}`,
     // Counts only when no cluster exists yet. A later generation's servers find the running cluster
     // through the shared auto-join tag and join it; they never bootstrap a second one, because
     // bootstrapping is skipped as soon as any peer they see already has a Raft configuration.
@@ -84,6 +108,37 @@ export function renderServerConfig(o: ServerUserDataOptions): string {
     `  server_stabilization_time = ${hcl(o.autopilot.serverStabilizationTime)}`,
     `}`,
     ``,
+    // The API is HTTPS only. Plain HTTP is off entirely rather than bound to loopback: nothing on
+    // the instance needs it (the user data runs only the offline `consul validate`), and a loopback
+    // listener would be a certificate-free path to the API for every local process. An operator on
+    // the instance uses https://127.0.0.1:8501 with the CA (the certificate names 127.0.0.1).
+    `ports {`,
+    `  http  = -1`,
+    `  https = ${CONSUL_HTTPS_PORT}`,
+    `}`,
+    ``,
+    // One CA signs the servers' certificate. Internal RPC (server ↔ server, client → server) is
+    // mutual TLS with the certificate name checked, so only holders of a server certificate can
+    // join as servers. The HTTPS API asks for no client certificate: its callers (the drain
+    // handler, operators) authenticate with ACL tokens and verify the servers against the CA.
+    `tls {`,
+    `  defaults {`,
+    `    ca_file         = ${hcl(SERVER_PATHS.caFile)}`,
+    `    cert_file       = ${hcl(SERVER_PATHS.certFile)}`,
+    `    key_file        = ${hcl(SERVER_PATHS.keyFile)}`,
+    `    verify_incoming = true`,
+    `    verify_outgoing = true`,
+    `  }`,
+    `  internal_rpc {`,
+    `    verify_server_hostname = true`,
+    `  }`,
+    `  https {`,
+    `    verify_incoming = false`,
+    `  }`,
+    `}`,
+    ``,
+    // The gossip key (`encrypt`) and the agent token come from secrets.hcl; Consul verifies
+    // encryption of incoming and outgoing gossip by default once a key is set.
     `acl {`,
     `  enabled                  = true`,
     `  default_policy           = "deny"`,
@@ -96,7 +151,8 @@ export function renderServerConfig(o: ServerUserDataOptions): string {
 export function renderServerUserData(o: ServerUserDataOptions): string {
   return `#!/bin/bash
 # consul-rollout boot script: Consul server of cluster ${o.clusterName}, generation ${o.generationName}.
-# Holds no secret values: the gossip key and ACL token are read from SSM Parameter Store at boot.
+# Holds no secret values: the gossip key, ACL token and TLS material are read from SSM Parameter
+# Store at boot.
 set -euo pipefail
 
 readonly IMDS="http://169.254.169.254/latest"
@@ -122,6 +178,10 @@ ${SERVER_PATHS.fetchSecrets} \\
   --region ${sh(o.region)} \\
   --gossip-key-parameter ${sh(o.gossipKeyParameter)} \\
   --agent-token-parameter ${sh(o.agentTokenParameter)} \\
+  --ca-parameter ${sh(o.tlsParameters.ca)} \\
+  --cert-parameter ${sh(o.tlsParameters.serverCertificate)} \\
+  --key-parameter ${sh(o.tlsParameters.serverKey)} \\
+  --tls-dir ${SERVER_PATHS.tlsDir} \\
   --output ${SERVER_PATHS.secretsConfig}
 
 consul validate ${SERVER_PATHS.configDir}

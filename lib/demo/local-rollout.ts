@@ -8,13 +8,15 @@
  * their times, each handler invocation (its event, receive count and outcome) and each
  * lifecycle-action completion (CONTINUE / ABANDON, or a timeout into the hook's default result).
  */
-import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { DecisionRecord } from '../drain/decision-log.ts';
 import { consulLauncher, type ConsulLauncher } from '../fleet/autoscaling/consul-launcher.ts';
 import type { InstanceLifecycleState, LifecycleActionResult } from '../fleet/autoscaling/engine.ts';
 import type { InvocationRecord } from '../fleet/autoscaling/lambda-service.ts';
 import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import type { LocalFleet } from '../fleet/local/fleet.ts';
+import { CONSUL_DATACENTER } from '../constructs/server-user-data.ts';
+import { UsageError } from '../errors.ts';
 import { LAMBDA_ENVIRONMENT } from '../handlers/lambda.ts';
 import { Rehearsal, type ApplyReport } from '../rollout/rehearsal/rehearsal.ts';
 import type { RehearsalStack } from '../rollout/rehearsal/stack.ts';
@@ -100,12 +102,10 @@ export class LocalRollout {
         this.stages.flatMap((s) => s.stack.groups).map((g) => [g.spec.launchTemplate, { generation: g.generation, consulVersion: g.consulVersion }]),
       ),
     );
-    const tokenParameter = first.handler.environment[LAMBDA_ENVIRONMENT.aclTokenParameter];
     this.rehearsal = new Rehearsal({
       stack: first,
       launcher: this.#launcher,
-      // The local servers run without ACLs, which ignore any token: the parameter only has to exist.
-      parameters: tokenParameter === undefined ? {} : { [tokenParameter]: randomUUID() },
+      parameters: handlerParameters(first, fleet),
       onLog: (record) => {
         const decision = asDecision(record);
         if (decision === undefined) return;
@@ -202,11 +202,39 @@ function asDecision(record: Record<string, unknown>): DecisionRecord | undefined
 }
 
 /**
- * Fleet options of every rehearsal (demo, step, bench, their tests). The rehearsal runs what the
- * synthesized stacks deploy, and today's stacks run the servers' API and the lifecycle handler on
- * plain HTTP (8500) with an ACL token: the stacks' TLS (API on 8501, the CA fetched by the
- * handler) is not built yet. A secure local fleet serves HTTPS only, which the production handler
- * cannot reach, so the rehearsal's fleet is the insecure one — named here, in one place, so it
- * changes back with the stacks.
+ * What the local SSM Parameter Store holds for the handler, under the names the stack gives it:
+ * the token made from policies/consul-rollout-handler.hcl and the fleet's CA certificate — what
+ * production stores there. The handler then reaches the servers exactly as on AWS: HTTPS on the
+ * port the stack sets, verified against that CA and the servers' name (server.<dc>.consul).
+ * The servers' own secrets (gossip key, agent token, certificate and key) are not stored: the
+ * local launcher starts servers with the fleet's material instead of running the user data.
  */
-export const REHEARSAL_FLEET_OPTIONS = { insecure: true } as const;
+function handlerParameters(stack: RehearsalStack, fleet: LocalFleet): Record<string, string> {
+  const secrets = fleet.secrets;
+  if (secrets === undefined) {
+    throw new UsageError(`the fleet in ${fleet.baseDir} is insecure, and the synthesized stacks deploy ACLs and TLS: the handler could not reach it`, {
+      remedy: 'rehearse on a secure fleet (LocalFleet.create without insecure: true)',
+    });
+  }
+  if (fleet.options.datacenter !== CONSUL_DATACENTER) {
+    throw new UsageError(`the fleet's datacenter is ${fleet.options.datacenter}; the stacks' servers, and the handler's certificate check, use ${CONSUL_DATACENTER}`, {
+      remedy: `create the rehearsal fleet with datacenter ${CONSUL_DATACENTER} (the default)`,
+    });
+  }
+  const env = stack.handler.environment;
+  const stored: Record<string, string> = {};
+  const put = (variable: string, value: () => string) => {
+    const name = env[variable];
+    if (name !== undefined) stored[name] = value();
+  };
+  put(LAMBDA_ENVIRONMENT.aclTokenParameter, () => readFileSync(secrets.tokenFile('handler'), 'utf8').trim());
+  put(LAMBDA_ENVIRONMENT.consulCaParameter, () => readFileSync(secrets.caFile, 'utf8'));
+  return stored;
+}
+
+/**
+ * Fleet options of every rehearsal (demo, step, bench, their tests): a secure fleet — ACLs with
+ * default deny, TLS with plain HTTP off, gossip encryption — because that is what the synthesized
+ * stacks deploy, and the production handler reaches it over HTTPS with the CA, as on AWS.
+ */
+export const REHEARSAL_FLEET_OPTIONS = { insecure: false } as const;

@@ -47,6 +47,11 @@ export function localRolloutConfig(servers: number, binaries: ConsulBinaries, st
           agent: `/${LOCAL_ROLLOUT.clusterName}/acl/agent`,
           drainHandler: `/${LOCAL_ROLLOUT.clusterName}/acl/drain-handler`,
         },
+        tlsParameters: {
+          ca: `/${LOCAL_ROLLOUT.clusterName}/tls/ca`,
+          serverCertificate: `/${LOCAL_ROLLOUT.clusterName}/tls/server-cert`,
+          serverKey: `/${LOCAL_ROLLOUT.clusterName}/tls/server-key`,
+        },
       },
     },
     { source: 'local rollout config', baseDir: process.cwd() },

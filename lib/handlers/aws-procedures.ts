@@ -3,6 +3,7 @@
  * the cluster's servers as EC2 sees them. Each call looks the servers up afresh (by the cluster
  * tag), because a rollout changes them between one lifecycle event and the next.
  */
+import { parseConsulAddress, type ConsulTls } from '../consul/access.ts';
 import { ConsulClient } from '../consul/client.ts';
 import { findInstanceAddress, listTaggedInstanceAddresses, type InstancesApi } from '../fleet/aws/index.ts';
 import type { LifecycleProcedures, Log } from './handler.ts';
@@ -12,20 +13,31 @@ export interface ConsulProceduresOptions {
   readonly ec2: InstancesApi;
   /** The tag every server of the cluster carries. */
   readonly serverTag: { readonly key: string; readonly value: string };
+  /** The servers' API port (8501 for HTTPS, as the stacks deploy them). */
   readonly consulHttpPort: number;
-  /** Sent to the servers' HTTP API; never logged. @default no token */
+  /** Sent to the servers' API; never logged. @default no token */
   readonly consulToken?: string;
+  /**
+   * HTTPS to the servers, verified with this CA and server name (lib/consul/access.ts' TLS, as the
+   * CLI uses it). @default plain HTTP
+   */
+  readonly tls?: ConsulTls;
   /** The newest generation (node meta `generation`): leadership goes to it, the old leader leaves last. */
   readonly newestGeneration: string;
   readonly log: Log;
 }
 
+/** The client the procedures use for the server at `ip`: HTTPS with the CA and server name when `tls` is set. */
+export function serverClient(ip: string, options: Pick<ConsulProceduresOptions, 'consulHttpPort' | 'consulToken' | 'tls'>): ConsulClient {
+  return new ConsulClient({
+    address: parseConsulAddress(`${ip}:${options.consulHttpPort}`, 'server address', { https: options.tls !== undefined }),
+    ...(options.consulToken === undefined ? {} : { token: options.consulToken }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+  });
+}
+
 export function createConsulProcedures(options: ConsulProceduresOptions): LifecycleProcedures {
-  const clientFor = (ip: string): ConsulClient =>
-    new ConsulClient({
-      address: `${ip}:${options.consulHttpPort}`,
-      ...(options.consulToken === undefined ? {} : { token: options.consulToken }),
-    });
+  const clientFor = (ip: string): ConsulClient => serverClient(ip, options);
 
   return createProcedures(
     // The target's address, and clients of every other server: the ones the procedures trust.

@@ -12,9 +12,11 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
+import { CONSUL_ADDRESS_DEFAULTS, type ConsulTls } from '../consul/access.ts';
 import { describeError, UsageError } from '../errors.ts';
 import {
   AwsLifecycleActions,
+  readConsulCaCertificate,
   readConsulToken,
   type InstancesApi,
   type LifecycleApi,
@@ -54,7 +56,6 @@ export const LAMBDA_DEFAULTS = {
    * every record of the batch would be re-delivered, the finished ones included.
    */
   safetyMarginMs: 15_000,
-  consulHttpPort: 8500,
 } as const;
 
 /** Environment variables the function reads; the stacks set them. */
@@ -65,8 +66,15 @@ export const LAMBDA_ENVIRONMENT = {
   serverTagKey: 'CONSUL_ROLLOUT_SERVER_TAG_KEY',
   /** SSM SecureString parameter holding the Consul ACL token the procedures use. Optional. */
   aclTokenParameter: 'CONSUL_ROLLOUT_ACL_TOKEN_PARAMETER',
-  /** Port of the servers' HTTP API. @default 8500 */
+  /** Port of the servers' API. @default 8501 with a CA parameter (HTTPS), else 8500 */
   consulHttpPort: 'CONSUL_ROLLOUT_CONSUL_HTTP_PORT',
+  /**
+   * SSM parameter holding the CA certificate (PEM) of the servers' HTTPS API. Set: the handler
+   * speaks HTTPS and verifies every server against it. Unset: plain HTTP (no stack deploys that).
+   */
+  consulCaParameter: 'CONSUL_ROLLOUT_CONSUL_CA_PARAMETER',
+  /** The name the servers' certificate is verified against (e.g. server.dc1.consul). @default the address */
+  consulTlsServerName: 'CONSUL_ROLLOUT_CONSUL_TLS_SERVER_NAME',
   /** The newest generation (node meta `generation`): leadership is handed to it, the old leader leaves last. */
   newestGeneration: 'CONSUL_ROLLOUT_NEWEST_GENERATION',
   /** Comma-separated exact lifecycle hook names the handler completes; any other hook is ignored. */
@@ -165,6 +173,11 @@ const environment = z.object({
     .min(1, { error: 'must be a port number' })
     .max(65535, { error: 'must be a port number' })
     .optional(),
+  [LAMBDA_ENVIRONMENT.consulCaParameter]: z.string().min(1, { error: 'must not be empty when set' }).optional(),
+  [LAMBDA_ENVIRONMENT.consulTlsServerName]: z
+    .string()
+    .regex(/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, { error: 'must be a DNS name such as server.dc1.consul' })
+    .optional(),
   [LAMBDA_ENVIRONMENT.newestGeneration]: z.string({ error: 'is required' }).min(1, { error: 'must not be empty' }),
   [LAMBDA_ENVIRONMENT.hookNames]: z
     .string({ error: 'is required' })
@@ -202,8 +215,23 @@ function sdkClients(): AwsClients {
 }
 
 /**
- * The production wiring: the ACL token from SSM (read once per cold start, handed only to the
- * procedures), the drain and gate over the servers that carry the cluster tag.
+ * How the handler verifies the servers' HTTPS API: against the CA read from `caParameter`, and
+ * against `serverName` (server.<dc>.consul, the stacks set it) rather than the IP it connects to.
+ * Never unverified.
+ */
+export function handlerTls(ca: string, caParameter: string, serverName: string | undefined): ConsulTls {
+  return {
+    ca: [ca],
+    caSource: `the CA in SSM parameter ${caParameter} (${LAMBDA_ENVIRONMENT.consulCaParameter})`,
+    verify: true,
+    ...(serverName === undefined ? {} : { serverName }),
+  };
+}
+
+/**
+ * The production wiring: the ACL token and the CA from SSM (read once per cold start, handed only
+ * to the procedures), the drain and gate over the servers that carry the cluster tag, reached over
+ * HTTPS with verification through the same TLS support the CLI uses (lib/consul/access.ts).
  */
 export async function createLambdaDeps(
   env: NodeJS.ProcessEnv = process.env,
@@ -219,7 +247,18 @@ export async function createLambdaDeps(
   const settings = parsed.data;
   const cluster = settings[LAMBDA_ENVIRONMENT.cluster];
   const tokenParameter = settings[LAMBDA_ENVIRONMENT.aclTokenParameter];
-  const consulToken = tokenParameter === undefined ? undefined : await readConsulToken(clients.ssm, tokenParameter);
+  const caParameter = settings[LAMBDA_ENVIRONMENT.consulCaParameter];
+  const serverName = settings[LAMBDA_ENVIRONMENT.consulTlsServerName];
+  if (caParameter === undefined && serverName !== undefined) {
+    throw new UsageError(`Lambda environment variable ${LAMBDA_ENVIRONMENT.consulTlsServerName} is set without ${LAMBDA_ENVIRONMENT.consulCaParameter}`, {
+      remedy: `set ${LAMBDA_ENVIRONMENT.consulCaParameter} to the CA certificate's parameter (the stacks do), or unset the server name`,
+    });
+  }
+  const [consulToken, ca] = await Promise.all([
+    tokenParameter === undefined ? undefined : readConsulToken(clients.ssm, tokenParameter),
+    caParameter === undefined ? undefined : readConsulCaCertificate(clients.ssm, caParameter),
+  ]);
+  const tls = ca === undefined || caParameter === undefined ? undefined : handlerTls(ca, caParameter, serverName);
   const hookNames = new Set(settings[LAMBDA_ENVIRONMENT.hookNames]);
   return {
     policy: { managedGroups: (name) => name.startsWith(`${cluster}-`), managedHooks: (name) => hookNames.has(name) },
@@ -232,9 +271,12 @@ export async function createLambdaDeps(
     procedures: createConsulProcedures({
       ec2: clients.ec2,
       serverTag: { key: settings[LAMBDA_ENVIRONMENT.serverTagKey], value: cluster },
-      consulHttpPort: settings[LAMBDA_ENVIRONMENT.consulHttpPort] ?? LAMBDA_DEFAULTS.consulHttpPort,
+      consulHttpPort:
+        settings[LAMBDA_ENVIRONMENT.consulHttpPort] ??
+        (tls === undefined ? CONSUL_ADDRESS_DEFAULTS.httpPort : CONSUL_ADDRESS_DEFAULTS.httpsPort),
       newestGeneration: settings[LAMBDA_ENVIRONMENT.newestGeneration],
       ...(consulToken === undefined ? {} : { consulToken }),
+      ...(tls === undefined ? {} : { tls }),
       log: jsonLog,
     }),
     log: jsonLog,

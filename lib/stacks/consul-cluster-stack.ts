@@ -53,7 +53,15 @@ export class ConsulClusterStack extends TerraformStack {
     const serverRole = new ConsulServerRole(this, 'ServerRole', {
       clusterName: config.clusterName,
       environment,
-      secretParameterNames: [config.secrets.gossipKeyParameter, config.secrets.aclTokenParameters.agent],
+      // Exactly what consul-fetch-secrets reads at boot: the gossip key, the servers' own agent
+      // token, and the TLS CA, certificate and key. Not the drain handler's token.
+      secretParameterNames: [
+        config.secrets.gossipKeyParameter,
+        config.secrets.aclTokenParameters.agent,
+        config.secrets.tlsParameters.ca,
+        config.secrets.tlsParameters.serverCertificate,
+        config.secrets.tlsParameters.serverKey,
+      ],
       kmsKeyArn: config.secrets.kmsKeyArn,
     });
 
@@ -72,6 +80,7 @@ export class ConsulClusterStack extends TerraformStack {
       serverCount: config.serverCount,
       timeouts: config.timeouts,
       tokenParameter: config.secrets.aclTokenParameters.drainHandler,
+      caParameter: config.secrets.tlsParameters.ca,
       serverTagKey: SERVER_TAG_KEYS.cluster,
       kmsKeyArn: config.secrets.kmsKeyArn,
       entry: props.handlerEntry,
@@ -99,6 +108,7 @@ export class ConsulClusterStack extends TerraformStack {
         instanceProfileName: serverRole.instanceProfile.name,
         gossipKeyParameter: config.secrets.gossipKeyParameter,
         agentTokenParameter: config.secrets.aclTokenParameters.agent,
+        tlsParameters: config.secrets.tlsParameters,
         timeouts: config.timeouts,
         dependsOn: handler.readiness,
       });

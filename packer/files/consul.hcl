@@ -1,14 +1,15 @@
 # Base agent settings of every consul-rollout server image (packer/). Cluster- and generation-
 # specific settings are written at boot: server.hcl by the user data, secrets.hcl (gossip key,
-# ACL token) by consul-fetch-secrets. Consul merges every file in /etc/consul.d.
+# ACL token) and tls/ (CA, server certificate and key) by consul-fetch-secrets. Consul merges every file in /etc/consul.d.
 
 data_dir = "/opt/consul/data"
 
 # The private address of the instance's primary interface (go-sockaddr template).
 bind_addr = "{{ GetPrivateIP }}"
 
-# The HTTP API must be reachable by the drain handler and operators; the servers' security group
-# admits only servers, configured clients and the handler, and ACLs default to deny.
+# The API (HTTPS only, see server.hcl) must be reachable by the drain handler and operators; the
+# servers' security group admits only servers, configured clients and the handler, and ACLs
+# default to deny.
 client_addr = "0.0.0.0"
 
 # Never leave the cluster on SIGTERM (the server default, stated so nobody "fixes" it): a reboot

@@ -111,6 +111,12 @@ describe('packer scripts', () => {
   describe('consul-fetch-secrets', () => {
     const GOSSIP_KEY = 'pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=';
     const TOKEN = '9f3a1c2e-1111-4b5c-8d9e-0123456789ab';
+    // PEM-shaped stand-ins (real throwaway certificates: test/integration/server-config.test.ts).
+    const TLS = {
+      '/consul/ca': '-----BEGIN CERTIFICATE-----\nMIIBca\n-----END CERTIFICATE-----',
+      '/consul/cert': '-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----',
+      '/consul/key': '-----BEGIN EC PRIVATE KEY-----\nMHcCkey\n-----END EC PRIVATE KEY-----',
+    };
 
     /** A fake `aws` CLI on PATH that serves `values` by parameter name. */
     function fakeAws(values: Record<string, string>): { env: NodeJS.ProcessEnv; dir: string } {
@@ -132,6 +138,10 @@ describe('packer scripts', () => {
           '--region', 'eu-west-1',
           '--gossip-key-parameter', gossip,
           '--agent-token-parameter', token,
+          '--ca-parameter', '/consul/ca',
+          '--cert-parameter', '/consul/cert',
+          '--key-parameter', '/consul/key',
+          '--tls-dir', join(dir, 'tls'),
           '--output', join(dir, 'secrets.hcl'),
           '--template', join(PACKER_DIR, 'files/secrets.hcl.tmpl'),
           '--group', String(execFileSync('id', ['-gn'], { encoding: 'utf8' })).trim(),
@@ -140,19 +150,22 @@ describe('packer scripts', () => {
       );
 
     it('renders the secrets file with mode 0640 and never prints a value', () => {
-      const { env, dir } = fakeAws({ '/consul/g': GOSSIP_KEY, '/consul/t': TOKEN });
+      const { env, dir } = fakeAws({ '/consul/g': GOSSIP_KEY, '/consul/t': TOKEN, ...TLS });
       const result = fetch(env, dir, '/consul/g', '/consul/t');
       assert.equal(result.status, 0, result.stderr);
       const written = readFileSync(join(dir, 'secrets.hcl'), 'utf8');
       assert.match(written, new RegExp(`^encrypt = "${GOSSIP_KEY.replace(/[+/=]/g, '\\$&')}"$`, 'm'));
       assert.match(written, new RegExp(`^    agent = "${TOKEN}"$`, 'm'));
       assert.equal(statSync(join(dir, 'secrets.hcl')).mode & 0o777, 0o640);
-      assert.ok(!result.stderr.includes(GOSSIP_KEY) && !result.stderr.includes(TOKEN));
+      assert.ok(!result.stderr.includes(GOSSIP_KEY) && !result.stderr.includes(TOKEN) && !result.stderr.includes('MHcCkey'));
       assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('secrets.hcl.')), [], 'no temporary file left');
+      assert.deepEqual(readdirSync(join(dir, 'tls')).sort(), ['ca.pem', 'server-key.pem', 'server.pem'], 'no temporary TLS file left');
+      assert.equal(readFileSync(join(dir, 'tls/server-key.pem'), 'utf8'), `${TLS['/consul/key']}\n`);
+      assert.equal(statSync(join(dir, 'tls/server-key.pem')).mode & 0o777, 0o640);
     });
 
     it('refuses values of the wrong shape and missing parameters, naming only the parameter', () => {
-      const { env, dir } = fakeAws({ '/consul/g': GOSSIP_KEY, '/consul/t': TOKEN, '/consul/junk': 'hello"world' });
+      const { env, dir } = fakeAws({ '/consul/g': GOSSIP_KEY, '/consul/t': TOKEN, '/consul/junk': 'hello"world', ...TLS });
       const swapped = fetch(env, dir, '/consul/t', '/consul/g');
       assert.equal(swapped.status, 1);
       assert.match(swapped.stderr, /parameter \/consul\/t does not hold a gossip key/);

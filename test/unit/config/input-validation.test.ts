@@ -108,8 +108,13 @@ describe('secrets where a parameter name belongs', () => {
 });
 
 describe('an AMI parameter naming a secret', () => {
-  it('refuses the gossip-key parameter (with or without the leading slash) and the token parameters', () => {
-    for (const pick of [(raw: any) => raw.secrets.gossipKeyParameter, (raw: any) => raw.secrets.gossipKeyParameter.replace(/^\//, ''), (raw: any) => raw.secrets.aclTokenParameters.drainHandler]) {
+  it('refuses the gossip-key parameter (with or without the leading slash), the token and the TLS parameters', () => {
+    for (const pick of [
+      (raw: any) => raw.secrets.gossipKeyParameter,
+      (raw: any) => raw.secrets.gossipKeyParameter.replace(/^\//, ''),
+      (raw: any) => raw.secrets.aclTokenParameters.drainHandler,
+      (raw: any) => raw.secrets.tlsParameters.serverKey,
+    ]) {
       const error = refusal((raw) => (raw.generations[1].ami = { ssmParameter: pick(raw) }));
       assert.match(error.message, /generations\[1\]\.ami\.ssmParameter: names one of the secrets parameters; Terraform would .* state/);
     }

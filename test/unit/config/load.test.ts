@@ -126,9 +126,17 @@ describe('rollout config', () => {
       ['a 16-byte gossip key', 'cg8StVXbQJ0gPvMd9o7yrg==', /looks like a Consul gossip encryption key/],
       ['an ACL token', '3f6c2d1a-9b8e-4c7d-a6f5-0e1d2c3b4a59', /looks like a Consul ACL token \(a UUID\)/],
       ['an AWS access key id', 'AKIAIOSFODNN7EXAMPLE', /looks like an AWS access key id/],
+      ['a PEM private key', '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIG9\n-----END EC PRIVATE KEY-----', /looks like a PEM private key/],
     ];
     for (const [label, value, text] of secrets) {
-      for (const field of ['secrets.gossipKeyParameter', 'secrets.aclTokenParameters.agent', 'secrets.aclTokenParameters.drainHandler']) {
+      for (const field of [
+        'secrets.gossipKeyParameter',
+        'secrets.aclTokenParameters.agent',
+        'secrets.aclTokenParameters.drainHandler',
+        'secrets.tlsParameters.ca',
+        'secrets.tlsParameters.serverCertificate',
+        'secrets.tlsParameters.serverKey',
+      ]) {
         it(`refuses ${label} in ${field} without repeating it`, () => {
           const error = rejects(set(field, value), field, text);
           assert.ok(!error.message.includes(value), 'the value is not echoed');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GetParameterCommand, type GetParameterCommandOutput } from '@aws-sdk/client-ssm';
 import { describeError, RolloutError } from '../../../lib/errors.ts';
-import { readConsulToken, type ParametersApi } from '../../../lib/fleet/aws/index.ts';
+import { readConsulCaCertificate, readConsulToken, type ParametersApi } from '../../../lib/fleet/aws/index.ts';
 
 const SECRET = '3f1c9a2e-7b6d-4e5f-8a9b-0c1d2e3f4a5b';
 const PARAMETER = '/prod-consul/acl/handler-token';
@@ -58,5 +58,28 @@ describe('readConsulToken', () => {
       );
       return true;
     });
+  });
+});
+
+describe('readConsulCaCertificate', () => {
+  const CA = '-----BEGIN CERTIFICATE-----\nMIIBxTCCAWugAwIBAgIRAJ\n-----END CERTIFICATE-----';
+  const answer = (value: string) => (): GetParameterCommandOutput => ({ $metadata: {}, Parameter: { Name: '/consul/tls/ca', Type: 'SecureString', Value: value } });
+
+  it('reads one or more PEM certificates, decrypted', async () => {
+    const { ssm, inputs } = fakeSsm(answer(`${CA}\n`));
+    assert.equal(await readConsulCaCertificate(ssm, '/consul/tls/ca'), `${CA}\n`);
+    assert.deepEqual(inputs, [{ Name: '/consul/tls/ca', WithDecryption: true }]);
+    assert.equal(await readConsulCaCertificate(fakeSsm(answer(`${CA}\n${CA}`)).ssm, '/consul/tls/ca'), `${CA}\n${CA}\n`);
+  });
+
+  it('refuses a private key or anything else in the CA parameter without repeating it', async () => {
+    for (const value of ['-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIkey\n-----END EC PRIVATE KEY-----', 'not a certificate', `${CA}\njunk`]) {
+      await assert.rejects(readConsulCaCertificate(fakeSsm(answer(value)).ssm, '/consul/tls/ca'), (error: unknown) => {
+        assert.ok(error instanceof RolloutError);
+        assert.equal(error.message, 'SSM parameter /consul/tls/ca (Consul CA certificate) does not hold PEM certificates');
+        assert.ok(!describeError(error).includes('MHcCAQEEIkey') && !describeError(error).includes('junk'));
+        return true;
+      });
+    }
   });
 });

@@ -116,6 +116,38 @@ describe('createLambdaDeps', () => {
     );
   });
 
+  it('reads the CA parameter for HTTPS, and refuses a server name without it', async () => {
+    const base = {
+      CONSUL_ROLLOUT_CLUSTER: 'prod-consul',
+      CONSUL_ROLLOUT_SERVER_TAG_KEY: 'consul-rollout:cluster',
+      CONSUL_ROLLOUT_NEWEST_GENERATION: 'g2',
+      CONSUL_ROLLOUT_HOOK_NAMES: 'consul-drain',
+      CONSUL_ROLLOUT_GATE_DEADLINE_SECONDS: '1200',
+      CONSUL_ROLLOUT_DRAIN_DEADLINE_SECONDS: '2700',
+    };
+    const read: string[] = [];
+    const ssm = {
+      send: async (command: { input: { Name?: string } }) => {
+        read.push(String(command.input.Name));
+        return { $metadata: {}, Parameter: { Value: command.input.Name === '/ca' ? 'not a certificate' : '6c0b4b8e-2f7a-4d1e-9a53-1f0e8d7c6b5a' } };
+      },
+    };
+    const clients = { ssm, autoScaling: { send: async () => ({}) }, ec2: { send: async () => ({}) } } as unknown as Parameters<typeof createLambdaDeps>[1];
+    await assert.rejects(
+      createLambdaDeps({ ...base, CONSUL_ROLLOUT_ACL_TOKEN_PARAMETER: '/token', CONSUL_ROLLOUT_CONSUL_CA_PARAMETER: '/ca' }, clients),
+      /SSM parameter \/ca \(Consul CA certificate\) does not hold PEM certificates/,
+    );
+    assert.deepEqual(read.sort(), ['/ca', '/token']);
+    await assert.rejects(
+      createLambdaDeps({ ...base, CONSUL_ROLLOUT_CONSUL_TLS_SERVER_NAME: 'server.dc1.consul' }, clients),
+      (error: unknown) => error instanceof UsageError && /CONSUL_ROLLOUT_CONSUL_TLS_SERVER_NAME is set without CONSUL_ROLLOUT_CONSUL_CA_PARAMETER/.test(error.message),
+    );
+    await assert.rejects(
+      createLambdaDeps({ ...base, CONSUL_ROLLOUT_CONSUL_CA_PARAMETER: '/ca', CONSUL_ROLLOUT_CONSUL_TLS_SERVER_NAME: 'server dc1' }, clients),
+      /CONSUL_ROLLOUT_CONSUL_TLS_SERVER_NAME must be a DNS name/,
+    );
+  });
+
   it('manages exactly the groups of its cluster', async () => {
     const deps = await createLambdaDeps({
       CONSUL_ROLLOUT_CLUSTER: 'prod-consul',

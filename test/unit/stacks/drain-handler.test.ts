@@ -86,7 +86,10 @@ describe('DrainHandler', () => {
       CONSUL_ROLLOUT_CLUSTER: 'test-consul',
       CONSUL_ROLLOUT_SERVER_TAG_KEY: 'consul-rollout:cluster',
       CONSUL_ROLLOUT_ACL_TOKEN_PARAMETER: '/consul/test/acl/drain-handler',
-      CONSUL_ROLLOUT_CONSUL_HTTP_PORT: '8500',
+      // HTTPS to the servers, verified against the CA read from this parameter and the servers' name.
+      CONSUL_ROLLOUT_CONSUL_HTTP_PORT: '8501',
+      CONSUL_ROLLOUT_CONSUL_CA_PARAMETER: '/consul/test/tls/ca',
+      CONSUL_ROLLOUT_CONSUL_TLS_SERVER_NAME: 'server.dc1.consul',
       CONSUL_ROLLOUT_NEWEST_GENERATION: 'green',
       CONSUL_ROLLOUT_HOOK_NAMES: 'consul-launch-gate,consul-drain',
       CONSUL_ROLLOUT_GATE_DEADLINE_SECONDS: '900',
@@ -157,7 +160,7 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('scopes the drain handler to its own groups, parameter, queue and log group', () => {
+  it('scopes the drain handler to its own groups, token and CA parameters, queue and log group', () => {
     assert.deepEqual(granted('DrainHandler_Identity_PermissionsPolicy'), [
       {
         sid: 'CompleteOwnLifecycleActions',
@@ -168,7 +171,12 @@ describe('IAM least privilege', () => {
         ],
       },
       { sid: 'FindServerAddresses', actions: ['ec2:DescribeInstances'], resources: ['*'] },
-      { sid: 'ReadSecretParameters', actions: ['ssm:GetParameter'], resources: [ARN('ssm', 'parameter/consul/test/acl/drain-handler')] },
+      {
+        sid: 'ReadSecretParameters',
+        actions: ['ssm:GetParameter'],
+        // Its token and the CA: never the servers' key, the gossip key or the agent token.
+        resources: [ARN('ssm', 'parameter/consul/test/acl/drain-handler'), ARN('ssm', 'parameter/consul/test/tls/ca')],
+      },
       {
         sid: 'ConsumeLifecycleQueue',
         actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
@@ -195,12 +203,19 @@ describe('IAM least privilege', () => {
     ]);
   });
 
-  it('lets servers read their two secrets and list instances, nothing else', () => {
+  it('lets servers read their gossip key, agent token and TLS material and list instances, nothing else', () => {
     assert.deepEqual(granted('ServerRole_Identity_PermissionsPolicy'), [
       {
         sid: 'ReadSecretParameters',
         actions: ['ssm:GetParameter'],
-        resources: [ARN('ssm', 'parameter/consul/test/gossip-key'), ARN('ssm', 'parameter/consul/test/acl/agent')],
+        // Not the drain handler's token.
+        resources: [
+          ARN('ssm', 'parameter/consul/test/gossip-key'),
+          ARN('ssm', 'parameter/consul/test/acl/agent'),
+          ARN('ssm', 'parameter/consul/test/tls/ca'),
+          ARN('ssm', 'parameter/consul/test/tls/server-cert'),
+          ARN('ssm', 'parameter/consul/test/tls/server-key'),
+        ],
       },
       { sid: 'CloudAutoJoin', actions: ['ec2:DescribeInstances'], resources: ['*'] },
     ]);

@@ -105,10 +105,11 @@ describe('ConsulServerGeneration', () => {
     assert.deepEqual(tags(blueGroup)['consul-rollout:cluster'], ['test-consul', true]);
   });
 
-  it('renders the server config at boot: server, bootstrap_expect, retry_join, node_meta, autopilot', () => {
+  it('renders the server config at boot: server, bootstrap_expect, retry_join, node_meta, autopilot, HTTPS only, TLS', () => {
     const userData = userDataOf(canary, 'green');
     for (const line of [
-      'server = true',
+      'server     = true',
+      'datacenter = "dc1"',
       'bootstrap_expect = 3',
       'retry_join = ["provider=aws region=eu-west-1 tag_key=consul-rollout:cluster tag_value=test-consul"]',
       '  instance_id    = "@INSTANCE_ID@"',
@@ -118,6 +119,15 @@ describe('ConsulServerGeneration', () => {
       '  min_quorum                = 3',
       '  server_stabilization_time = "10s"',
       '  default_policy           = "deny"',
+      // HTTPS only: plain HTTP off, the API on 8501.
+      '  http  = -1',
+      '  https = 8501',
+      '    ca_file         = "/etc/consul.d/tls/ca.pem"',
+      '    cert_file       = "/etc/consul.d/tls/server.pem"',
+      '    key_file        = "/etc/consul.d/tls/server-key.pem"',
+      '    verify_incoming = true',
+      '    verify_outgoing = true',
+      '    verify_server_hostname = true',
     ]) {
       assert.ok(userData.split('\n').includes(line), `user data has line: ${line}`);
     }
@@ -126,7 +136,12 @@ describe('ConsulServerGeneration', () => {
     assert.match(userData, /X-aws-ec2-metadata-token: \$imds_token" "\$IMDS\/meta-data\/instance-id"/);
     assert.match(userData, /--gossip-key-parameter '\/consul\/test\/gossip-key'/);
     assert.match(userData, /--agent-token-parameter '\/consul\/test\/acl\/agent'/);
+    assert.match(userData, /--ca-parameter '\/consul\/test\/tls\/ca'/);
+    assert.match(userData, /--cert-parameter '\/consul\/test\/tls\/server-cert'/);
+    assert.match(userData, /--key-parameter '\/consul\/test\/tls\/server-key'/);
+    assert.match(userData, /--tls-dir \/etc\/consul\.d\/tls /);
     assert.doesNotMatch(userData, /encrypt\s*=/);
+    assert.doesNotMatch(userData, /BEGIN/, 'no PEM material in user data');
   });
 
   it('produces user data that bash parses', () => {
@@ -162,6 +177,7 @@ describe('ConsulServerGeneration', () => {
       instanceProfileName: 'profile',
       gossipKeyParameter: '/g',
       agentTokenParameter: '/t',
+      tlsParameters: { ca: '/ca', serverCertificate: '/cert', serverKey: '/key' },
       timeouts: config.timeouts,
       ...overrides,
     });

@@ -71,7 +71,9 @@ describe('secret scan of synthesized output', () => {
     const outdir = Testing.fullSynth(stageStack('canary'));
     const planted = mkdtempSync(join(tmpdir(), 'planted-'));
     const stack = readFileSync(join(outdir, 'stacks/test-consul/cdk.tf.json'), 'utf8');
-    const script = `#!/bin/bash\necho ${TEST_SECRET_VALUES.gossipKey} > /etc/consul.d/k\n`;
+    const script =
+      `#!/bin/bash\necho ${TEST_SECRET_VALUES.gossipKey} > /etc/consul.d/k\n` +
+      `cat > /etc/consul.d/tls/server-key.pem <<'KEY'\n-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEI\n-----END EC PRIVATE KEY-----\nKEY\n`;
     writeFileSync(
       join(planted, 'cdk.tf.json'),
       stack
@@ -83,6 +85,7 @@ describe('secret scan of synthesized output', () => {
     for (const expected of [
       /\(user_data\): a Consul gossip encryption key/,
       /\(user_data\): contains the test secret gossipKey/,
+      /\(user_data\): a PEM private key/,
       /cdk\.tf\.json: a Consul ACL token \(a UUID\)/,
       /cdk\.tf\.json: contains the test secret agentToken/,
       /cdk\.tf\.json: an AWS access key id/,

@@ -22,20 +22,20 @@ function rules(synth: Synthesized): string[] {
 describe('security groups', () => {
   const canary = synthStage('canary');
 
-  it('opens exactly the Consul ports between servers, from clients and 8500 from the handler', () => {
+  it('opens exactly the Consul ports between servers, from clients and the HTTPS API (8501, never 8500) from the handler', () => {
     assert.deepEqual(rules(canary), [
       'handler out tcp/443-443 0.0.0.0/0',
-      'handler out tcp/8500-8500 servers',
+      'handler out tcp/8501-8501 servers',
       'servers in tcp/8300-8300 10.20.0.0/16',
       'servers in tcp/8300-8300 sg-0ccccccccccccccc1',
       'servers in tcp/8300-8300 servers',
       'servers in tcp/8301-8301 10.20.0.0/16',
       'servers in tcp/8301-8301 sg-0ccccccccccccccc1',
       'servers in tcp/8301-8301 servers',
-      'servers in tcp/8500-8500 10.20.0.0/16',
-      'servers in tcp/8500-8500 handler',
-      'servers in tcp/8500-8500 sg-0ccccccccccccccc1',
-      'servers in tcp/8500-8500 servers',
+      'servers in tcp/8501-8501 10.20.0.0/16',
+      'servers in tcp/8501-8501 handler',
+      'servers in tcp/8501-8501 sg-0ccccccccccccccc1',
+      'servers in tcp/8501-8501 servers',
       'servers in udp/8301-8301 10.20.0.0/16',
       'servers in udp/8301-8301 sg-0ccccccccccccccc1',
       'servers in udp/8301-8301 servers',
@@ -44,11 +44,15 @@ describe('security groups', () => {
       'servers out tcp/8301-8301 10.20.0.0/16',
       'servers out tcp/8301-8301 servers',
       'servers out tcp/8301-8301 sg-0ccccccccccccccc1',
-      'servers out tcp/8500-8500 servers',
+      'servers out tcp/8501-8501 servers',
       'servers out udp/8301-8301 10.20.0.0/16',
       'servers out udp/8301-8301 servers',
       'servers out udp/8301-8301 sg-0ccccccccccccccc1',
     ].sort());
+  });
+
+  it('never opens the plain HTTP API port', () => {
+    assert.deepEqual(rules(canary).filter((rule) => rule.includes('/8500-')), []);
   });
 
   it('has no inline rules and is the same in every stage', () => {
