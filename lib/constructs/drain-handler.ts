@@ -17,40 +17,13 @@ import { BUNDLE_FILE, DEFAULT_HANDLER_ENTRY, bundleHandler } from './handler-bun
 import { LeastPrivilegeRole, secureStringReadGrants } from './least-privilege-role.ts';
 import { CONSUL_HTTPS_PORT, SERVER_TLS_NAME } from './server-user-data.ts';
 import { computeDeadlines, deadlineProblems } from '../rollout/deadlines.ts';
+import { LAMBDA_ENVIRONMENT } from '../handlers/environment.ts';
 
 /** The EventBridge detail-types Auto Scaling emits for lifecycle actions. */
 export const LIFECYCLE_DETAIL_TYPES = [
   'EC2 Instance-launch Lifecycle Action',
   'EC2 Instance-terminate Lifecycle Action',
 ] as const;
-
-/**
- * Environment variables the function is configured with. They mirror LAMBDA_ENVIRONMENT of
- * lib/handlers/lambda.ts (a unit test keeps the two equal); importing that module here would load
- * the AWS SDK into every synth.
- */
-export const DRAIN_HANDLER_ENV = {
-  /** The cluster name: the handler acts for groups named `<cluster>-<generation>`. */
-  cluster: 'CONSUL_ROLLOUT_CLUSTER',
-  /** Tag key every server carries with the cluster name as value (for finding the servers). */
-  serverTagKey: 'CONSUL_ROLLOUT_SERVER_TAG_KEY',
-  /** SSM parameter *name* of the handler's Consul ACL token. */
-  aclTokenParameter: 'CONSUL_ROLLOUT_ACL_TOKEN_PARAMETER',
-  /** The servers' API port: HTTPS (8501) whenever the CA parameter is set. */
-  consulHttpPort: 'CONSUL_ROLLOUT_CONSUL_HTTP_PORT',
-  /** SSM parameter *name* of the CA certificate (PEM) the servers' HTTPS certificate is verified against. */
-  consulCaParameter: 'CONSUL_ROLLOUT_CONSUL_CA_PARAMETER',
-  /** The name the servers' certificate is verified against (they are reached by IP). */
-  consulTlsServerName: 'CONSUL_ROLLOUT_CONSUL_TLS_SERVER_NAME',
-  /** The generation leadership is handed to when a drain's target is the leader (config rollout.new). */
-  newestGeneration: 'CONSUL_ROLLOUT_NEWEST_GENERATION',
-  /** Comma-separated exact lifecycle hook names the handler acts on; any other hook's event is ignored. */
-  hookNames: 'CONSUL_ROLLOUT_HOOK_NAMES',
-  /** A gate ABANDONs this many seconds after its lifecycle action started (the event's time). */
-  gateDeadlineSeconds: 'CONSUL_ROLLOUT_GATE_DEADLINE_SECONDS',
-  /** A drain ABANDONs this many seconds after its lifecycle action started (the event's time). */
-  drainDeadlineSeconds: 'CONSUL_ROLLOUT_DRAIN_DEADLINE_SECONDS',
-} as const;
 
 /**
  * The handler's outcome metrics: one count per outcome, emitted by the handler as CloudWatch
@@ -287,16 +260,16 @@ export class DrainHandler extends Construct {
       loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },
       environment: {
         variables: {
-          [DRAIN_HANDLER_ENV.cluster]: props.clusterName,
-          [DRAIN_HANDLER_ENV.serverTagKey]: props.serverTagKey,
-          [DRAIN_HANDLER_ENV.aclTokenParameter]: props.tokenParameter,
-          [DRAIN_HANDLER_ENV.consulHttpPort]: String(CONSUL_HTTPS_PORT),
-          [DRAIN_HANDLER_ENV.consulCaParameter]: props.caParameter,
-          [DRAIN_HANDLER_ENV.consulTlsServerName]: SERVER_TLS_NAME,
-          [DRAIN_HANDLER_ENV.newestGeneration]: props.newestGeneration,
-          [DRAIN_HANDLER_ENV.hookNames]: props.hookNames.join(','),
-          [DRAIN_HANDLER_ENV.gateDeadlineSeconds]: String(deadlines.gateDeadlineSeconds),
-          [DRAIN_HANDLER_ENV.drainDeadlineSeconds]: String(deadlines.drainDeadlineSeconds),
+          [LAMBDA_ENVIRONMENT.cluster]: props.clusterName,
+          [LAMBDA_ENVIRONMENT.serverTagKey]: props.serverTagKey,
+          [LAMBDA_ENVIRONMENT.aclTokenParameter]: props.tokenParameter,
+          [LAMBDA_ENVIRONMENT.consulHttpPort]: String(CONSUL_HTTPS_PORT),
+          [LAMBDA_ENVIRONMENT.consulCaParameter]: props.caParameter,
+          [LAMBDA_ENVIRONMENT.consulTlsServerName]: SERVER_TLS_NAME,
+          [LAMBDA_ENVIRONMENT.newestGeneration]: props.newestGeneration,
+          [LAMBDA_ENVIRONMENT.hookNames]: props.hookNames.join(','),
+          [LAMBDA_ENVIRONMENT.gateDeadlineSeconds]: String(deadlines.gateDeadlineSeconds),
+          [LAMBDA_ENVIRONMENT.drainDeadlineSeconds]: String(deadlines.drainDeadlineSeconds),
         },
       },
       // The function must not run before it may write logs and complete actions.

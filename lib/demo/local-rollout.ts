@@ -17,7 +17,7 @@ import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import type { LocalFleet } from '../fleet/local/fleet.ts';
 import { CONSUL_DATACENTER } from '../constructs/server-user-data.ts';
 import { UsageError } from '../errors.ts';
-import { LAMBDA_ENVIRONMENT } from '../handlers/lambda.ts';
+import { LAMBDA_ENVIRONMENT } from '../handlers/environment.ts';
 import { Rehearsal, type ApplyReport } from '../rollout/rehearsal/rehearsal.ts';
 import type { RehearsalStack } from '../rollout/rehearsal/stack.ts';
 import type { Stage } from '../config/schema.ts';

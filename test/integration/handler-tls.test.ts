@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DRAIN_HANDLER_ENV } from '../../lib/constructs/drain-handler.ts';
+import { LAMBDA_ENVIRONMENT } from '../../lib/handlers/environment.ts';
 import { CONSUL_HTTPS_PORT, SERVER_TLS_NAME } from '../../lib/constructs/server-user-data.ts';
 import { ConsulApiError } from '../../lib/consul/client.ts';
 import { serverClient } from '../../lib/handlers/aws-procedures.ts';
@@ -49,7 +49,7 @@ describe('the handler reaching a secure server', () => {
     assert.equal(await kindOf(wrongCa.leader()), 'tls', 'a CA that did not sign the server certificate');
     await assert.rejects(wrongCa.leader(), (error: unknown) => {
       assert.ok(error instanceof ConsulApiError);
-      assert.match(error.remedy ?? '', new RegExp(`SSM parameter /consul/test/tls/ca \\(${DRAIN_HANDLER_ENV.consulCaParameter}\\)`));
+      assert.match(error.remedy ?? '', new RegExp(`SSM parameter /consul/test/tls/ca \\(${LAMBDA_ENVIRONMENT.consulCaParameter}\\)`));
       return true;
     });
     const wrongName = serverClient(ip, { ...production, tls: handlerTls(ca, caParameter, 'server.dc2.consul') });
