@@ -7,7 +7,7 @@ import { parseConsulAddress, type ConsulTls } from '../consul/access.ts';
 import { ConsulClient } from '../consul/client.ts';
 import { findInstanceAddress, listTaggedInstanceAddresses, type InstancesApi } from '../fleet/aws/index.ts';
 import type { LifecycleProcedures, Log } from './handler.ts';
-import { createProcedures } from './procedures.ts';
+import { createProcedures, type LocateServer } from './procedures.ts';
 
 export interface ConsulProceduresOptions {
   readonly ec2: InstancesApi;
@@ -36,20 +36,24 @@ export function serverClient(ip: string, options: Pick<ConsulProceduresOptions, 
   });
 }
 
-export function createConsulProcedures(options: ConsulProceduresOptions): LifecycleProcedures {
+/**
+ * Finds a lifecycle action's server as EC2 sees it: the instance's private IP, and a client of
+ * every other server carrying the cluster tag — the ones the procedures trust to confirm a removal.
+ * Undefined when EC2 no longer has the instance.
+ */
+export function locateOnEc2(options: Pick<ConsulProceduresOptions, 'ec2' | 'serverTag' | 'consulHttpPort' | 'consulToken' | 'tls'>): LocateServer {
   const clientFor = (ip: string): ConsulClient => serverClient(ip, options);
+  return async (instanceId) => {
+    const [ip, servers] = await Promise.all([
+      findInstanceAddress(options.ec2, instanceId),
+      listTaggedInstanceAddresses(options.ec2, options.serverTag),
+    ]);
+    if (ip === undefined) return undefined;
+    const others = servers.filter((address) => address !== ip).map(clientFor);
+    return { ref: { ip }, agent: clientFor(ip), others: () => others };
+  };
+}
 
-  return createProcedures(
-    // The target's address, and clients of every other server: the ones the procedures trust.
-    async (instanceId) => {
-      const [ip, servers] = await Promise.all([
-        findInstanceAddress(options.ec2, instanceId),
-        listTaggedInstanceAddresses(options.ec2, options.serverTag),
-      ]);
-      if (ip === undefined) return undefined;
-      const others = servers.filter((address) => address !== ip).map(clientFor);
-      return { ref: { ip }, agent: clientFor(ip), others: () => others };
-    },
-    { log: options.log, drain: { preferGeneration: options.newestGeneration } },
-  );
+export function createConsulProcedures(options: ConsulProceduresOptions): LifecycleProcedures {
+  return createProcedures(locateOnEc2(options), { log: options.log, drain: { preferGeneration: options.newestGeneration } });
 }
