@@ -78,22 +78,19 @@ read_parameter() {
   printf '%s' "$value"
 }
 
-gossip_key="$(read_parameter "$gossip_parameter")"
-[[ "$gossip_key" =~ $GOSSIP_KEY_PATTERN ]] ||
-  die "parameter $gossip_parameter does not hold a gossip key (16, 24 or 32 bytes of base64, as printed by 'consul keygen')"
-agent_token="$(read_parameter "$token_parameter")"
-[[ "$agent_token" =~ $TOKEN_PATTERN ]] ||
-  die "parameter $token_parameter does not hold an ACL token (a UUID SecretID)"
+# A parameter's value, refused (by name, never by value) unless it has the expected shape.
+read_checked() {
+  local name="$1" pattern="$2" what="$3" value
+  value="$(read_parameter "$name")"
+  [[ "$value" =~ $pattern ]] || die "parameter $name does not hold $what"
+  printf '%s' "$value"
+}
 
-ca_pem="$(read_parameter "$ca_parameter")"
-[[ "$ca_pem" =~ $CERTIFICATE_PATTERN ]] ||
-  die "parameter $ca_parameter does not hold a CA certificate (PEM, -----BEGIN CERTIFICATE-----)"
-cert_pem="$(read_parameter "$cert_parameter")"
-[[ "$cert_pem" =~ $CERTIFICATE_PATTERN ]] ||
-  die "parameter $cert_parameter does not hold a server certificate (PEM, -----BEGIN CERTIFICATE-----)"
-key_pem="$(read_parameter "$key_parameter")"
-[[ "$key_pem" =~ $PRIVATE_KEY_PATTERN ]] ||
-  die "parameter $key_parameter does not hold a private key (PEM, -----BEGIN ... PRIVATE KEY-----)"
+gossip_key="$(read_checked "$gossip_parameter" "$GOSSIP_KEY_PATTERN" "a gossip key (16, 24 or 32 bytes of base64, as printed by 'consul keygen')")"
+agent_token="$(read_checked "$token_parameter" "$TOKEN_PATTERN" 'an ACL token (a UUID SecretID)')"
+ca_pem="$(read_checked "$ca_parameter" "$CERTIFICATE_PATTERN" 'a CA certificate (PEM, -----BEGIN CERTIFICATE-----)')"
+cert_pem="$(read_checked "$cert_parameter" "$CERTIFICATE_PATTERN" 'a server certificate (PEM, -----BEGIN CERTIFICATE-----)')"
+key_pem="$(read_checked "$key_parameter" "$PRIVATE_KEY_PATTERN" 'a private key (PEM, -----BEGIN ... PRIVATE KEY-----)')"
 
 rendered="$(<"$template")"
 # Quoted replacements: bash 5.2 would otherwise expand "&" in them to the matched text.
