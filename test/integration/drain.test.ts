@@ -9,7 +9,8 @@ import { ClusterObserver } from '../../lib/consul/observer.ts';
 import type { DecisionRecord } from '../../lib/drain/decision-log.ts';
 import { drain, LeaderMustLeaveLastError, type DrainOptions } from '../../lib/drain/drain.ts';
 import { gate } from '../../lib/drain/gate.ts';
-import type { LocalFleet, LocalServer } from '../../lib/fleet/local/fleet.ts';
+import type { LocalFleet } from '../../lib/fleet/local/fleet.ts';
+import type { LocalServer } from '../../lib/fleet/local/server.ts';
 import { waitFor } from '../../lib/util/wait.ts';
 import { binaries, testFleet } from '../support/fleet.ts';
 

@@ -7,7 +7,8 @@
  */
 import { UsageError } from '../../errors.ts';
 import type { ConsulBinary } from '../local/binaries.ts';
-import type { LocalFleet, LocalServer } from '../local/fleet.ts';
+import type { LocalFleet } from '../local/fleet.ts';
+import type { LocalServer } from '../local/server.ts';
 import type { InstanceLauncher } from './engine.ts';
 
 /** What a launch template starts. */

@@ -8,30 +8,31 @@
  * so that another process (`consul-rollout recover --apply`) can {@link LocalFleet.adopt} the
  * fleet and stop and start its servers, while the creating process still tears everything down.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { z } from 'zod';
 import type { ConsulAccess } from '../../consul/access.ts';
 import { ConsulApiError, ConsulClient } from '../../consul/client.ts';
 import { UsageError } from '../../errors.ts';
 import { waitFor } from '../../util/wait.ts';
 import type { ConsulBinary } from './binaries.ts';
-import { claimLoopbackAddresses, killGroup, processAlive, recordServerPid, releaseLoopbackAddresses } from './loopback.ts';
+import { claimLoopbackAddresses, processAlive, releaseLoopbackAddresses } from './loopback.ts';
+import { agentConfig } from './agent-config.ts';
+import { FLEET_MANIFEST, ManifestSchema, readManifest, type Manifest } from './manifest.ts';
 import {
   createFleetTokens,
   createServerCertificate,
   ensureFleetSecrets,
   fleetEnv,
   fleetSecrets,
-  HTTPS_PORT,
   managementAccess,
   secureServerConfig,
   type FleetSecrets,
   type PolicyName,
 } from './security.ts';
+import { LocalServer } from './server.ts';
 
 export interface LocalFleetOptions {
   /** Directory for data dirs, config files and logs. @default a new directory under the OS temp dir */
@@ -88,249 +89,6 @@ export interface AddServerOptions {
   readonly bootstrapExpect?: number;
   /** Wait for the HTTP API to answer before returning. @default true */
   readonly waitUntilReady?: boolean;
-}
-
-export type ServerState = 'running' | 'stopped' | 'terminated';
-
-/** The manifest's file name, in the fleet's baseDir. */
-export const FLEET_MANIFEST = 'fleet.json';
-
-const ManifestSchema = z.object({
-  /** The process that created the fleet: it owns the address claims and the teardown. */
-  creatorPid: z.number().int().positive().optional(),
-  /** As the creator spelled it: agents' command lines name their config files under it. */
-  baseDir: z.string().min(1),
-  options: z.object({
-    datacenter: z.string(),
-    serverStabilizationTime: z.string(),
-    lastContactThreshold: z.string(),
-    cleanupDeadServers: z.boolean(),
-    raftMultiplier: z.number(),
-    logLevel: z.string(),
-    readyTimeoutMs: z.number().int().positive(),
-    insecure: z.boolean(),
-  }),
-  servers: z.array(
-    z.object({
-      name: z.string().min(1),
-      ip: z.string().min(1),
-      generation: z.string(),
-      binary: z.object({ version: z.string(), path: z.string().min(1) }),
-      state: z.enum(['running', 'stopped', 'terminated']),
-      /** The agent's pid (leader of its own process group) while it runs. */
-      pid: z.number().int().positive().optional(),
-    }),
-  ),
-});
-type Manifest = z.output<typeof ManifestSchema>;
-
-export class LocalServer {
-  readonly name: string;
-  readonly ip: string;
-  readonly generation: string;
-  readonly binary: ConsulBinary;
-  readonly dataDir: string;
-  readonly configFile: string;
-  readonly logFile: string;
-  /** A fake but well-formed EC2 instance id, recorded in node meta `instance_id`. */
-  readonly instanceId: string;
-  readonly client: ConsulClient;
-  state: ServerState = 'stopped';
-  process: AgentProcess | undefined;
-  /** An agent this object did not spawn: another process started it and recorded it in the manifest. */
-  #externalPid: number | undefined;
-  /** Agents started here must outlive this process (an adopted fleet: the CLI exits right after). */
-  readonly #outliveThisProcess: boolean;
-  readonly #onChange: (() => void) | undefined;
-  readonly #secure: boolean;
-
-  constructor(init: {
-    name: string;
-    ip: string;
-    generation: string;
-    binary: ConsulBinary;
-    dir: string;
-    /** @default false */
-    outliveThisProcess?: boolean;
-    /** Called after every start, stop, kill and terminate (the fleet rewrites its manifest). */
-    onChange?: () => void;
-    /** Token and TLS of a secure fleet; undefined: plain HTTP on 8500, no token. */
-    access?: Pick<ConsulAccess, 'token' | 'tls'>;
-  }) {
-    this.name = init.name;
-    this.ip = init.ip;
-    this.generation = init.generation;
-    this.binary = init.binary;
-    this.dataDir = join(init.dir, 'data');
-    this.configFile = join(init.dir, 'consul.json');
-    this.logFile = join(init.dir, 'consul.log');
-    this.instanceId = localInstanceId(init.ip);
-    this.#secure = init.access !== undefined;
-    this.client = ConsulClient.of(init.access ?? { token: undefined, tls: undefined }, this.httpAddress);
-    this.#outliveThisProcess = init.outliveThisProcess ?? false;
-    this.#onChange = init.onChange;
-  }
-
-  /** `https://<ip>:8501` on a secure fleet (plain HTTP is off), `<ip>:8500` on an insecure one. */
-  get httpAddress(): string {
-    return this.#secure ? `https://${this.ip}:${HTTPS_PORT}` : `${this.ip}:8500`;
-  }
-
-  get raftAddress(): string {
-    return `${this.ip}:8300`;
-  }
-
-  get version(): string {
-    return this.binary.version;
-  }
-
-  get pid(): number | undefined {
-    return this.process?.pid ?? this.#externalPid;
-  }
-
-  /** The node ID Consul generated on first start (what peers.json needs). */
-  nodeId(): string {
-    return readFileSync(join(this.dataDir, 'node-id'), 'utf8').trim();
-  }
-
-  start(): void {
-    if (this.state === 'running') return;
-    if (this.state === 'terminated') throw new Error(`server ${this.name} was terminated; it cannot start again`);
-    // The agent writes straight into its log file (not through a pipe to us), so it keeps
-    // running if this process dies: a crashed `step` can be resumed by the next one.
-    const logFd = openSync(this.logFile, 'a');
-    writeSync(logFd, `\n==== consul-rollout: starting ${this.name} (${this.version}) at ${new Date().toISOString()}\n`);
-    const child = spawnAgent(this.binary.path, this.configFile, logFd, this.#outliveThisProcess);
-    closeSync(logFd);
-    this.process = child;
-    this.#externalPid = undefined;
-    this.state = 'running';
-    // The address claim stays with the fleet's creator: a claim naming an adopter that has
-    // exited would be reclaimed, and the agent killed, by the next fleet on this machine.
-    if (!this.#outliveThisProcess) recordServerPid(this.ip, child.pid, this.configFile);
-    void child.exited.then(() => {
-      // The agent exited on its own (after `leave`, or a crash): it is no longer running.
-      if (this.process !== child) return;
-      this.process = undefined;
-      if (this.state === 'running') this.state = 'stopped';
-    });
-    this.#onChange?.();
-  }
-
-  /**
-   * Take over an agent that another process started and recorded in the manifest. A pid that is
-   * gone, or that now belongs to another program, is ignored.
-   */
-  adoptProcess(pid: number | undefined): void {
-    if (this.process !== undefined || pid === undefined || !runsConfig(pid, this.configFile)) return;
-    this.#externalPid = pid;
-    this.state = 'running';
-  }
-
-  /** SIGTERM and wait for exit. `leave_on_terminate` is false, so this does NOT leave Raft. */
-  async stop(): Promise<void> {
-    await this.#signal('SIGTERM');
-    this.state = 'stopped';
-    this.#onChange?.();
-  }
-
-  /** SIGKILL: the process dies mid-flight, as a lost EC2 instance does. */
-  async kill(): Promise<void> {
-    await this.#signal('SIGKILL');
-    this.state = 'stopped';
-    this.#onChange?.();
-  }
-
-  /** Stop for good (an instance terminated by its Auto Scaling group). */
-  async terminate(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
-    await this.#signal(signal);
-    this.state = 'terminated';
-    if (!this.#outliveThisProcess) recordServerPid(this.ip, undefined);
-    this.#onChange?.();
-  }
-
-  async #signal(signal: NodeJS.Signals): Promise<void> {
-    const child = this.process;
-    if (child?.pid === undefined) return this.#signalExternal(signal);
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      child.kill(signal);
-    }
-    const exited = await Promise.race([child.exited.then(() => true), delay(15_000).then(() => false)]);
-    if (!exited) {
-      killGroup(child.pid);
-      await child.exited;
-    }
-    this.process = undefined;
-  }
-
-  /** Signal an agent that is not our child (we cannot wait for it): poll until it is gone. */
-  async #signalExternal(signal: NodeJS.Signals): Promise<void> {
-    const pid = this.#externalPid;
-    if (pid === undefined) return;
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // already gone
-    }
-    const exited = (timeoutMs: number): Promise<boolean> =>
-      waitFor(`${this.name} (pid ${pid}) to exit`, () => !runsConfig(pid, this.configFile), { timeoutMs, intervalMs: 50 }).then(
-        () => true,
-        () => false,
-      );
-    if (!(await exited(15_000))) {
-      killGroup(pid);
-      await exited(5_000);
-    }
-    this.#externalPid = undefined;
-  }
-
-  /** Synchronous last-resort kill for exit handlers. */
-  killNow(): void {
-    if (this.pid !== undefined) killGroup(this.pid);
-  }
-}
-
-interface AgentProcess {
-  readonly pid: number | undefined;
-  /** Settles when the process has exited, however it ended. */
-  readonly exited: Promise<void>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-/**
- * node's spawn rather than execa here: the agent's stdout/stderr must be a file descriptor of
- * the log file itself (no pipe through this process), which execa's async API does not offer.
- */
-function spawnAgent(binary: string, configFile: string, logFd: number, outliveThisProcess: boolean): AgentProcess {
-  const child = spawn(binary, ['agent', `-config-file=${configFile}`], {
-    detached: true, // own process group: teardown kills the group, nothing escapes
-    stdio: ['ignore', logFd, logFd],
-    env: { ...process.env, CHECKPOINT_DISABLE: '1' },
-  });
-  if (outliveThisProcess) child.unref(); // the command that started it must be able to exit
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.once('error', () => resolve());
-  });
-  return { pid: child.pid, exited, kill: (signal) => child.kill(signal) };
-}
-
-/** `i-` + 17 hex digits derived from the loopback address: unique per address and well-formed. */
-export function localInstanceId(ip: string): string {
-  const host = Number(ip.split('.')[3]);
-  return `i-${host.toString(16).padStart(17, '0')}`;
-}
-
-/** Whether `pid` is alive and is the agent of `configFile`, not a process that reused the pid. */
-function runsConfig(pid: number, configFile: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(`-config-file=${configFile}`);
-  } catch {
-    // Without /proc (macOS) the pid is all there is to go on; with it, the process is gone.
-    return !existsSync('/proc/self') && processAlive(pid);
-  }
 }
 
 const liveFleets = new Set<LocalFleet>();
@@ -544,37 +302,17 @@ export class LocalFleet {
       this.secrets === undefined
         ? undefined
         : secureServerConfig(this.secrets, await createServerCertificate(this.secrets, options.binary.path, this.options.datacenter, name, ip));
-    const config = {
-      datacenter: this.options.datacenter,
-      node_name: name,
-      data_dir: server.dataDir,
-      server: true,
-      ...(options.bootstrapExpect === undefined ? {} : { bootstrap_expect: options.bootstrapExpect }),
-      bind_addr: ip,
-      advertise_addr: ip,
-      client_addr: ip,
-      retry_join: join_.filter((other) => other !== ip),
-      retry_interval: '1s',
-      log_level: this.options.logLevel,
-      // The drain procedure removes servers deliberately; a SIGTERM must behave as on EC2
-      // (Consul's server default): no implicit leave.
-      leave_on_terminate: false,
-      skip_leave_on_interrupt: true,
-      disable_update_check: true,
-      performance: { raft_multiplier: this.options.raftMultiplier },
-      autopilot: {
-        cleanup_dead_servers: this.options.cleanupDeadServers,
-        server_stabilization_time: this.options.serverStabilizationTime,
-        last_contact_threshold: this.options.lastContactThreshold,
-      },
-      node_meta: {
-        instance_id: server.instanceId,
-        generation: options.generation,
-        consul_version: options.binary.version,
-      },
-      ...secure,
-      ports: { dns: -1, grpc: -1, grpc_tls: -1, ...(secure?.ports as object | undefined) },
-    };
+    const config = agentConfig(this.options, {
+      name,
+      ip,
+      dataDir: server.dataDir,
+      instanceId: server.instanceId,
+      generation: options.generation,
+      version: options.binary.version,
+      retryJoin: join_.filter((other) => other !== ip),
+      ...(options.bootstrapExpect === undefined ? {} : { bootstrapExpect: options.bootstrapExpect }),
+      ...(secure === undefined ? {} : { secure }),
+    });
     // 0600: a secure server's config holds its tokens.
     writeFileSync(server.configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
     this.#writeManifest();
@@ -692,18 +430,4 @@ export class LocalFleet {
     releaseLoopbackAddresses(this.servers.map((s) => s.ip));
     liveFleets.delete(this);
   }
-}
-
-/** The manifest in `baseDir`; undefined when there is none or it is unreadable (nothing to take over). */
-function readManifest(baseDir: string): Manifest | undefined {
-  try {
-    const parsed = ManifestSchema.safeParse(JSON.parse(readFileSync(join(baseDir, FLEET_MANIFEST), 'utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -17,7 +17,8 @@ import { ConsulClient } from '../../consul/client.ts';
 import { RolloutError } from '../../errors.ts';
 import type { LifecycleProcedures } from '../../handlers/handler.ts';
 import { createProcedures, type ProceduresOptions } from '../../handlers/procedures.ts';
-import type { LocalFleet, LocalServer } from './fleet.ts';
+import type { LocalFleet } from './fleet.ts';
+import type { LocalServer } from './server.ts';
 
 export interface LocalFleetProceduresOptions extends ProceduresOptions {
   /**

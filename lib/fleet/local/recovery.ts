@@ -6,7 +6,8 @@ import { cpSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DoctorDependencies } from '../../recovery/doctor.ts';
 import { PEERS_JSON_PATH, type RecoveryFleet } from '../../recovery/recover.ts';
-import type { LocalFleet, LocalServer } from './fleet.ts';
+import type { LocalFleet } from './fleet.ts';
+import type { LocalServer } from './server.ts';
 
 /** The recovery port over a local fleet: plain files in each server's data dir. */
 export function localRecoveryFleet(fleet: LocalFleet): RecoveryFleet {

@@ -9,7 +9,7 @@ import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { localInstanceId } from '../../../lib/fleet/local/fleet.ts';
+import { localInstanceId } from '../../../lib/fleet/local/server.ts';
 import {
   claimDirectory,
   claimDirectoryProblem,

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { UsageError } from '../../../lib/errors.ts';
-import { FLEET_MANIFEST, LocalFleet, type LocalServer } from '../../../lib/fleet/local/fleet.ts';
+import { LocalFleet } from '../../../lib/fleet/local/fleet.ts';
+import { FLEET_MANIFEST } from '../../../lib/fleet/local/manifest.ts';
+import type { LocalServer } from '../../../lib/fleet/local/server.ts';
 import { processAlive } from '../../../lib/fleet/local/loopback.ts';
 import { waitFor } from '../../../lib/util/wait.ts';
 

@@ -1,0 +1,58 @@
+/**
+ * The agent configuration of one local server (pure): a Consul server on its own loopback address
+ * with the standard ports, behaving on SIGTERM as a server on EC2 does, its node meta naming the
+ * instance, generation and version the rollout reads, plus the secure fleet's TLS/ACL/gossip part.
+ */
+import type { LocalFleetOptions } from './fleet.ts';
+
+export interface AgentIdentity {
+  readonly name: string;
+  readonly ip: string;
+  readonly dataDir: string;
+  /** Recorded in node meta `instance_id`, as the stacks' servers record their EC2 instance id. */
+  readonly instanceId: string;
+  readonly generation: string;
+  readonly version: string;
+  readonly retryJoin: readonly string[];
+  /** Only for the servers that bootstrap the cluster. */
+  readonly bootstrapExpect?: number;
+  /** A secure fleet's part (security.ts secureServerConfig): TLS, ACLs, gossip key, HTTPS port. */
+  readonly secure?: Record<string, unknown>;
+}
+
+type AgentSettings = Required<Omit<LocalFleetOptions, 'baseDir'>>;
+
+export function agentConfig(options: AgentSettings, agent: AgentIdentity): Record<string, unknown> {
+  const { secure } = agent;
+  return {
+    datacenter: options.datacenter,
+    node_name: agent.name,
+    data_dir: agent.dataDir,
+    server: true,
+    ...(agent.bootstrapExpect === undefined ? {} : { bootstrap_expect: agent.bootstrapExpect }),
+    bind_addr: agent.ip,
+    advertise_addr: agent.ip,
+    client_addr: agent.ip,
+    retry_join: agent.retryJoin,
+    retry_interval: '1s',
+    log_level: options.logLevel,
+    // The drain procedure removes servers deliberately; a SIGTERM must behave as on EC2
+    // (Consul's server default): no implicit leave.
+    leave_on_terminate: false,
+    skip_leave_on_interrupt: true,
+    disable_update_check: true,
+    performance: { raft_multiplier: options.raftMultiplier },
+    autopilot: {
+      cleanup_dead_servers: options.cleanupDeadServers,
+      server_stabilization_time: options.serverStabilizationTime,
+      last_contact_threshold: options.lastContactThreshold,
+    },
+    node_meta: {
+      instance_id: agent.instanceId,
+      generation: agent.generation,
+      consul_version: agent.version,
+    },
+    ...secure,
+    ports: { dns: -1, grpc: -1, grpc_tls: -1, ...(secure?.['ports'] as object | undefined) },
+  };
+}
