@@ -103,15 +103,15 @@ go get -tool "$main_package@$version" ${companions[@]+"${companions[@]}"} >"$wor
 # `go list -deps` names exactly those (the build list also holds modules needed only for version
 # selection, whose code never reaches the binary); it downloads any that `go get` left out.
 go list -deps -f '{{with .Module}}{{if not .Main}}{{with .Replace}}{{.Path}}@{{.Version}} {{.Dir}}{{else}}{{.Path}}@{{.Version}} {{.Dir}}{{end}}{{end}}{{end}}' \
-  "$module" 2>"$work/list.err" | sort -u >"$work/modules.txt" ||
-  die "go list -deps $module failed: $(tail -n3 "$work/list.err")" "check that the module proxy is reachable"
+  "$main_package" 2>"$work/list.err" | sort -u >"$work/modules.txt" ||
+  die "go list -deps $main_package failed: $(tail -n3 "$work/list.err")" "check that the module proxy is reachable"
 gate_status=0
 "$SCRIPT_DIR/licence-gate.sh" <"$work/modules.txt" || gate_status=$?
 case "$gate_status" in
   0) ;;
   3) die "$module@$version pulls in modules that are not open source (listed above); the project builds open-source releases only" \
     "pick an MPL release (Consul <= 1.16.3, Packer <= 1.9.4), or bring your own binary through the *_BIN variables (see README)" ;;
-  *) die "the licence gate could not read the build's modules" "re-run; if it persists, inspect go list -deps $module" ;;
+  *) die "the licence gate could not read the build's modules" "re-run; if it persists, inspect go list -deps $main_package" ;;
 esac
 
 mkdir -p "$target_dir"

@@ -82,8 +82,9 @@ let t: Tofu;
 let work: string;
 
 before(async () => {
-  t = await provisionTofu();
+  // First, so that the after hook has it to remove even when provisioning fails.
   work = mkdtempSync(join(tmpdir(), 'consul-rollout-tofu-'));
+  t = await provisionTofu();
 });
 after(() => {
   if (timings.length > 0) process.stdout.write(`# OpenTofu timings: ${timings.join('; ')}\n`);
