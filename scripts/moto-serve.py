@@ -1,6 +1,15 @@
-"""Runs moto_server with the one Auto Scaling feature our stacks set that moto 5 does not model.
+"""Runs moto_server with two fixes for what our stacks need and moto 5 gets wrong.
 
-The instance lifecycle policy (UpdateAutoScalingGroup's InstanceLifecyclePolicy, echoed by
+1. Launch template versions. CreateLaunchTemplateVersion stores LaunchTemplateData.UserData as
+the raw string, where CreateLaunchTemplate stores it parsed (moto's Base64EncodedString). Any
+launch from such a version — an Auto Scaling group raising its capacity after its template got a
+new version — then fails moto's own assertion, the API answers HTTP 500, and the provider retries
+the UpdateAutoScalingGroup call with backoff until its timeout: `tofu apply` of `expand` looked
+like it "waits for capacity" forever. AWS accepts user data in a new version exactly as in the
+first, so the fix parses it the same way (an invalid base64 string is refused as by
+CreateLaunchTemplate).
+
+2. The instance lifecycle policy, which moto does not model at all. The policy (UpdateAutoScalingGroup's InstanceLifecyclePolicy, echoed by
 DescribeAutoScalingGroups) is what keeps an instance whose drain was ABANDONed running in
 Terminating:Retained. Every stack sets it at apply time through the AWS CLI and reads it back, so
 `tofu apply` against plain moto fails on the read-back. This adds the attribute as the Auto Scaling
@@ -16,6 +25,8 @@ import sys
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.models import FakeAutoScalingGroup
 from moto.autoscaling.responses import AutoScalingResponse
+from moto.ec2.models.launch_templates import LaunchTemplate
+from moto.ec2.utils import parse_user_data
 from moto.server import main
 
 RETENTION_ACTIONS = ("retain", "terminate")
@@ -44,6 +55,17 @@ def update_auto_scaling_group(self):
 
 
 AutoScalingResponse.update_auto_scaling_group = update_auto_scaling_group
+
+_create_version = LaunchTemplate.create_version
+
+
+def create_version(self, data, description):
+    if isinstance(data.get("UserData"), str):
+        data = {**data, "UserData": parse_user_data(data["UserData"])}
+    return _create_version(self, data, description)
+
+
+LaunchTemplate.create_version = create_version
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -182,3 +182,17 @@ export async function createMotoNetwork(endpoint: string, region: string): Promi
     ec2.destroy();
   }
 }
+
+/** InService instances per Auto Scaling group in moto: what the stage's apply left running. */
+export async function motoGroupInstances(endpoint: string, region: string): Promise<Record<string, number>> {
+  const { AutoScalingClient, DescribeAutoScalingGroupsCommand } = await import('@aws-sdk/client-auto-scaling');
+  const autoScaling = new AutoScalingClient({ region, endpoint, credentials: { accessKeyId: 'moto', secretAccessKey: 'moto' } });
+  try {
+    const groups = (await autoScaling.send(new DescribeAutoScalingGroupsCommand({}))).AutoScalingGroups ?? [];
+    return Object.fromEntries(
+      groups.map((g) => [g.AutoScalingGroupName!, (g.Instances ?? []).filter((i) => i.LifecycleState === 'InService').length]),
+    );
+  } finally {
+    autoScaling.destroy();
+  }
+}
