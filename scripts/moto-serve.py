@@ -1,4 +1,4 @@
-"""Runs moto_server with two fixes for what our stacks need and moto 5 gets wrong.
+"""Runs moto_server with three fixes for what our stacks need and moto 5 gets wrong.
 
 1. Launch template versions. CreateLaunchTemplateVersion stores LaunchTemplateData.UserData as
 the raw string, where CreateLaunchTemplate stores it parsed (moto's Base64EncodedString). Any
@@ -9,7 +9,12 @@ like it "waits for capacity" forever. AWS accepts user data in a new version exa
 first, so the fix parses it the same way (an invalid base64 string is refused as by
 CreateLaunchTemplate).
 
-2. The instance lifecycle policy, which moto does not model at all. The policy (UpdateAutoScalingGroup's InstanceLifecyclePolicy, echoed by
+2. Queue policies. moto's SetQueueAttributes erases a queue's Policy whenever the call does not
+repeat it, so updating any other attribute (the provider updates RedrivePolicy alone) silently
+deletes the policy, and the next plan re-creates the aws_sqs_queue_policy. AWS changes only the
+attributes a call names; so does this.
+
+3. The instance lifecycle policy, which moto does not model at all. The policy (UpdateAutoScalingGroup's InstanceLifecyclePolicy, echoed by
 DescribeAutoScalingGroups) is what keeps an instance whose drain was ABANDONed running in
 Terminating:Retained. Every stack sets it at apply time through the AWS CLI and reads it back, so
 `tofu apply` against plain moto fails on the read-back. This adds the attribute as the Auto Scaling
@@ -28,6 +33,7 @@ from moto.autoscaling.responses import AutoScalingResponse
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.utils import parse_user_data
 from moto.server import main
+from moto.sqs.models import Queue
 
 RETENTION_ACTIONS = ("retain", "terminate")
 
@@ -66,6 +72,18 @@ def create_version(self, data, description):
 
 
 LaunchTemplate.create_version = create_version
+
+_set_queue_attributes = Queue._set_attributes
+
+
+def set_queue_attributes(self, attributes, now=None):
+    kept = getattr(self, "policy", None)
+    _set_queue_attributes(self, attributes, now)
+    if "Policy" not in attributes:
+        self.policy = kept
+
+
+Queue._set_attributes = set_queue_attributes
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -79,18 +79,18 @@ function ourChanges(rc: ResourceChange): string[] {
 
 /**
  * With CONSUL_ROLLOUT_RECORD_PLANS=DIR, each transition's `tofu show -json` output is written to
- * DIR/<stage>.json: that is how the plan fixtures of the unit tests (test/fixtures/tofu-plans/)
+ * DIR/<name>.json (the stage, or the backwards transition): that is how the plan fixtures of the unit tests (test/fixtures/tofu-plans/)
  * are made — by this run, never by hand. Only the top-level keys a plan reader uses are kept
  * (each as tofu wrote it): `configuration`, `planned_values` and `prior_state` repeat the same
  * resources three more times (≈ 4× the size) and carry the test's moto override.
  */
 const RECORDED_PLAN_KEYS = ['format_version', 'terraform_version', 'resource_changes', 'output_changes', 'errored'];
-function recordPlan(stage: Stage, shown: string): void {
+function recordPlan(name: string, shown: string): void {
   const into = process.env['CONSUL_ROLLOUT_RECORD_PLANS'];
   if (into === undefined || into === '') return;
   mkdirSync(into, { recursive: true });
   const plan = z.record(z.string(), z.unknown()).parse(JSON.parse(shown));
-  writeJson(join(into, `${stage}.json`), Object.fromEntries(RECORDED_PLAN_KEYS.filter((key) => key in plan).map((key) => [key, plan[key]])));
+  writeJson(join(into, `${name}.json`), Object.fromEntries(RECORDED_PLAN_KEYS.filter((key) => key in plan).map((key) => [key, plan[key]])));
 }
 
 const timings: string[] = [];
@@ -136,7 +136,7 @@ describe('OpenTofu plans and applies the stages against moto', { timeout: 15 * 6
   });
 
   /** Synthesizes `stage` into the one working directory (one state) with the moto override. */
-  async function plan(stage: Stage): Promise<z.infer<typeof PlanJson>> {
+  async function plan(stage: Stage, record: string = stage): Promise<z.infer<typeof PlanJson>> {
     const config = testConfig(stage, (raw) => {
       raw['vpcId'] = network.vpcId;
       raw['subnetIds'] = network.subnetIds;
@@ -146,9 +146,9 @@ describe('OpenTofu plans and applies the stages against moto', { timeout: 15 * 6
     writeJson(join(dir, 'moto_override.tf.json'), motoOverride(moto.endpoint));
     await tofu(t, dir, ['init', '-no-color']);
     const planned = await tofu(t, dir, ['plan', '-no-color', '-out', `${stage}.tfplan`]);
-    timings.push(`plan ${stage} ${planned.seconds.toFixed(1)} s`);
+    timings.push(`plan ${record} ${planned.seconds.toFixed(1)} s`);
     const shown = (await tofu(t, dir, ['show', '-json', `${stage}.tfplan`])).stdout;
-    recordPlan(stage, shown);
+    recordPlan(record, shown);
     return PlanJson.parse(JSON.parse(shown));
   }
 
@@ -184,6 +184,7 @@ describe('OpenTofu plans and applies the stages against moto', { timeout: 15 * 6
     const actions = actionsOf(planned);
     const destructive = [...actions].filter(([, a]) => a.includes('delete'));
     assert.deepEqual(destructive, [], 'expand must not replace or destroy anything');
+    assert.deepEqual([...actions].filter(([, a]) => a === 'create'), [], 'expand must create nothing');
     const group = (name: string): ResourceChange => {
       const found = planned.resource_changes.find((rc) => rc.type === 'aws_autoscaling_group' && rc.address.includes(`Generation-${name}_`));
       assert.ok(found, `no plan entry for the ${name} group`);
@@ -218,6 +219,7 @@ describe('OpenTofu plans and applies the stages against moto', { timeout: 15 * 6
       [],
       'retire must replace nothing',
     );
+    assert.deepEqual([...actions].filter(([, a]) => a === 'create'), [], 'retire must create nothing');
     const deletedAddresses = deleted.map(([address]) => address).sort();
     // The old generation's resources, as the state holds them before retire.
     const oldGeneration = planned.resource_changes
@@ -234,6 +236,19 @@ describe('OpenTofu plans and applies the stages against moto', { timeout: 15 * 6
     timings.push(`retire destroys ${deleted.length}, updates ${[...actions.values()].filter((a) => a === 'update').length} (moto artifacts)`);
     await apply('retire');
     assert.deepEqual(await groupSizes(), { [GROUP('green')]: 3 });
+  });
+
+  it('retire → canary and destroy are planned (recorded, not applied): the reviews a backwards change gets', async () => {
+    // Going back to canary re-creates the old generation and scales the new one in.
+    const back = actionsOf(await plan('canary', 'retire-to-canary'));
+    const green = [...back].find(([address]) => address.startsWith('aws_autoscaling_group.Generation-green_'));
+    assert.deepEqual(green?.[1], 'update');
+    assert.ok([...back].some(([address, a]) => address.startsWith('aws_autoscaling_group.Generation-blue_') && a === 'create'));
+    await tofu(t, dir, ['plan', '-destroy', '-no-color', '-out', 'destroy.tfplan']);
+    const shown = (await tofu(t, dir, ['show', '-json', 'destroy.tfplan'])).stdout;
+    recordPlan('destroy', shown);
+    const destroy = actionsOf(PlanJson.parse(JSON.parse(shown)));
+    assert.deepEqual([...new Set(destroy.values())], ['delete']);
   });
 
   it('destroy after retire succeeds', async () => {
