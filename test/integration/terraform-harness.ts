@@ -123,7 +123,9 @@ export function motoOverride(endpoint: string): unknown {
         secret_key: 'moto',
         skip_credentials_validation: true,
         skip_metadata_api_check: true,
-        skip_requesting_account_id: true,
+        // The provider asks STS (moto) for the account, as it does against AWS: without it, a rule
+        // referencing a same-account security group reads back as "<account>/sg-…", a change in
+        // every plan.
         endpoints: [Object.fromEntries(MOTO_SERVICES.map((service) => [service, endpoint]))],
       },
     },

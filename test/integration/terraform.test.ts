@@ -49,21 +49,11 @@ function attribute(rc: ResourceChange, side: 'before' | 'after', key: string): u
 /**
  * In-place differences that come from moto, not from the stacks: moto stores or echoes these
  * attributes differently from AWS, so a second plan against it shows them although nothing in the
- * configuration changed. Each is listed with the reason; anything not listed counts as ours.
+ * configuration changed. Each is listed with the reason; anything not listed counts as ours. The
+ * other gaps moto had (launch template tag specifications, queue redrive and queue policies, Lambda
+ * logging config, security group rule descriptions) are fixed in scripts/moto-serve.py instead.
  */
 const MOTO_ARTIFACTS: Record<string, string> = {
-  'aws_vpc_security_group_ingress_rule.referenced_security_group_id': 'moto returns the group id prefixed with the account ("123456789012/sg-…")',
-  'aws_vpc_security_group_egress_rule.referenced_security_group_id': 'moto returns the group id prefixed with the account ("123456789012/sg-…")',
-  'aws_vpc_security_group_ingress_rule.description': 'moto does not store security group rule descriptions',
-  'aws_vpc_security_group_egress_rule.description': 'moto does not store security group rule descriptions',
-  'aws_sqs_queue.redrive_policy': 'moto re-serializes the redrive policy JSON with spaces (a "whitespace change")',
-  'aws_iam_role_policy.policy': 'cascade of the redrive_policy artifact: the policy documents that read the queue are deferred to apply',
-  'aws_sqs_queue_policy.policy': 'cascade of the redrive_policy artifact: the policy documents that read the queue are deferred to apply',
-  'aws_lambda_function.logging_config': 'moto does not store a function\'s logging_config (returns none)',
-  'aws_launch_template.tag_specifications': 'moto adds a "launch-template" tag specification carrying the provider default tags',
-  'aws_launch_template.latest_version': 'cascade of the tag_specifications artifact: an update makes the next version unknown',
-  'aws_launch_template.default_version': 'cascade of the tag_specifications artifact: an update makes the next version unknown',
-  'aws_autoscaling_group.launch_template': 'cascade of the launch template artifact: its version becomes unknown until apply',
   'aws_autoscaling_group.capacity_reservation_specification': 'moto returns an unset preference as null where the provider plans ""',
 };
 
