@@ -4,7 +4,8 @@
 #
 # moto answers the EC2, Auto Scaling, IAM, Lambda (create, not invoke), SQS, EventBridge, SSM and
 # CloudWatch calls that `tofu apply` of a stage makes; scripts/moto-serve.py adds the instance
-# lifecycle policy, which moto 5 lacks. The AWS CLI is what each stack's TerminationSafety
+# lifecycle policy, which moto 5 lacks, and fixes the moto gaps that made plans show changes AWS
+# would not (its docstring lists them). The AWS CLI is what each stack's TerminationSafety
 # provisioner runs during apply. moto does not run lifecycle actions; the lifecycle behaviour is
 # tested against the local Auto Scaling engine instead.
 #

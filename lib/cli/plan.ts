@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { execa } from 'execa';
 import { Command, Option } from 'clipanion';
 import { ConsulClient } from '../consul/client.ts';
 import { readCluster } from '../consul/cluster.ts';
@@ -8,6 +9,7 @@ import { planRollout } from '../rollout/plan.ts';
 import { renderPlan } from '../rollout/render.ts';
 import { assertSynthesizedStack } from '../rollout/stack-schema.ts';
 import { computeSynthDiff, renderSynthDiffMarkdown } from '../rollout/synth-diff.ts';
+import { renderPlanComment, reviewPlan } from '../rollout/tofu-plan.ts';
 import { ClusterCommand, type CommandOutcome } from './command.ts';
 
 export class PlanCommand extends ClusterCommand {
@@ -21,11 +23,14 @@ export class PlanCommand extends ClusterCommand {
 
       - Two synthesized stacks (\`--base\`, \`--head\`: a cdktf.out directory or its cdk.tf.json), for pull-request review without AWS credentials: resources added, changed and destroyed; AMI and Consul version changes; lifecycle hook and timeout changes; and the resulting steps. Each must be a stack synthesized for this project (capacities whole numbers from 0 to 100).
 
+      - Real plans (\`--plan-json FILE\`, repeatable: one per stage transition): the output of \`tofu show -json PLANFILE\` (or \`terraform show -json\`). Renders the PR comment from what the provider will really do — create, update in place, replace, destroy, with the changed values — plus the generations, a Mermaid diagram, the quorum steps, and a loud BACKWARDS flag when a plan destroys the newest generation, replaces a running group or moves the stage or a Consul version back. \`--commit\` names the commit (default: \`git rev-parse HEAD\`).
+
       \`--markdown\` renders for a PR comment; \`--json\` prints the plan document. Exit 0 with a plan, 2 for bad input.
     `,
     examples: [
       ['Plan a live cluster upgrade', 'consul-rollout plan --http-addr 10.0.1.10:8500 --to-version 1.22.7 --to-generation c1-22-7'],
       ['Review two synthesized stages in a PR', 'consul-rollout plan --base base/cdktf.out --head head/cdktf.out --markdown'],
+      ['Comment on a real plan', 'tofu show -json expand.tfplan > expand.json && consul-rollout plan --plan-json expand.json --commit "$GITHUB_SHA"'],
     ],
   });
 
@@ -35,9 +40,20 @@ export class PlanCommand extends ClusterCommand {
   base = Option.String('--base', { description: 'Synthesized stack before the change (cdktf.out dir or cdk.tf.json)' });
   head = Option.String('--head', { description: 'Synthesized stack after the change (cdktf.out dir or cdk.tf.json)' });
   stack = Option.String('--stack', { description: 'Stack name when a cdktf.out holds several' });
+  planJson = Option.Array('--plan-json', { description: 'A `tofu show -json` plan to review (repeatable)' });
+  commit = Option.String('--commit', { description: 'Commit SHA the plans were made from (default: git rev-parse HEAD)' });
   markdown = Option.Boolean('--markdown', false, { description: 'Render Markdown for a pull-request comment' });
 
   async perform(): Promise<CommandOutcome> {
+    if (this.planJson !== undefined) {
+      if (this.base !== undefined || this.head !== undefined || this.httpAddr !== undefined) {
+        throw new UsageError('use --plan-json on its own, not with --base/--head or --http-addr', { remedy: 'run one review at a time' });
+      }
+      const commit = await commitOf(this.commit);
+      const plans = this.planJson.map((file) => ({ label: basename(file), review: reviewPlan(readJsonFile(file, PLAN_JSON_REMEDY), file) }));
+      return { document: { commit, plans }, text: renderPlanComment(plans, { commit }), ok: true };
+    }
+    if (this.commit !== undefined) throw new UsageError('--commit goes with --plan-json');
     if (this.base !== undefined || this.head !== undefined) {
       if (this.base === undefined || this.head === undefined) throw new UsageError('--base and --head go together');
       if (this.httpAddr !== undefined) throw new UsageError('use either --http-addr or --base/--head, not both');
@@ -70,15 +86,32 @@ function readStack(path: string, stack: string | undefined): unknown {
     }
     file = join(stacksDir, name, 'cdk.tf.json');
   }
-  let json: unknown;
+  const json = readJsonFile(file, 'pass a cdktf.out directory or its stacks/<stack>/cdk.tf.json, as written by `npx cdktf synth`');
+  assertSynthesizedStack(json, file);
+  return json;
+}
+
+const PLAN_JSON_REMEDY = 'pass the output of `tofu show -json PLANFILE` (after `tofu plan -out=PLANFILE`)';
+
+function readJsonFile(file: string, remedy: string): unknown {
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    return JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     // No `cause` and no parser message: both quote the file's first characters, and a file
     // passed by mistake may hold a secret.
-    const what = (error as NodeJS.ErrnoException).code === undefined ? 'is not valid JSON' : `cannot be read (${(error as NodeJS.ErrnoException).code})`;
-    throw new UsageError(`${file} ${what}`, { remedy: 'pass a cdktf.out directory or its stacks/<stack>/cdk.tf.json, as written by `npx cdktf synth`' });
+    const code = (error as NodeJS.ErrnoException).code;
+    const what = code === undefined ? 'is not valid JSON' : code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`;
+    throw new UsageError(`${file} ${what}`, { remedy });
   }
-  assertSynthesizedStack(json, file);
-  return json;
+}
+
+/** The commit a comment names: `--commit`, else the checkout's HEAD. */
+async function commitOf(commit: string | undefined): Promise<string> {
+  const sha = commit ?? (await execa('git', ['rev-parse', 'HEAD'], { reject: false })).stdout.trim();
+  if (!/^[0-9a-f]{7,40}$/.test(sha)) {
+    throw new UsageError(commit === undefined ? 'cannot tell the commit: not in a git checkout' : `--commit must be a commit SHA (7–40 hex digits), got "${commit.slice(0, 60)}"`, {
+      remedy: 'pass --commit with the SHA the plans were made from (in GitHub Actions: the pull request head SHA)',
+    });
+  }
+  return sha;
 }

@@ -43,4 +43,10 @@ export const CONFIG_DEFAULTS = {
     securityGroupIds: [] as readonly string[],
     cidrBlocks: [] as readonly string[],
   },
+  /** No `backend` in the config: the local state file (ConsulClusterStack names its path). */
+  backend: { kind: 'local' } as const,
+  /** The state object of an S3 backend without a `key`: one per cluster, under one prefix. */
+  s3StateKey: (clusterName: string): string => `consul-rollout/${clusterName}.tfstate`,
+  /** An S3 backend locks with its DynamoDB table unless the lockfile is asked for. */
+  s3UseLockfile: false,
 } as const;

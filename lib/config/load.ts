@@ -60,6 +60,22 @@ export interface RolloutTimeouts {
   readonly handlerTimeoutSeconds: number;
 }
 
+/**
+ * Where the stack's Terraform state lives: the default local file (relative to the stack
+ * directory, see ConsulClusterStack), or an S3 object with its lock(s).
+ */
+export type StateBackend =
+  | { readonly kind: 'local' }
+  | {
+      readonly kind: 's3';
+      readonly bucket: string;
+      readonly key: string;
+      readonly region: string;
+      readonly useLockfile: boolean;
+      readonly dynamodbTable: string | undefined;
+      readonly kmsKeyArn: string | undefined;
+    };
+
 /** The validated, fully defaulted config the stacks are built from. */
 export interface RolloutConfig {
   /** The file (or label) the config came from, for messages. */
@@ -81,6 +97,7 @@ export interface RolloutConfig {
     readonly kmsKeyArn: string | undefined;
   };
   readonly alarmTopicArn: string | undefined;
+  readonly backend: StateBackend;
 }
 
 export interface ParseRolloutConfigOptions {
@@ -185,6 +202,21 @@ export function parseRolloutConfig(input: unknown, options: ParseRolloutConfigOp
       kmsKeyArn: raw.secrets.kmsKeyArn,
     },
     alarmTopicArn: raw.alarmTopicArn,
+    backend: stateBackend(raw),
+  };
+}
+
+function stateBackend(raw: RawRolloutConfig): StateBackend {
+  const s3 = raw.backend?.s3;
+  if (s3 === undefined) return CONFIG_DEFAULTS.backend;
+  return {
+    kind: 's3',
+    bucket: s3.bucket,
+    key: s3.key ?? CONFIG_DEFAULTS.s3StateKey(raw.clusterName),
+    region: s3.region ?? raw.region,
+    useLockfile: s3.useLockfile ?? CONFIG_DEFAULTS.s3UseLockfile,
+    dynamodbTable: s3.dynamodbTable,
+    kmsKeyArn: s3.kmsKeyArn,
   };
 }
 

@@ -171,6 +171,51 @@ const amiSourceSchema = z
     }
   });
 
+/**
+ * Where Terraform keeps the stack's state. Omitted: a local file (fine for trying the stages, not
+ * for production: it lives on one machine, is not locked against a second `apply`, and holds every
+ * resource id in plain text). `s3` is the remote backend for real clusters: a rollout is several
+ * applies over days, often from CI, and two concurrent applies of different stages must never run,
+ * so a lock is required — the S3 lockfile (`useLockfile`, OpenTofu ≥ 1.10 / Terraform ≥ 1.10), a
+ * DynamoDB table, or both while migrating from the table to the lockfile.
+ */
+const s3BackendSchema = z
+  .strictObject(
+    {
+      bucket: name('an S3 bucket name', /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3–63 lowercase letters, digits, "." and "-" (e.g. "acme-terraform-state")'),
+      /** Object key of the state; default `consul-rollout/<clusterName>.tfstate`. */
+      key: z
+        .string({ error: 'must be a string: the object key of the state file' })
+        .regex(/^[A-Za-z0-9!_.*'()-]+(?:\/[A-Za-z0-9!_.*'()-]+)*$/, {
+          error: 'must be an object key such as "consul-rollout/prod.tfstate" (no leading, trailing or double "/")',
+        })
+        .max(1024, { error: 'must be at most 1024 characters' })
+        .optional(),
+      /** The bucket's region; default the cluster's `region`. */
+      region: regionSchema.optional(),
+      useLockfile: z.boolean({ error: 'must be true or false' }).optional(),
+      dynamodbTable: name('a DynamoDB table name', /^[A-Za-z0-9_.-]{3,255}$/, 'a DynamoDB table name: 3–255 letters, digits, "_", "." and "-"').optional(),
+      /** Customer-managed key for the state object; omit for the bucket's default (SSE-S3 or its own key). */
+      kmsKeyArn: kmsKeyArnSchema.optional(),
+    },
+    { error: 'must be an object {bucket, key?, region?, useLockfile?, dynamodbTable?, kmsKeyArn?}' },
+  )
+  .superRefine((value, ctx) => {
+    if (value.useLockfile !== true && value.dynamodbTable === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'needs a state lock: set "useLockfile": true (S3 lockfile) or "dynamodbTable" (or both while migrating); ' +
+          'without one, two applies of different stages can run at once',
+      });
+    }
+  });
+
+const backendSchema = z.strictObject(
+  { s3: s3BackendSchema },
+  { error: 'must be {"s3": {"bucket": …, "useLockfile": true}}; omit "backend" for a local state file' },
+);
+
 const positiveInt = z.int({ error: 'must be a whole number of seconds' }).positive({ error: 'must be greater than 0' });
 
 export const rawConfigSchema = z
@@ -235,6 +280,7 @@ export const rawConfigSchema = z
       kmsKeyArn: kmsKeyArnSchema.optional(),
     }),
     alarmTopicArn: snsTopicArnSchema.optional(),
+    backend: backendSchema.optional(),
   })
   .superRefine((config, ctx) => {
     // An AMI parameter is read by Terraform at plan time and its value kept in the state: one of

@@ -11,7 +11,8 @@
  */
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
-import { quorumSize } from '../safety/quorum.ts';
+import { evaluateRemoval, failureTolerance } from '../safety/index.ts';
+import type { ClusterView, ServerView } from '../safety/types.ts';
 
 const GROUP_TYPE = 'aws_autoscaling_group';
 const HOOK_TYPE = 'aws_autoscaling_lifecycle_hook';
@@ -158,7 +159,7 @@ export function computeSynthDiff(base: unknown, head: unknown): SynthDiff {
   const addedHooks = headSummary.generations
     .filter((g) => addedGroups.has(g.address))
     .flatMap((g) => hooksOf(afterBlocks.get(g.address)?.body).map((hook) => ({ ...hook, groupName: g.groupName })));
-  const steps = rolloutSteps(generations, baseSummary.voters);
+  const { steps, held } = rolloutSteps(generations);
 
   return {
     base: baseSummary,
@@ -168,7 +169,7 @@ export function computeSynthDiff(base: unknown, head: unknown): SynthDiff {
     addedHooks,
     lifecycleChanges,
     steps,
-    warnings: warningsFor(generations, steps, lifecycleChanges),
+    warnings: [...rolloutWarnings(generations, steps, held), ...lifecycleWarnings(lifecycleChanges)],
   };
 }
 
@@ -275,7 +276,7 @@ function hooksOf(group: Record<string, unknown> | undefined): HookSummary[] {
   }));
 }
 
-function compareGenerations(base: readonly GenerationSummary[], head: readonly GenerationSummary[]): GenerationChange[] {
+export function compareGenerations(base: readonly GenerationSummary[], head: readonly GenerationSummary[]): GenerationChange[] {
   const names = [...new Set([...base, ...head].map((g) => g.groupName))].sort();
   return names.map((groupName) => {
     const before = base.find((g) => g.groupName === groupName);
@@ -290,50 +291,79 @@ function compareGenerations(base: readonly GenerationSummary[], head: readonly G
   });
 }
 
-function step(index: number, action: RolloutStep['action'], description: string, voters: number, generation?: string): RolloutStep {
-  const quorum = quorumSize(voters);
-  return { index, action, description, ...(generation === undefined ? {} : { generation }), voters, quorum, failureTolerance: voters - quorum };
+/**
+ * The modelled Raft configuration: every server a generation runs is a healthy voter once gated in
+ * (the launch gate's condition). Tolerance and the drain rule are read from lib/safety over this
+ * view, so the review applies the very rule the drain handler enforces — not a second copy of it.
+ */
+function modelServer(generations: readonly GenerationChange[], g: GenerationChange, n: number): ServerView {
+  // Keyed by position: a replaced group appears twice under one name (the old and the new group).
+  return { id: `${generations.indexOf(g)}/${n}`, name: `${g.generation} server ${n}`, address: '', voter: true, leader: false, healthy: true, generation: g.generation };
+}
+
+function step(index: number, action: RolloutStep['action'], description: string, view: ClusterView, generation?: string): RolloutStep {
+  const { voters, quorum, tolerance } = failureTolerance(view);
+  return { index, action, description, ...(generation === undefined ? {} : { generation }), voters, quorum, failureTolerance: tolerance };
+}
+
+/** A drain step the drain handler's quorum rule (lib/safety evaluateRemoval) would not carry out by itself. */
+export interface HeldDrain {
+  readonly step: number;
+  readonly verdict: string;
+  readonly reason: string;
 }
 
 /**
  * Joins first (every new server is gated in as a voter), then drains one server at a time: the
  * order the pipeline enforces — within one apply, the drain handler's quorum rule holds drains
- * back until the joins it needs have completed.
+ * back until the joins it needs have completed. Each drain is judged by that rule with its
+ * defaults; a drain it would hold (wait, refuse) is returned in `held`.
  */
-function rolloutSteps(generations: readonly GenerationChange[], startVoters: number): RolloutStep[] {
-  const steps: RolloutStep[] = [step(0, 'start', startVoters === 0 ? 'before this change (no cluster yet)' : 'before this change', startVoters)];
-  let voters = startVoters;
+export function rolloutSteps(generations: readonly GenerationChange[]): { steps: RolloutStep[]; held: HeldDrain[] } {
+  const servers: ServerView[] = [];
+  const view = (): ClusterView => ({ servers: [...servers] });
+  // Servers already running, by generation, as the base deploys them.
+  for (const g of generations) {
+    for (let n = 1; n <= (g.base?.desiredCapacity ?? 0); n++) servers.push(modelServer(generations, g, n));
+  }
+  const startVoters = servers.length;
+  const steps: RolloutStep[] = [step(0, 'start', startVoters === 0 ? 'before this change (no cluster yet)' : 'before this change', view())];
+  const held: HeldDrain[] = [];
   // A new cluster is not built one voter at a time: the first group's servers wait for each other
   // (bootstrap_expect) and elect a leader together, and only then can their launch gates pass.
   const bootstrap = startVoters === 0 ? generations.find((g) => (g.head?.desiredCapacity ?? 0) > 0) : undefined;
   if (bootstrap?.head !== undefined) {
-    voters = bootstrap.head.desiredCapacity;
+    for (let n = 1; n <= bootstrap.head.desiredCapacity; n++) servers.push(modelServer(generations, bootstrap, n));
     steps.push(
-      step(1, 'join', `bootstrap: ${bootstrap.generation} servers 1–${voters} form the cluster together (Consul ${bootstrap.head.consulVersion}, ${bootstrap.head.ami})`, voters, bootstrap.generation),
+      step(1, 'join', `bootstrap: ${bootstrap.generation} servers 1–${servers.length} form the cluster together (Consul ${bootstrap.head.consulVersion}, ${bootstrap.head.ami})`, view(), bootstrap.generation),
     );
   }
   for (const g of generations) {
     const from = g === bootstrap ? (g.head?.desiredCapacity ?? 0) : (g.base?.desiredCapacity ?? 0);
     const to = g.head?.desiredCapacity ?? 0;
     for (let n = from + 1; n <= to; n++) {
-      voters += 1;
+      servers.push(modelServer(generations, g, n));
       const detail = g.head === undefined ? '' : ` (Consul ${g.head.consulVersion}, ${g.head.ami})`;
-      steps.push(step(steps.length, 'join', `launch gate: ${g.generation} server ${n}/${to} joins as a voter${detail}`, voters, g.generation));
+      steps.push(step(steps.length, 'join', `launch gate: ${g.generation} server ${n}/${to} joins as a voter${detail}`, view(), g.generation));
     }
   }
   for (const g of generations) {
     const from = g.base?.desiredCapacity ?? 0;
     const to = g.head?.desiredCapacity ?? 0;
     for (let n = 1; n <= from - to; n++) {
-      voters -= 1;
+      const target = modelServer(generations, g, from - n + 1);
+      const decision = evaluateRemoval(view(), target.id);
+      servers.splice(servers.findIndex((s) => s.id === target.id), 1);
       const how = g.head === undefined ? 'retire' : 'scale in';
-      steps.push(step(steps.length, 'drain', `drain (${how}): ${g.generation} server ${n}/${from - to} leaves Raft, confirmed, then terminates`, voters, g.generation));
+      steps.push(step(steps.length, 'drain', `drain (${how}): ${g.generation} server ${n}/${from - to} leaves Raft, confirmed, then terminates`, view(), g.generation));
+      if (decision.verdict !== 'safe') held.push({ step: steps.length - 1, verdict: decision.verdict, reason: decision.reason });
     }
   }
-  return steps;
+  return { steps, held };
 }
 
-function warningsFor(generations: readonly GenerationChange[], steps: readonly RolloutStep[], lifecycle: readonly LifecycleChange[]): string[] {
+/** What a reviewer must not miss about the generations and their steps (shared with the plan reader). */
+export function rolloutWarnings(generations: readonly GenerationChange[], steps: readonly RolloutStep[], held: readonly HeldDrain[]): string[] {
   const warnings: string[] = [];
   for (const g of generations) {
     if (g.amiChanged || g.consulVersionChanged) {
@@ -351,14 +381,22 @@ function warningsFor(generations: readonly GenerationChange[], steps: readonly R
         'holds drains back until the cluster can afford them. Separate stages (canary → expand → retire) are safer to review.',
     );
   }
-  // Only drains lower the tolerance; a cluster still being built from zero starts below 1.
-  const risky = steps.filter((s) => s.action === 'drain' && s.failureTolerance < 1);
-  if (risky.length > 0) {
+  // The drain handler's own rule (lib/safety), not a copy of its arithmetic: only drains can be
+  // held; a cluster still being built from zero starts below tolerance 1 and that is expected.
+  if (held.length > 0) {
+    const tolerance = Math.min(...held.map((h) => steps[h.step]?.failureTolerance ?? 0));
+    const first = held[0]!;
     warnings.push(
-      `failure tolerance drops to ${Math.min(...risky.map((s) => s.failureTolerance))} at step ${risky.map((s) => s.index).join(', ')}: ` +
-        'one more failed server then loses the leader.',
+      `failure tolerance drops to ${tolerance} at step ${held.map((h) => h.step).join(', ')}: one more failed server then loses the leader. ` +
+        `The drain handler's quorum rule will not carry ${held.length === 1 ? 'this drain' : 'these drains'} out by itself ` +
+        `(step ${first.step}: ${first.verdict} — ${first.reason}).`,
     );
   }
+  return warnings;
+}
+
+function lifecycleWarnings(lifecycle: readonly LifecycleChange[]): string[] {
+  const warnings: string[] = [];
   for (const change of lifecycle) {
     if (change.path.endsWith('default_result') || change.path === 'force_delete') {
       warnings.push(`${change.address}: ${change.path} changes from ${show(change.before)} to ${show(change.after)}.`);
@@ -375,10 +413,45 @@ function show(value: unknown): string {
 /** The hidden marker that lets a CI job find and update its own PR comment. */
 export const PLAN_COMMENT_MARKER = '<!-- consul-rollout-plan -->';
 
+/** A Markdown table cell: pipes would end the cell. */
+export function cell(text: string): string {
+  return text.replace(/\|/g, '\\|');
+}
+
+/** The generations table of a review: Consul version, AMI and servers before → after. */
+export function generationsTable(generations: readonly GenerationChange[]): string[] {
+  const lines = ['#### Generations', '', '| generation | Consul | AMI | servers |', '|---|---|---|---|'];
+  for (const g of generations) {
+    const version = g.consulVersionChanged ? `${g.base?.consulVersion} → ${g.head?.consulVersion}` : (g.head ?? g.base)?.consulVersion ?? '';
+    const ami = g.amiChanged ? `${g.base?.ami} → ${g.head?.ami}` : (g.head ?? g.base)?.ami ?? '';
+    const servers = `${g.base?.desiredCapacity ?? '–'} → ${g.head?.desiredCapacity ?? '– (destroyed)'}`;
+    lines.push(`| ${cell(g.generation)} | ${cell(version)} | ${cell(ami)} | ${servers} |`);
+  }
+  return lines;
+}
+
+/** The rollout steps table with voters, quorum and failure tolerance after each step. */
+export function stepsTable(steps: readonly RolloutStep[]): string[] {
+  const lines = ['#### Rollout steps', '', '| # | step | voters | quorum | failure tolerance |', '|---|---|---|---|---|'];
+  for (const s of steps) {
+    // With no voters there is no quorum to speak of (the formula would say 1 and −1).
+    const [quorum, tolerance] = s.voters === 0 ? ['–', '–'] : [s.quorum, s.failureTolerance];
+    lines.push(`| ${s.index} | ${cell(s.description)} | ${s.voters} | ${quorum} | ${tolerance} |`);
+  }
+  if (steps.length === 1) lines.push('', 'No server joins or leaves.');
+  if (steps.some((s) => s.action === 'drain')) {
+    lines.push(
+      '',
+      'Drains are serialized by a lock in Consul KV and take followers first; if the leader is drained, ' +
+        'leadership is transferred to a healthy new-generation voter before it leaves.',
+    );
+  }
+  return lines;
+}
+
 /** Markdown for a pull-request comment. */
 export function renderSynthDiffMarkdown(diff: SynthDiff): string {
   const stage = (s: StackSummary) => s.stage ?? '(no stage output)';
-  const cell = (text: string) => text.replace(/\|/g, '\\|');
   const lines: string[] = [
     PLAN_COMMENT_MARKER,
     `### consul-rollout plan: \`${stage(diff.base)}\` → \`${stage(diff.head)}\``,
@@ -391,30 +464,8 @@ export function renderSynthDiffMarkdown(diff: SynthDiff): string {
     lines.push('');
   }
 
-  lines.push('#### Generations', '', '| generation | Consul | AMI | servers |', '|---|---|---|---|');
-  for (const g of diff.generations) {
-    const version = g.consulVersionChanged ? `${g.base?.consulVersion} → ${g.head?.consulVersion}` : (g.head ?? g.base)?.consulVersion ?? '';
-    const ami = g.amiChanged ? `${g.base?.ami} → ${g.head?.ami}` : (g.head ?? g.base)?.ami ?? '';
-    const servers = `${g.base?.desiredCapacity ?? '–'} → ${g.head?.desiredCapacity ?? '– (destroyed)'}`;
-    lines.push(`| ${cell(g.generation)} | ${cell(version)} | ${cell(ami)} | ${servers} |`);
-  }
-  lines.push('');
-
-  lines.push('#### Rollout steps', '', '| # | step | voters | quorum | failure tolerance |', '|---|---|---|---|---|');
-  for (const s of diff.steps) {
-    // With no voters there is no quorum to speak of (the formula would say 1 and −1).
-    const [quorum, tolerance] = s.voters === 0 ? ['–', '–'] : [s.quorum, s.failureTolerance];
-    lines.push(`| ${s.index} | ${cell(s.description)} | ${s.voters} | ${quorum} | ${tolerance} |`);
-  }
-  if (diff.steps.length === 1) lines.push('', 'No server joins or leaves.');
-  if (diff.steps.some((s) => s.action === 'drain')) {
-    lines.push(
-      '',
-      'Drains are serialized by a lock in Consul KV and take followers first; if the leader is drained, ' +
-        'leadership is transferred to a healthy new-generation voter before it leaves.',
-    );
-  }
-  lines.push('');
+  lines.push(...generationsTable(diff.generations), '');
+  lines.push(...stepsTable(diff.steps), '');
 
   if (diff.addedHooks.length > 0 || diff.lifecycleChanges.length > 0) {
     lines.push('#### Lifecycle hooks and timeouts', '');
@@ -429,6 +480,10 @@ export function renderSynthDiffMarkdown(diff: SynthDiff): string {
 
   const { added, changed, destroyed } = diff.resources;
   lines.push(`#### Resources: ${added.length} to add, ${changed.length} to change, ${destroyed.length} to destroy`, '');
+  if (changed.length > 0) {
+    // The synthesized JSON says what differs, not what the provider does about it.
+    lines.push('Changed in configuration: each may be updated in place or replaced; only a plan (`plan --plan-json`) can tell.', '');
+  }
   for (const r of added) lines.push(`- ➕ \`${r.address}\``);
   for (const r of changed) {
     const shown = r.paths.slice(0, 8).map((p) => `\`${p}\``).join(', ');

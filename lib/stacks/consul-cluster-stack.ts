@@ -1,5 +1,5 @@
 import type { Construct } from 'constructs';
-import { LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
+import { TerraformOutput, TerraformStack } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider/index.js';
 import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter/index.js';
 import type { GenerationConfig, RolloutConfig } from '../config/load.ts';
@@ -11,6 +11,7 @@ import { DrainHandler } from '../constructs/drain-handler.ts';
 import { ImageBuild } from '../constructs/image-build.ts';
 import { RolloutDashboard } from '../constructs/rollout-dashboard.ts';
 import { stageLayout } from './stages.ts';
+import { addStateBackend } from './state-backend.ts';
 
 export interface ConsulClusterStackProps {
   /** Validated config; `config.rollout.stage` selects what this stack deploys. */
@@ -32,10 +33,7 @@ export class ConsulClusterStack extends TerraformStack {
     const { config } = props;
     super(scope, config.clusterName);
 
-    // cdktf's default local backend bakes the absolute path of the synthesizing machine into the
-    // JSON. Relative to the stack directory (<outdir>/stacks/<name>), this is the same file — the
-    // project root, where re-synthesis never deletes it — on any machine and in any checkout.
-    new LocalBackend(this, { path: `../../../terraform.${config.clusterName}.tfstate` });
+    addStateBackend(this, config.clusterName, config.backend);
 
     new AwsProvider(this, 'aws', {
       region: config.region,

@@ -123,7 +123,9 @@ export function motoOverride(endpoint: string): unknown {
         secret_key: 'moto',
         skip_credentials_validation: true,
         skip_metadata_api_check: true,
-        skip_requesting_account_id: true,
+        // The provider asks STS (moto) for the account, as it does against AWS: without it, a rule
+        // referencing a same-account security group reads back as "<account>/sg-…", a change in
+        // every plan.
         endpoints: [Object.fromEntries(MOTO_SERVICES.map((service) => [service, endpoint]))],
       },
     },
@@ -180,5 +182,19 @@ export async function createMotoNetwork(endpoint: string, region: string): Promi
     return { vpcId, subnetIds, clientSecurityGroupId: client.GroupId! };
   } finally {
     ec2.destroy();
+  }
+}
+
+/** InService instances per Auto Scaling group in moto: what the stage's apply left running. */
+export async function motoGroupInstances(endpoint: string, region: string): Promise<Record<string, number>> {
+  const { AutoScalingClient, DescribeAutoScalingGroupsCommand } = await import('@aws-sdk/client-auto-scaling');
+  const autoScaling = new AutoScalingClient({ region, endpoint, credentials: { accessKeyId: 'moto', secretAccessKey: 'moto' } });
+  try {
+    const groups = (await autoScaling.send(new DescribeAutoScalingGroupsCommand({}))).AutoScalingGroups ?? [];
+    return Object.fromEntries(
+      groups.map((g) => [g.AutoScalingGroupName!, (g.Instances ?? []).filter((i) => i.LifecycleState === 'InService').length]),
+    );
+  } finally {
+    autoScaling.destroy();
   }
 }

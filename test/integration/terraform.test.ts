@@ -6,7 +6,7 @@
  *
  * Run: node --import tsx --test test/integration/terraform.test.ts
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import type { Stage } from '../../lib/config/schema.ts';
 import { testConfig } from '../unit/stacks/synth-helpers.ts';
-import { createMotoNetwork, motoOverride, provisionTofu, readJson, startMoto, synthStageInto, tofu, writeJson } from './terraform-harness.ts';
+import { createMotoNetwork, motoGroupInstances, motoOverride, provisionTofu, readJson, startMoto, synthStageInto, tofu, writeJson } from './terraform-harness.ts';
 import type { Moto, MotoNetwork, Tofu } from './terraform-harness.ts';
 
 const STAGES: readonly Stage[] = ['canary', 'expand', 'retire'];
@@ -49,21 +49,11 @@ function attribute(rc: ResourceChange, side: 'before' | 'after', key: string): u
 /**
  * In-place differences that come from moto, not from the stacks: moto stores or echoes these
  * attributes differently from AWS, so a second plan against it shows them although nothing in the
- * configuration changed. Each is listed with the reason; anything not listed counts as ours.
+ * configuration changed. Each is listed with the reason; anything not listed counts as ours. The
+ * other gaps moto had (launch template tag specifications, queue redrive and queue policies, Lambda
+ * logging config, security group rule descriptions) are fixed in scripts/moto-serve.py instead.
  */
 const MOTO_ARTIFACTS: Record<string, string> = {
-  'aws_vpc_security_group_ingress_rule.referenced_security_group_id': 'moto returns the group id prefixed with the account ("123456789012/sg-…")',
-  'aws_vpc_security_group_egress_rule.referenced_security_group_id': 'moto returns the group id prefixed with the account ("123456789012/sg-…")',
-  'aws_vpc_security_group_ingress_rule.description': 'moto does not store security group rule descriptions',
-  'aws_vpc_security_group_egress_rule.description': 'moto does not store security group rule descriptions',
-  'aws_sqs_queue.redrive_policy': 'moto re-serializes the redrive policy JSON with spaces (a "whitespace change")',
-  'aws_iam_role_policy.policy': 'cascade of the redrive_policy artifact: the policy documents that read the queue are deferred to apply',
-  'aws_sqs_queue_policy.policy': 'cascade of the redrive_policy artifact: the policy documents that read the queue are deferred to apply',
-  'aws_lambda_function.logging_config': 'moto does not store a function\'s logging_config (returns none)',
-  'aws_launch_template.tag_specifications': 'moto adds a "launch-template" tag specification carrying the provider default tags',
-  'aws_launch_template.latest_version': 'cascade of the tag_specifications artifact: an update makes the next version unknown',
-  'aws_launch_template.default_version': 'cascade of the tag_specifications artifact: an update makes the next version unknown',
-  'aws_autoscaling_group.launch_template': 'cascade of the launch template artifact: its version becomes unknown until apply',
   'aws_autoscaling_group.capacity_reservation_specification': 'moto returns an unset preference as null where the provider plans ""',
 };
 
@@ -75,6 +65,22 @@ function ourChanges(rc: ResourceChange): string[] {
     .filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]))
     .filter((key) => MOTO_ARTIFACTS[`${rc.type}.${key}`] === undefined)
     .sort();
+}
+
+/**
+ * With CONSUL_ROLLOUT_RECORD_PLANS=DIR, each transition's `tofu show -json` output is written to
+ * DIR/<name>.json (the stage, or the backwards transition): that is how the plan fixtures of the unit tests (test/fixtures/tofu-plans/)
+ * are made — by this run, never by hand. Only the top-level keys a plan reader uses are kept
+ * (each as tofu wrote it): `configuration`, `planned_values` and `prior_state` repeat the same
+ * resources three more times (≈ 4× the size) and carry the test's moto override.
+ */
+const RECORDED_PLAN_KEYS = ['format_version', 'terraform_version', 'resource_changes', 'output_changes', 'errored'];
+function recordPlan(name: string, shown: string): void {
+  const into = process.env['CONSUL_ROLLOUT_RECORD_PLANS'];
+  if (into === undefined || into === '') return;
+  mkdirSync(into, { recursive: true });
+  const plan = z.record(z.string(), z.unknown()).parse(JSON.parse(shown));
+  writeJson(join(into, `${name}.json`), Object.fromEntries(RECORDED_PLAN_KEYS.filter((key) => key in plan).map((key) => [key, plan[key]])));
 }
 
 const timings: string[] = [];
@@ -121,7 +127,7 @@ describe('OpenTofu plans and applies the stages against moto', { timeout: 15 * 6
   });
 
   /** Synthesizes `stage` into the one working directory (one state) with the moto override. */
-  async function plan(stage: Stage): Promise<z.infer<typeof PlanJson>> {
+  async function plan(stage: Stage, record: string = stage): Promise<z.infer<typeof PlanJson>> {
     const config = testConfig(stage, (raw) => {
       raw['vpcId'] = network.vpcId;
       raw['subnetIds'] = network.subnetIds;
@@ -131,9 +137,15 @@ describe('OpenTofu plans and applies the stages against moto', { timeout: 15 * 6
     writeJson(join(dir, 'moto_override.tf.json'), motoOverride(moto.endpoint));
     await tofu(t, dir, ['init', '-no-color']);
     const planned = await tofu(t, dir, ['plan', '-no-color', '-out', `${stage}.tfplan`]);
-    timings.push(`plan ${stage} ${planned.seconds.toFixed(1)} s`);
-    return PlanJson.parse(JSON.parse((await tofu(t, dir, ['show', '-json', `${stage}.tfplan`])).stdout));
+    timings.push(`plan ${record} ${planned.seconds.toFixed(1)} s`);
+    const shown = (await tofu(t, dir, ['show', '-json', `${stage}.tfplan`])).stdout;
+    recordPlan(record, shown);
+    return PlanJson.parse(JSON.parse(shown));
   }
+
+  /** InService instances per group after an apply; the groups are `<cluster>-<generation>`. */
+  const GROUP = (generation: string): string => `${testConfig('canary').clusterName}-${generation}`;
+  const groupSizes = (): Promise<Record<string, number>> => motoGroupInstances(moto.endpoint, REGION);
 
   async function apply(stage: Stage): Promise<void> {
     const applied = await tofu(t, dir, ['apply', '-no-color', `${stage}.tfplan`], moto.applyEnv);
@@ -147,13 +159,23 @@ describe('OpenTofu plans and applies the stages against moto', { timeout: 15 * 6
     assert.ok(actions.size >= 40, `only ${actions.size} resources planned`);
     timings.push(`canary creates ${actions.size}`);
     await apply('canary');
+    assert.deepEqual(await groupSizes(), { [GROUP('blue')]: 3, [GROUP('green')]: 1 });
   });
 
-  it('canary → expand: the new group grows in place; nothing is replaced or destroyed', async () => {
+  /** Managed in-place updates that change more than documented moto artifacts, with what they change. */
+  function ourUpdates(planned: z.infer<typeof PlanJson>): (readonly [string, string[]])[] {
+    return planned.resource_changes
+      .filter((rc) => rc.mode === 'managed' && rc.change.actions.join() === 'update')
+      .map((rc) => [rc.address, ourChanges(rc)] as const)
+      .filter(([, keys]) => keys.length > 0);
+  }
+
+  it('canary → expand: the new group grows in place; nothing is replaced or destroyed; then applies', async () => {
     const planned = await plan('expand');
     const actions = actionsOf(planned);
     const destructive = [...actions].filter(([, a]) => a.includes('delete'));
     assert.deepEqual(destructive, [], 'expand must not replace or destroy anything');
+    assert.deepEqual([...actions].filter(([, a]) => a === 'create'), [], 'expand must create nothing');
     const group = (name: string): ResourceChange => {
       const found = planned.resource_changes.find((rc) => rc.type === 'aws_autoscaling_group' && rc.address.includes(`Generation-${name}_`));
       assert.ok(found, `no plan entry for the ${name} group`);
@@ -170,16 +192,59 @@ describe('OpenTofu plans and applies the stages against moto', { timeout: 15 * 6
       assert.equal(attribute(blue, 'before', size), attribute(blue, 'after', size), `blue ${size} changed`);
     }
     // Every in-place change that is not a documented moto artifact: only the new group's sizes.
-    const ours = planned.resource_changes
-      .filter((rc) => rc.mode === 'managed' && rc.change.actions.join() === 'update')
-      .map((rc) => [rc.address, ourChanges(rc)] as const)
-      .filter(([, keys]) => keys.length > 0);
+    const ours = ourUpdates(planned);
     assert.deepEqual(ours, [[green.address, ['desired_capacity', 'max_size', 'min_size']]]);
     timings.push(`expand updates ${[...actions.values()].filter((a) => a === 'update').length} (${ours.length} ours, the rest moto artifacts)`);
+    // The group's real capacity wait (wait_for_capacity_timeout as synthesized) runs: moto
+    // launches the two new instances InService at once, as AWS does once their gates CONTINUE.
+    await apply('expand');
+    assert.deepEqual(await groupSizes(), { [GROUP('blue')]: 3, [GROUP('green')]: 3 });
   });
 
-  it('destroy after canary succeeds', async () => {
+  it('expand → retire: destroys exactly the old generation, nothing of the new one; then applies', async () => {
+    const planned = await plan('retire');
+    const actions = actionsOf(planned);
+    const deleted = [...actions].filter(([, a]) => a.includes('delete'));
+    assert.deepEqual(
+      deleted.filter(([, a]) => a !== 'delete'),
+      [],
+      'retire must replace nothing',
+    );
+    assert.deepEqual([...actions].filter(([, a]) => a === 'create'), [], 'retire must create nothing');
+    const deletedAddresses = deleted.map(([address]) => address).sort();
+    // The old generation's resources, as the state holds them before retire.
+    const oldGeneration = planned.resource_changes
+      .filter((rc) => rc.mode === 'managed' && rc.address.includes('Generation-blue_'))
+      .map((rc) => rc.address)
+      .sort();
+    assert.ok(oldGeneration.length >= 3, `old generation has only ${oldGeneration.join(', ')}`);
+    assert.deepEqual(deletedAddresses, oldGeneration, 'retire must destroy exactly the old generation');
+    const types = new Set(deleted.map(([address]) => address.split('.')[0]));
+    assert.ok(types.has('aws_autoscaling_group') && types.has('aws_launch_template'), `retire destroys ${[...types].join(', ')}`);
+    const newTouched = [...actions].filter(([address, a]) => address.includes('Generation-green_') && a !== 'update');
+    assert.deepEqual(newTouched, [], 'retire must not create, replace or destroy anything of the new generation');
+    assert.deepEqual(ourUpdates(planned), [], 'retire must change nothing in place besides moto artifacts');
+    timings.push(`retire destroys ${deleted.length}, updates ${[...actions.values()].filter((a) => a === 'update').length} (moto artifacts)`);
+    await apply('retire');
+    assert.deepEqual(await groupSizes(), { [GROUP('green')]: 3 });
+  });
+
+  it('retire → canary and destroy are planned (recorded, not applied): the reviews a backwards change gets', async () => {
+    // Going back to canary re-creates the old generation and scales the new one in.
+    const back = actionsOf(await plan('canary', 'retire-to-canary'));
+    const green = [...back].find(([address]) => address.startsWith('aws_autoscaling_group.Generation-green_'));
+    assert.deepEqual(green?.[1], 'update');
+    assert.ok([...back].some(([address, a]) => address.startsWith('aws_autoscaling_group.Generation-blue_') && a === 'create'));
+    await tofu(t, dir, ['plan', '-destroy', '-no-color', '-out', 'destroy.tfplan']);
+    const shown = (await tofu(t, dir, ['show', '-json', 'destroy.tfplan'])).stdout;
+    recordPlan('destroy', shown);
+    const destroy = actionsOf(PlanJson.parse(JSON.parse(shown)));
+    assert.deepEqual([...new Set(destroy.values())], ['delete']);
+  });
+
+  it('destroy after retire succeeds', async () => {
     const destroyed = await tofu(t, dir, ['destroy', '-auto-approve', '-no-color'], moto.applyEnv);
     timings.push(`destroy ${destroyed.seconds.toFixed(1)} s`);
+    assert.deepEqual(await groupSizes(), {});
   });
 });

@@ -29,7 +29,7 @@ const VALUE_FLAGS: Readonly<Record<string, readonly string[]>> = {
   demo: ['--servers'],
   doctor: ['--http-addr', '--fleet'],
   handle: ['--managed-groups', '--http-addr'],
-  plan: ['--http-addr', '--to-version', '--to-generation', '--base', '--head', '--stack'],
+  plan: ['--http-addr', '--to-version', '--to-generation', '--base', '--head', '--stack', '--plan-json', '--commit'],
   recover: ['--fleet', '--http-addr', '--raft-protocol', '--check-keys'],
   step: ['--fleet', '--state', '--to-version', '--to-generation', '--stage', '--cdktf-bin'],
 };

@@ -28,6 +28,8 @@ const CANARY_TO_EXPAND = `<!-- consul-rollout-plan -->
 
 #### Resources: 0 to add, 1 to change, 0 to destroy
 
+Changed in configuration: each may be updated in place or replaced; only a plan (\`plan --plan-json\`) can tell.
+
 - ✏️ \`aws_autoscaling_group.Generation-green_Group_6F722C68\`: \`desired_capacity\`, \`max_size\`, \`min_size\`
 `;
 
