@@ -4,8 +4,9 @@ import { describe, it } from 'node:test';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { RolloutError } from '../../../lib/errors.ts';
 import { AwsLifecycleActions, isNoActiveLifecycleAction, type LifecycleApi } from '../../../lib/fleet/aws/index.ts';
+import { isThrottling, THROTTLING_BACKOFF_MS } from '../../../lib/fleet/aws/lifecycle-actions.ts';
 import { classifyEvent, type LifecycleEvent } from '../../../lib/handlers/events.ts';
-import { AutoScalingEngine, LAUNCHING } from '../../../lib/fleet/autoscaling/engine.ts';
+import { AutoScalingEngine, LAUNCHING, throttlingError } from '../../../lib/fleet/autoscaling/engine.ts';
 import { eventBridgeEvent } from '../../support/lifecycle-events.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 
@@ -157,5 +158,59 @@ describe('isNoActiveLifecycleAction', () => {
     );
     assert.equal(isNoActiveLifecycleAction(new Error('No active Lifecycle Action found with token x')), false);
     assert.equal(isNoActiveLifecycleAction('No active Lifecycle Action found'), false);
+  });
+});
+
+describe('AwsLifecycleActions under Auto Scaling throttling (Throttling: Rate exceeded)', () => {
+  /** The model, throttling the first `times` completion and heartbeat calls. */
+  function throttled(times: number) {
+    const { model, event } = waitingLaunch();
+    const clock = new ManualClock();
+    let left = times;
+    let sent = 0;
+    model.injectApiFault(() => {
+      sent += 1;
+      return left-- > 0 ? throttlingError() : undefined;
+    });
+    return { model, event, clock, actions: new AwsLifecycleActions(model, clock), sent: () => sent };
+  }
+
+  /** Advances the clock until `promise` settles (each backoff step is a scheduled timer). */
+  async function settle<T>(clock: ManualClock, promise: Promise<T>): Promise<T> {
+    let done = false;
+    void promise.then(() => (done = true), () => (done = true));
+    for (let i = 0; i < 20 && !done; i++) await clock.advance(5_000);
+    return promise;
+  }
+
+  it('retries a throttled completion with backoff and completes it exactly once', async () => {
+    const { model, event, clock, actions, sent } = throttled(3);
+    assert.equal(await settle(clock, actions.complete(event, 'CONTINUE')), 'completed');
+    assert.equal(sent(), 4, 'three throttled attempts, then the one that completed');
+    assert.equal(model.actionLog.filter((r) => r.type === 'complete').length, 1);
+  });
+
+  it('retries a throttled heartbeat', async () => {
+    const { clock, event, actions } = throttled(1);
+    assert.equal(await settle(clock, actions.heartbeat(event)), 'recorded');
+  });
+
+  it('gives up after the backoff steps with a RolloutError whose cause is the throttling', async () => {
+    const { clock, event, actions, sent } = throttled(1_000);
+    await assert.rejects(settle(clock, actions.complete(event, 'ABANDON')), (error: unknown) => {
+      assert.ok(error instanceof RolloutError);
+      assert.equal((error.cause as Error).name, 'Throttling');
+      assert.equal((error.cause as Error).message, 'Rate exceeded');
+      return true;
+    });
+    assert.equal(sent(), THROTTLING_BACKOFF_MS.length + 1);
+  });
+
+  it('recognises throttling by code or message, nothing else', () => {
+    assert.equal(isThrottling(throttlingError()), true);
+    assert.equal(isThrottling(Object.assign(new Error('slow down'), { name: 'ThrottlingException' })), true);
+    assert.equal(isThrottling(new Error('Rate exceeded')), true);
+    assert.equal(isThrottling(Object.assign(new Error('denied'), { name: 'AccessDenied' })), false);
+    assert.equal(isThrottling('Rate exceeded'), false);
   });
 });
