@@ -298,6 +298,19 @@ function quorumRefuses({ fleet, rollout, progress }: FaultContext): Fault {
       if (killed === undefined) throw new Error('chaos: no new server to kill');
       progress(`  fault: kill -9 ${killed.name} (new generation) before retire`);
       await killed.kill();
+      // Autopilot's dead-server cleanup removes it within seconds. Waiting for that keeps its
+      // removal apart from the drains' (the first run overlapped them: two voters gone in one
+      // 100 ms sample, one by autopilot, one by a drain), so the refusal below is the quorum
+      // rule's alone.
+      const victim = killed;
+      await waitFor(
+        `autopilot to remove the dead ${victim.name} from Raft`,
+        async () => {
+          const config = await (await fleet.leader())?.client.raftConfiguration({ timeoutMs: 1_000 }).catch(() => undefined);
+          return config !== undefined && !config.servers.some((s) => s.node === victim.name);
+        },
+        { timeoutMs: 120_000, intervalMs: 250 },
+      );
       await rollout.apply('retire');
     },
     async checks() {
@@ -323,8 +336,8 @@ function quorumRefuses({ fleet, rollout, progress }: FaultContext): Fault {
   };
 }
 
-/** Seconds the first invocation of a terminate event gets: 5 s of work after the handler's 15 s safety margin. */
-const CUT_SHORT_SECONDS = 20;
+/** Seconds the first invocation of a terminate event gets: 2 s of work after the handler's 15 s safety margin, less than a leave takes to confirm (~4–5 s). */
+const CUT_SHORT_SECONDS = 17;
 
 function handlerTimesOut({ fleet, rollout }: FaultContext): Fault {
   rollout.rehearsal.lambda.shortenInvocations((records) =>

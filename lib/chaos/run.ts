@@ -130,7 +130,9 @@ export async function runScenario(
       ...(cleanupError === undefined ? [] : [{ name: 'the fault was cleaned up', ok: false, detail: cleanupError }]),
       ...(await fault.checks().catch((error: unknown) => [{ name: 'checks could be read', ok: false, detail: describeError(error) }])),
     ];
-    writeFileSync(join(workDir, 'rollout.json'), `${JSON.stringify({ report, decisions: rollout.decisions, samples: observer.samples }, null, 2)}\n`);
+    // The raw material behind the numbers, with the log of every invocation that did not succeed.
+    const failedLogs = rollout.rehearsal.lambda.invocations.filter((i) => i.outcome !== 'succeeded').map((i) => ({ requestId: i.requestId, outcome: i.outcome, logs: i.logs }));
+    writeFileSync(join(workDir, 'rollout.json'), `${JSON.stringify({ report, decisions: rollout.decisions, samples: observer.samples, failedLogs }, null, 2)}\n`);
     const measured: Omit<ScenarioResult, 'pass'> = {
       scenario: scenario.name,
       item: scenario.item,

@@ -85,7 +85,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'handler-times-out',
     item: 5,
-    fault: 'the first delivery of every terminate event gets an invocation with 20 s left of the function\'s 30 s (15 s of it the handler\'s safety margin): the drain holding the lock is cut off mid-drain; SQS redelivers after the 60 s visibility timeout',
+    fault: 'the first delivery of every terminate event gets an invocation with 17 s left of the function\'s 30 s (15 s of it the handler\'s safety margin): the drain holding the lock is cut off between its leave and the confirmation; SQS redelivers after the 60 s visibility timeout',
     expected: 'complete',
     timeouts: { handlerTimeoutSeconds: 30, heartbeatTimeoutSeconds: 120 },
   },
@@ -105,7 +105,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'quorum-refuses',
     item: 9,
-    fault: 'kill -9 of one new server after expand: in retire the quorum rule refuses the last old server\'s removal past its drain deadline',
+    fault: 'kill -9 of one new server after expand, removed from Raft by autopilot before retire: the quorum rule refuses the last old servers\' removal past their drain deadline',
     expected: 'retained',
     timeouts: { drainDeadlineSeconds: SHORT_DEADLINES.drainDeadlineSeconds },
   },

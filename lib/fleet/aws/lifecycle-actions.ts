@@ -92,15 +92,27 @@ export function isThrottling(error: unknown): boolean {
 /**
  * Auto Scaling answers a completion or heartbeat for an action that is over (completed, or timed
  * out into its DefaultResult) with `ValidationError: No active Lifecycle Action found with token
- * <token>` (or `... with instance ID <id>` when called by instance id). The SDK does not model
+ * <token>` (or `... with instance ID <id>` when called by instance id), and for one whose group was
+ * deleted with `ValidationError: AutoScalingGroup name not found - ...`. The SDK does not model
  * ValidationError, so it arrives as an AutoScalingServiceException named after the code.
  */
 export function isNoActiveLifecycleAction(error: unknown): boolean {
   return (
     error instanceof Error &&
     error.name === 'ValidationError' &&
-    error.message.startsWith('No active Lifecycle Action found')
+    (error.message.startsWith('No active Lifecycle Action found') || isGroupGone(error))
   );
+}
+
+/**
+ * `ValidationError: AutoScalingGroup name not found - AutoScalingGroup <name> not found`: the group
+ * was deleted, and every lifecycle action of its instances with it. A late re-delivery (EventBridge
+ * and SQS deliver at least once) of an event whose group a finished stage has already destroyed
+ * meets this; it is over, not a failure to retry until the dead-letter queue (found by `chaos`
+ * events-redelivered).
+ */
+function isGroupGone(error: Error): boolean {
+  return error.message.startsWith('AutoScalingGroup name not found');
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
 import { RolloutError } from '../../../lib/errors.ts';
 import { AwsLifecycleActions, isNoActiveLifecycleAction, type LifecycleApi } from '../../../lib/fleet/aws/index.ts';
 import { isThrottling, THROTTLING_BACKOFF_MS } from '../../../lib/fleet/aws/lifecycle-actions.ts';
@@ -55,20 +55,11 @@ describe('AwsLifecycleActions over the Auto Scaling model', () => {
     assert.equal(await actions.complete(event, 'CONTINUE'), 'already-completed');
   });
 
-  it('completes by token, so an event for another hook cannot complete this action', async () => {
+  it('completes by token, so an event for another group or token cannot complete this action', async () => {
     const { model, event, actions } = waitingLaunch();
-    await assert.rejects(
-      actions.complete({ ...event, autoScalingGroupName: 'prod-consul-g9' }, 'CONTINUE'),
-      (error: unknown) => {
-        assert.ok(error instanceof RolloutError);
-        assert.match(
-          error.message,
-          /CompleteLifecycleAction CONTINUE for i-[0-9a-f]+ \(group prod-consul-g9, hook consul-launch-gate\) failed/,
-        );
-        assert.match(String((error.cause as Error).message), /AutoScalingGroup name not found/);
-        return true;
-      },
-    );
+    // No such group: no action of it can be pending (a deleted group ends them all).
+    assert.equal(await actions.complete({ ...event, autoScalingGroupName: 'prod-consul-g9' }, 'CONTINUE'), 'already-completed');
+    assert.equal(model.state(event.instanceId), 'Pending:Wait');
     assert.equal(
       await actions.complete({ ...event, lifecycleActionToken: '00000000-0000-4000-8000-000000000000' }, 'CONTINUE'),
       'already-completed',
@@ -140,7 +131,7 @@ describe('AwsLifecycleActions over the real SDK client', () => {
 });
 
 describe('isNoActiveLifecycleAction', () => {
-  it('matches both AWS texts, and nothing else', () => {
+  it('matches the AWS texts of an action that is over, and nothing else', () => {
     const validation = (message: string) => Object.assign(new Error(message), { name: 'ValidationError' });
     assert.equal(
       isNoActiveLifecycleAction(validation('No active Lifecycle Action found with instance ID i-08406e13ee788fc10')),
@@ -154,10 +145,21 @@ describe('isNoActiveLifecycleAction', () => {
     );
     assert.equal(
       isNoActiveLifecycleAction(validation('AutoScalingGroup name not found - AutoScalingGroup x not found')),
-      false,
+      true,
+      'the group was deleted, and its actions with it',
     );
     assert.equal(isNoActiveLifecycleAction(new Error('No active Lifecycle Action found with token x')), false);
     assert.equal(isNoActiveLifecycleAction('No active Lifecycle Action found'), false);
+  });
+});
+
+describe('AwsLifecycleActions after the group was deleted', () => {
+  it('a late completion or heartbeat of a deleted group is already-completed, not a failure to retry', async () => {
+    const { model, event, actions } = waitingLaunch();
+    model.deleteGroup(GROUP, { forceDelete: true });
+    await assert.rejects(model.send(new CompleteLifecycleActionCommand({ AutoScalingGroupName: GROUP, LifecycleHookName: event.lifecycleHookName, LifecycleActionToken: event.lifecycleActionToken, LifecycleActionResult: 'CONTINUE' })), /AutoScalingGroup name not found/);
+    assert.equal(await actions.complete(event, 'CONTINUE'), 'already-completed');
+    assert.equal(await actions.heartbeat(event), 'already-completed');
   });
 });
 
