@@ -23,6 +23,7 @@ import { FLEET_MANIFEST, type LocalFleet, type LocalServer } from '../fleet/loca
 import type { LocalRollout } from '../demo/local-rollout.ts';
 import { LOCAL_ROLLOUT } from '../demo/stages.ts';
 import { waitFor } from '../util/wait.ts';
+import { FaultProxy, type ProxyMode } from './proxy.ts';
 import type { Check } from './result.ts';
 import type { ScenarioName } from './scenarios.ts';
 
@@ -55,6 +56,7 @@ export const FAULTS: Readonly<Record<ScenarioName, (context: FaultContext) => Fa
   'quorum-refuses': quorumRefuses,
   'driver-killed': driverKilled,
   'handler-times-out': handlerTimesOut,
+  'api-faults': apiFaults,
 };
 
 const OLD_GROUP = `${LOCAL_ROLLOUT.clusterName}-${LOCAL_ROLLOUT.generations.old}`;
@@ -336,6 +338,69 @@ function quorumRefuses({ fleet, rollout, progress }: FaultContext): Fault {
   };
 }
 
+/** Where the fronted agent's own API listens (on its own loopback address, so no other server's). */
+const FRONTED_API_PORT = 18_500;
+/** The proxy's modes from the first drain's lock on: 500s, then no answers, then normal again. */
+const API_FAULT_PHASES: readonly { readonly mode: ProxyMode; readonly ms: number }[] = [
+  { mode: 'error', ms: 10_000 },
+  { mode: 'stall', ms: 20_000 },
+];
+
+function apiFaults({ rollout, onDecision, progress }: FaultContext): Fault {
+  let proxy: FaultProxy | undefined;
+  let fronted: string | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  let phasesDone = false;
+  rollout.launcher.frontNextLaunch({
+    apiPort: FRONTED_API_PORT,
+    async started(server) {
+      const port = Number(new URL(server.httpAddress.includes('://') ? server.httpAddress : `http://${server.httpAddress}`).port);
+      proxy = await FaultProxy.start({ host: server.ip, port }, { host: server.ip, port: FRONTED_API_PORT });
+      fronted = server.name;
+    },
+  });
+  let struck = false;
+  onDecision((decision) => {
+    if (struck || proxy === undefined || decision.procedure !== 'drain' || decision.event !== 'lock-acquired') return;
+    struck = true;
+    let at = 0;
+    for (const phase of API_FAULT_PHASES) {
+      timers.push(setTimeout(() => {
+        progress(`  fault: ${fronted ?? '?'}'s API ${phase.mode === 'error' ? 'answers 500' : 'stalls'} for ${phase.ms / 1000} s`);
+        proxy?.setMode(phase.mode);
+      }, at));
+      at += phase.ms;
+    }
+    timers.push(setTimeout(() => {
+      proxy?.setMode('pass');
+      phasesDone = true;
+    }, at));
+  });
+  return {
+    async cleanup() {
+      for (const timer of timers) clearTimeout(timer);
+      await proxy?.close();
+    },
+    async checks() {
+      const counts = proxy?.counts;
+      const old = rollout.report().instances.filter((i) => i.group === OLD_GROUP);
+      return [
+        { name: 'one server\'s API was behind the proxy', ok: fronted !== undefined, detail: `fronted: ${fronted ?? 'none'}` },
+        {
+          name: 'its API answered 500s and stalled during retire',
+          ok: struck && (counts?.errors ?? 0) > 0 && (counts?.stalled ?? 0) > 0,
+          detail: `${counts?.errors ?? 0} connections answered 500, ${counts?.stalled ?? 0} stalled, ${counts?.forwarded ?? 0} forwarded; phases ${phasesDone ? 'all run' : 'cut short by the end of the rollout'}`,
+        },
+        {
+          name: 'every old server drained, then terminated',
+          ok: old.length > 0 && old.every((i) => i.states.at(-1)?.state === 'Terminated' && continued(rollout, i.instanceId)),
+          detail: old.map((i) => `${i.server ?? i.instanceId}: ${i.states.at(-1)?.state ?? '?'}`).join('; '),
+        },
+      ];
+    },
+  };
+}
+
 /** Seconds the first invocation of a terminate event gets: 2 s of work after the handler's 15 s safety margin, less than a leave takes to confirm (~4–5 s). */
 const CUT_SHORT_SECONDS = 17;
 
@@ -399,6 +464,9 @@ function driverKilled({ fleet, progress }: FaultContext): Fault {
     return manifest.servers.filter((s) => s.generation === LOCAL_ROLLOUT.generations.old);
   };
   return {
+    async cleanup() {
+      fleet.syncWithManifest();
+    },
     async drive() {
       // The step process adds the new servers: follow its manifest, so the writer and observer see them.
       const follow = setInterval(() => fleet.syncWithManifest(), 100);

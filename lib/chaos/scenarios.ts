@@ -29,6 +29,7 @@ export const SCENARIO_NAMES = [
   'quorum-refuses',
   'driver-killed',
   'handler-times-out',
+  'api-faults',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -62,6 +63,12 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'api-throttled',
     item: 8,
     fault: 'Auto Scaling answers Throttling "Rate exceeded" to the first two attempts of every CompleteLifecycleAction and RecordLifecycleActionHeartbeat',
+    expected: 'complete',
+  },
+  {
+    name: 'api-faults',
+    item: 7,
+    fault: 'a fault-injecting proxy serves the canary server\'s HTTP API; when retire\'s first drain takes the lock it answers 500 for 10 s, then holds every request unanswered for 20 s, then passes again',
     expected: 'complete',
   },
   {

@@ -142,6 +142,11 @@ export class LocalRollout {
     await this.rehearsal.stop();
   }
 
+  /** The machines behind the engine's instances (chaos fronts one server's API with a proxy). */
+  get launcher(): ConsulLauncher {
+    return this.#launcher;
+  }
+
   serverOf(instanceId: string | undefined): string | undefined {
     return instanceId === undefined ? undefined : this.#launcher.serverOf(instanceId)?.name;
   }

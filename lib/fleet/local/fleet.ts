@@ -88,6 +88,12 @@ export interface AddServerOptions {
   readonly bootstrapExpect?: number;
   /** Wait for the HTTP API to answer before returning. @default true */
   readonly waitUntilReady?: boolean;
+  /**
+   * The port the agent's HTTP API (HTTPS on a secure fleet) listens on instead of the default one,
+   * which something else then serves at the server's address: `consul-rollout chaos` puts a
+   * fault-injecting proxy there. @default 8500 (8501 on a secure fleet)
+   */
+  readonly apiPort?: number;
 }
 
 export type ServerState = 'running' | 'stopped' | 'terminated';
@@ -466,7 +472,11 @@ export class LocalFleet {
       }
     }
     for (const server of this.servers) {
-      server.adoptProcess(manifest?.servers.find((entry) => entry.name === server.name)?.pid);
+      const entry = manifest?.servers.find((candidate) => candidate.name === server.name);
+      // An adopter terminated it (`step` retiring a generation) and its process is gone: take that
+      // over too, or this process would keep counting it, and write it back as merely stopped.
+      if (entry?.state === 'terminated' && server.state !== 'running') server.state = 'terminated';
+      else server.adoptProcess(entry?.pid);
     }
   }
 
@@ -573,7 +583,13 @@ export class LocalFleet {
         consul_version: options.binary.version,
       },
       ...secure,
-      ports: { dns: -1, grpc: -1, grpc_tls: -1, ...(secure?.ports as object | undefined) },
+      ports: {
+        dns: -1,
+        grpc: -1,
+        grpc_tls: -1,
+        ...(secure?.ports as object | undefined),
+        ...(options.apiPort === undefined ? {} : secure === undefined ? { http: options.apiPort } : { https: options.apiPort }),
+      },
     };
     // 0600: a secure server's config holds its tokens.
     writeFileSync(server.configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
