@@ -44,6 +44,8 @@ export interface Fault {
   readonly cleanup?: () => Promise<void>;
   /** The facts that show the fault struck and the rollout coped with it. */
   readonly checks: () => Promise<Check[]>;
+  /** Releases what had to outlive the measurement (a proxy still serving a server's API). */
+  readonly dispose?: () => Promise<void>;
 }
 
 export const FAULTS: Readonly<Record<ScenarioName, (context: FaultContext) => Fault>> = {
@@ -378,7 +380,11 @@ function apiFaults({ rollout, onDecision, progress }: FaultContext): Fault {
   });
   return {
     async cleanup() {
+      // The proxy keeps serving the server's API (passing) until the end state and doctor are read.
       for (const timer of timers) clearTimeout(timer);
+      proxy?.setMode('pass');
+    },
+    async dispose() {
       await proxy?.close();
     },
     async checks() {

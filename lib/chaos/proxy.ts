@@ -57,9 +57,12 @@ export class FaultProxy {
     this.#open.clear();
   }
 
+  /** Stops listening and closes every connection (kept-alive ones would hold close() open). */
   async close(): Promise<void> {
-    this.setMode('pass');
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.#open) socket.destroy();
+    this.#open.clear();
+    await closed;
   }
 
   #accept(client: Socket, target: { host: string; port: number }): void {

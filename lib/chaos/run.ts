@@ -21,7 +21,7 @@ import { LOCAL_ROLLOUT } from '../demo/stages.ts';
 import { diagnose } from '../recovery/doctor.ts';
 import { isHealthy } from '../recovery/findings.ts';
 import { localDoctorSource } from '../recovery/recover.ts';
-import { applyEveryStage, FAULTS } from './faults.ts';
+import { applyEveryStage, FAULTS, type Fault } from './faults.ts';
 import { verdict, type ChaosDocument, type ScenarioResult } from './result.ts';
 import { chaosSettings, type ChaosOptions, type Scenario } from './scenarios.ts';
 
@@ -75,6 +75,7 @@ export async function runScenario(
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
   const fleet = await LocalFleet.create({ ...REHEARSAL_FLEET_OPTIONS, baseDir: workDir, logLevel: 'INFO' });
+  let fault: Fault | undefined;
   try {
     await fleet.bootstrap(servers, binaries.old, LOCAL_ROLLOUT.generations.old);
     await fleet.waitForHealthy(servers);
@@ -88,7 +89,7 @@ export async function runScenario(
       ...(scenario.timeouts === undefined ? {} : { timeouts: scenario.timeouts }),
       onDecision: (decision) => listeners.forEach((listen) => listen(decision)),
     });
-    const fault = FAULTS[scenario.name]({ fleet, rollout, servers, onDecision: (l) => listeners.push(l), progress });
+    fault = FAULTS[scenario.name]({ fleet, rollout, servers, onDecision: (l) => listeners.push(l), progress });
     const origin = Date.now();
     const observer = new ClusterObserver(clients).start();
     const writer = new KvWriter(clients, { prefix: `chaos/${scenario.name}` }).start(origin);
@@ -157,6 +158,7 @@ export async function runScenario(
     };
     return { ...measured, pass: verdict(measured) };
   } finally {
+    await fault?.dispose?.();
     await fleet.teardown();
   }
 }
