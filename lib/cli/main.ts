@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Builtins, Cli, type BaseContext, type CommandClass } from 'clipanion';
 import { BenchCommand } from './bench.ts';
+import { ChaosCommand } from './chaos.ts';
 import { EXIT, usageErrorDocument } from './command.ts';
 import { DemoCommand } from './demo.ts';
 import { DoctorCommand } from './doctor.ts';
@@ -23,6 +24,7 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
 /** Every subcommand; each file owns one. */
 const COMMANDS: CommandClass[] = [
   BenchCommand,
+  ChaosCommand,
   DemoCommand,
   DoctorCommand,
   PlanCommand,
@@ -44,6 +46,7 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = {
   'bench --servers': 'N[,N...]',
   '--repeat': 'N',
   '--strategies': 'NAME[,NAME...]',
+  '--scenarios': 'NAME[,NAME...]',
   '--out': 'DIR',
   '--to-version': 'X.Y.Z',
   '--to-generation': 'NAME',

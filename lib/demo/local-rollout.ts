@@ -21,6 +21,7 @@ import { LAMBDA_ENVIRONMENT } from '../handlers/environment.ts';
 import { Rehearsal, type ApplyReport } from '../rollout/rehearsal/rehearsal.ts';
 import type { RehearsalStack } from '../rollout/rehearsal/stack.ts';
 import type { Stage } from '../config/schema.ts';
+import type { RolloutTimeouts } from '../config/load.ts';
 import { LOCAL_ROLLOUT, synthesizeStages, type SynthesizedStage } from './stages.ts';
 
 export interface LocalRolloutOptions {
@@ -36,6 +37,11 @@ export interface LocalRolloutOptions {
    * Terraform refreshes its state from what really exists.
    */
   readonly applied?: Stage;
+  /**
+   * The rollout config's `timeouts` (gate and drain deadlines, heartbeat and handler timeouts),
+   * as a user's config file sets them. @default the config defaults (CONFIG_DEFAULTS.timeouts)
+   */
+  readonly timeouts?: Partial<RolloutTimeouts>;
   /** Each drain/gate decision the handler logs, as it logs it. */
   readonly onDecision?: (record: DecisionRecord) => void;
   readonly onInvocation?: (record: InvocationRecord) => void;
@@ -93,7 +99,7 @@ export class LocalRollout {
 
   constructor(options: LocalRolloutOptions) {
     const { fleet, binaries } = options;
-    this.stages = synthesizeStages(options.servers, binaries, options.outdir);
+    this.stages = synthesizeStages(options.servers, binaries, options.outdir, options.timeouts);
     const first = this.#stack('canary');
     this.#launcher = consulLauncher(
       fleet,
@@ -134,6 +140,11 @@ export class LocalRollout {
 
   async stop(): Promise<void> {
     await this.rehearsal.stop();
+  }
+
+  /** The machines behind the engine's instances (chaos fronts one server's API with a proxy). */
+  get launcher(): ConsulLauncher {
+    return this.#launcher;
   }
 
   serverOf(instanceId: string | undefined): string | undefined {

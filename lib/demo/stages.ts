@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'cdktf';
-import { parseRolloutConfig } from '../config/load.ts';
+import { parseRolloutConfig, type RolloutTimeouts } from '../config/load.ts';
 import { STAGES, type Stage } from '../config/schema.ts';
 import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import { readRehearsalStack, type RehearsalStack } from '../rollout/rehearsal/stack.ts';
@@ -28,7 +28,7 @@ export interface SynthesizedStage {
 }
 
 /** The rollout config of the local cluster (validated like a user's file). */
-export function localRolloutConfig(servers: number, binaries: ConsulBinaries, stage: Stage) {
+export function localRolloutConfig(servers: number, binaries: ConsulBinaries, stage: Stage, timeouts?: Partial<RolloutTimeouts>) {
   return parseRolloutConfig(
     {
       clusterName: LOCAL_ROLLOUT.clusterName,
@@ -41,6 +41,7 @@ export function localRolloutConfig(servers: number, binaries: ConsulBinaries, st
         { name: LOCAL_ROLLOUT.generations.new, consulVersion: binaries.new.version, ami: { amiId: 'ami-0c0c0c0c0c0c0c0c0' } },
       ],
       rollout: { old: LOCAL_ROLLOUT.generations.old, new: LOCAL_ROLLOUT.generations.new, stage },
+      ...(timeouts === undefined ? {} : { timeouts }),
       secrets: {
         gossipKeyParameter: `/${LOCAL_ROLLOUT.clusterName}/gossip-key`,
         aclTokenParameters: {
@@ -58,12 +59,20 @@ export function localRolloutConfig(servers: number, binaries: ConsulBinaries, st
   );
 }
 
-/** Synthesizes every deploy stage into `outdir/<stage>/` and reads each back. */
-export function synthesizeStages(servers: number, binaries: ConsulBinaries, outdir: string): readonly SynthesizedStage[] {
+/**
+ * Synthesizes every deploy stage into `outdir/<stage>/` and reads each back. `timeouts` are the
+ * config's `timeouts` (validated like a user's: deadlines that do not add up are refused).
+ */
+export function synthesizeStages(
+  servers: number,
+  binaries: ConsulBinaries,
+  outdir: string,
+  timeouts?: Partial<RolloutTimeouts>,
+): readonly SynthesizedStage[] {
   return STAGES.map((stage) => {
     mkdirSync(join(outdir, stage), { recursive: true });
     const app = new App({ outdir: join(outdir, stage) });
-    const config = localRolloutConfig(servers, binaries, stage);
+    const config = localRolloutConfig(servers, binaries, stage, timeouts);
     new ConsulClusterStack(app, { config });
     app.synth();
     const file = join(outdir, stage, 'stacks', config.clusterName, 'cdk.tf.json');

@@ -22,6 +22,17 @@ export interface ConsulLauncher extends InstanceLauncher {
   serverOf(instanceId: string): LocalServer | undefined;
   /** Records that `instanceId` is the instance of an already running server. */
   adopt(instanceId: string, server: LocalServer): void;
+  /**
+   * The next launch starts its agent with its API on `front.apiPort` and, before the instance
+   * counts as running, lets `front.started` serve the server's usual API address (a proxy of
+   * `consul-rollout chaos`).
+   */
+  frontNextLaunch(front: LaunchFront): void;
+}
+
+export interface LaunchFront {
+  readonly apiPort: number;
+  readonly started: (server: LocalServer) => Promise<void>;
 }
 
 export function consulLauncher(
@@ -30,6 +41,7 @@ export function consulLauncher(
   templates: Readonly<Record<string, LocalLaunchTemplate>>,
 ): ConsulLauncher {
   const servers = new Map<string, LocalServer>();
+  let front: LaunchFront | undefined;
   return {
     async launch({ instanceId, launchTemplate }) {
       const template = launchTemplate === undefined ? undefined : templates[launchTemplate];
@@ -40,8 +52,16 @@ export function consulLauncher(
           remedy: `available: ${binaries.map((b) => b.version).join(', ')}; run scripts/provision-consul.sh`,
         });
       }
-      const server = await fleet.addServer({ binary, generation: template.generation, waitUntilReady: false });
+      const fronted = front;
+      front = undefined;
+      const server = await fleet.addServer({
+        binary,
+        generation: template.generation,
+        waitUntilReady: false,
+        ...(fronted === undefined ? {} : { apiPort: fronted.apiPort }),
+      });
       servers.set(instanceId, server);
+      await fronted?.started(server);
       return { privateIpAddress: server.ip };
     },
     async terminate(instanceId) {
@@ -50,6 +70,9 @@ export function consulLauncher(
     serverOf: (instanceId) => servers.get(instanceId),
     adopt(instanceId, server) {
       servers.set(instanceId, server);
+    },
+    frontNextLaunch(next) {
+      front = next;
     },
   };
 }

@@ -286,6 +286,7 @@ export class AutoScalingEngine {
   readonly #log: ActionRecord[] = [];
   readonly #listeners = new Set<() => void>();
   #virtualAddress = 0;
+  #apiFault: ApiFault | undefined;
 
   constructor(options: AutoScalingEngineOptions = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -483,6 +484,15 @@ export class AutoScalingEngine {
     return this.#log;
   }
 
+  /**
+   * Makes the API fail the way AWS's does under load: `fault` sees every command sent and returns
+   * the error to throw instead of answering (e.g. {@link throttlingError}), or undefined to answer.
+   * `consul-rollout chaos` uses it; undefined removes it.
+   */
+  injectApiFault(fault: ApiFault | undefined): void {
+    this.#apiFault = fault;
+  }
+
   /** Calls `listener` after every change of an instance's state or a group's capacity. */
   onChange(listener: () => void): () => void {
     this.#listeners.add(listener);
@@ -514,6 +524,8 @@ export class AutoScalingEngine {
   async send(command: SupportedCommand): Promise<unknown> {
     // Like the real client, answer asynchronously even though the engine decides synchronously.
     await Promise.resolve();
+    const fault = this.#apiFault?.(command);
+    if (fault !== undefined) throw fault;
     const $metadata = { httpStatusCode: 200, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 };
     if (command instanceof CompleteLifecycleActionCommand) {
       const input = command.input;
@@ -961,6 +973,17 @@ function describeHook(group: Group, hook: Hook): LifecycleHook {
 
 function isTerminating(state: InstanceLifecycleState): boolean {
   return state.startsWith('Terminat');
+}
+
+/** Decides whether an API call fails instead of being answered (see injectApiFault). */
+export type ApiFault = (command: object) => Error | undefined;
+
+/**
+ * What Auto Scaling answers when a caller exceeds its request rate: error code `Throttling`,
+ * message `Rate exceeded` (HTTP 400), which the SDK surfaces as an AutoScalingServiceException.
+ */
+export function throttlingError(): AutoScalingServiceException {
+  return serviceError('Throttling', 'Rate exceeded');
 }
 
 /** What the SDK throws for an error code it does not model, such as ValidationError. */

@@ -83,6 +83,7 @@ export class LocalLambdaService {
   readonly #running = new Set<Promise<void>>();
   #stopped = true;
   #unsubscribe: () => void = () => undefined;
+  #timeLeft: InvocationTimeFault | undefined;
 
   constructor(options: LambdaServiceOptions) {
     this.#options = options;
@@ -101,6 +102,15 @@ export class LocalLambdaService {
     this.#stopped = true;
     this.#unsubscribe();
     await Promise.all([...this.#running]);
+  }
+
+  /**
+   * Lets `fault` give an invocation less time than the function's timeout (seconds left at its
+   * start; undefined: the full timeout), as when a slow start or a slow dependency has eaten it:
+   * the invocation then times out as Lambda's would, mid-work. `consul-rollout chaos` uses it.
+   */
+  shortenInvocations(fault: InvocationTimeFault | undefined): void {
+    this.#timeLeft = fault;
   }
 
   get inFlight(): number {
@@ -127,7 +137,8 @@ export class LocalLambdaService {
     environment.invoked = true;
     const requestId = randomUUID();
     const startedAt = clock.now();
-    const deadline = startedAt + fn.timeoutSeconds * 1000;
+    const timeoutSeconds = Math.min(fn.timeoutSeconds, this.#timeLeft?.(records.map(summarize)) ?? fn.timeoutSeconds);
+    const deadline = startedAt + timeoutSeconds * 1000;
     const context: LambdaContext = { awsRequestId: requestId, getRemainingTimeInMillis: () => Math.max(0, deadline - clock.now()) };
     const logs: Record<string, unknown>[] = [];
     const log = (chunk: string): void => {
@@ -139,7 +150,7 @@ export class LocalLambdaService {
     };
     let cancelTimeout = (): void => undefined;
     const timedOut = new Promise<{ readonly kind: 'timeout' }>((resolve) => {
-      cancelTimeout = clock.schedule(fn.timeoutSeconds * 1000, () => resolve({ kind: 'timeout' }));
+      cancelTimeout = clock.schedule(timeoutSeconds * 1000, () => resolve({ kind: 'timeout' }));
     });
     const invocation = withCapturedStdout(log, () => environment.entry({ Records: records }, context)).then(
       (value) => ({ kind: 'returned' as const, value }),
@@ -154,7 +165,7 @@ export class LocalLambdaService {
     if (result.kind === 'timeout') {
       outcome = 'timed-out';
       failed = records.map((r) => r.messageId);
-      error = `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`;
+      error = `Task timed out after ${timeoutSeconds.toFixed(2)} seconds`;
     } else if (result.kind === 'threw') {
       this.#idle.push(environment);
       outcome = 'failed';
@@ -181,6 +192,9 @@ export class LocalLambdaService {
     this.#options.onInvocation?.(invocationRecord);
   }
 }
+
+/** Seconds an invocation of these records has left at its start, or undefined for the function's timeout. */
+export type InvocationTimeFault = (records: readonly RecordSummary[]) => number | undefined;
 
 /**
  * The message ids the response reports failed. A response that is not a valid batch response, or

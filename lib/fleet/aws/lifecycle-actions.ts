@@ -9,6 +9,7 @@ import {
   type RecordLifecycleActionHeartbeatCommandOutput,
 } from '@aws-sdk/client-auto-scaling';
 import { RolloutError } from '../../errors.ts';
+import { sleep, systemClock, type Clock } from '../../util/clock.ts';
 import type { LifecycleEvent } from '../../handlers/events.ts';
 import type { Completion, LifecycleActions, LifecycleResult } from '../../handlers/handler.ts';
 
@@ -18,17 +19,29 @@ export interface LifecycleApi {
   send(command: RecordLifecycleActionHeartbeatCommand): Promise<RecordLifecycleActionHeartbeatCommandOutput>;
 }
 
+/**
+ * Backoff between attempts of a throttled call: Auto Scaling's request rate is shared by the
+ * account (Terraform, the console, every handler invocation of a retire at once), and the SDK's
+ * own 3 attempts can all fall in the same burst. A completion that keeps failing would cost a
+ * whole SQS redelivery (visibility timeout) and a heartbeat that keeps failing brings the action
+ * closer to its timeout, so the adapter spreads its attempts over ~8 s before giving up.
+ */
+export const THROTTLING_BACKOFF_MS: readonly number[] = [250, 500, 1_000, 2_000, 4_000];
+
 export class AwsLifecycleActions implements LifecycleActions {
   readonly #autoscaling: LifecycleApi;
+  readonly #clock: Clock;
 
-  constructor(autoscaling: LifecycleApi) {
+  /** @param clock waits between throttled attempts. @default systemClock */
+  constructor(autoscaling: LifecycleApi, clock: Clock = systemClock) {
     this.#autoscaling = autoscaling;
+    this.#clock = clock;
   }
 
   async complete(event: LifecycleEvent, result: LifecycleResult): Promise<Completion> {
     try {
-      await this.#autoscaling.send(
-        new CompleteLifecycleActionCommand({ ...actionIdentity(event), LifecycleActionResult: result }),
+      await this.#retryThrottled(() =>
+        this.#autoscaling.send(new CompleteLifecycleActionCommand({ ...actionIdentity(event), LifecycleActionResult: result })),
       );
       return 'completed';
     } catch (error) {
@@ -43,7 +56,7 @@ export class AwsLifecycleActions implements LifecycleActions {
 
   async heartbeat(event: LifecycleEvent): Promise<'recorded' | 'already-completed'> {
     try {
-      await this.#autoscaling.send(new RecordLifecycleActionHeartbeatCommand(actionIdentity(event)));
+      await this.#retryThrottled(() => this.#autoscaling.send(new RecordLifecycleActionHeartbeatCommand(actionIdentity(event))));
       return 'recorded';
     } catch (error) {
       if (isNoActiveLifecycleAction(error)) return 'already-completed';
@@ -52,20 +65,54 @@ export class AwsLifecycleActions implements LifecycleActions {
       });
     }
   }
+
+  /** Runs `call`, again after each backoff step while Auto Scaling throttles it. */
+  async #retryThrottled<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        const backoff = THROTTLING_BACKOFF_MS[attempt];
+        if (!isThrottling(error) || backoff === undefined) throw error;
+        await sleep(this.#clock, backoff);
+      }
+    }
+  }
+}
+
+/**
+ * Auto Scaling's answer to a request rate above the account's limit: code `Throttling`, message
+ * `Rate exceeded` (other AWS APIs spell the code `ThrottlingException`). The call did nothing and
+ * may be repeated as it was.
+ */
+export function isThrottling(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'Throttling' || error.name === 'ThrottlingException' || error.message === 'Rate exceeded');
 }
 
 /**
  * Auto Scaling answers a completion or heartbeat for an action that is over (completed, or timed
  * out into its DefaultResult) with `ValidationError: No active Lifecycle Action found with token
- * <token>` (or `... with instance ID <id>` when called by instance id). The SDK does not model
+ * <token>` (or `... with instance ID <id>` when called by instance id), and for one whose group was
+ * deleted with `ValidationError: AutoScalingGroup name not found - ...`. The SDK does not model
  * ValidationError, so it arrives as an AutoScalingServiceException named after the code.
  */
 export function isNoActiveLifecycleAction(error: unknown): boolean {
   return (
     error instanceof Error &&
     error.name === 'ValidationError' &&
-    error.message.startsWith('No active Lifecycle Action found')
+    (error.message.startsWith('No active Lifecycle Action found') || isGroupGone(error))
   );
+}
+
+/**
+ * `ValidationError: AutoScalingGroup name not found - AutoScalingGroup <name> not found`: the group
+ * was deleted, and every lifecycle action of its instances with it. A late re-delivery (EventBridge
+ * and SQS deliver at least once) of an event whose group a finished stage has already destroyed
+ * meets this; it is over, not a failure to retry until the dead-letter queue (found by `chaos`
+ * events-redelivered).
+ */
+function isGroupGone(error: Error): boolean {
+  return error.message.startsWith('AutoScalingGroup name not found');
 }
 
 /**

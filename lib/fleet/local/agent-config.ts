@@ -18,6 +18,8 @@ export interface AgentIdentity {
   readonly bootstrapExpect?: number;
   /** A secure fleet's part (security.ts secureServerConfig): TLS, ACLs, gossip key, HTTPS port. */
   readonly secure?: Record<string, unknown>;
+  /** The API's port instead of the default (8500, or 8501 on a secure fleet): see AddServerOptions.apiPort. */
+  readonly apiPort?: number;
 }
 
 type AgentSettings = Required<Omit<LocalFleetOptions, 'baseDir'>>;
@@ -53,6 +55,12 @@ export function agentConfig(options: AgentSettings, agent: AgentIdentity): Recor
       consul_version: agent.version,
     },
     ...secure,
-    ports: { dns: -1, grpc: -1, grpc_tls: -1, ...(secure?.['ports'] as object | undefined) },
+    ports: {
+      dns: -1,
+      grpc: -1,
+      grpc_tls: -1,
+      ...(secure?.['ports'] as object | undefined),
+      ...(agent.apiPort === undefined ? {} : secure === undefined ? { http: agent.apiPort } : { https: agent.apiPort }),
+    },
   };
 }

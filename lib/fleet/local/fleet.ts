@@ -89,6 +89,12 @@ export interface AddServerOptions {
   readonly bootstrapExpect?: number;
   /** Wait for the HTTP API to answer before returning. @default true */
   readonly waitUntilReady?: boolean;
+  /**
+   * The port the agent's HTTP API (HTTPS on a secure fleet) listens on instead of the default one,
+   * which something else then serves at the server's address: `consul-rollout chaos` puts a
+   * fault-injecting proxy there. @default 8500 (8501 on a secure fleet)
+   */
+  readonly apiPort?: number;
 }
 
 const liveFleets = new Set<LocalFleet>();
@@ -224,7 +230,11 @@ export class LocalFleet {
       }
     }
     for (const server of this.servers) {
-      server.adoptProcess(manifest?.servers.find((entry) => entry.name === server.name)?.pid);
+      const entry = manifest?.servers.find((candidate) => candidate.name === server.name);
+      // An adopter terminated it (`step` retiring a generation) and its process is gone: take that
+      // over too, or this process would keep counting it, and write it back as merely stopped.
+      if (entry?.state === 'terminated' && server.state !== 'running') server.state = 'terminated';
+      else server.adoptProcess(entry?.pid);
     }
   }
 
@@ -312,6 +322,7 @@ export class LocalFleet {
       retryJoin: join_.filter((other) => other !== ip),
       ...(options.bootstrapExpect === undefined ? {} : { bootstrapExpect: options.bootstrapExpect }),
       ...(secure === undefined ? {} : { secure }),
+      ...(options.apiPort === undefined ? {} : { apiPort: options.apiPort }),
     });
     // 0600: a secure server's config holds its tokens.
     writeFileSync(server.configFile, JSON.stringify(config, null, 2), { mode: 0o600 });

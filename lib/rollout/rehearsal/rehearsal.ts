@@ -58,6 +58,9 @@ export class Rehearsal {
   readonly unmatched: EventBridgeEvent[] = [];
   readonly #clock: Clock;
   readonly #handler: StackHandler;
+  /** Waits of applies under way, ended by stop(). */
+  readonly #waits = new Set<(error: Error) => void>();
+  #delivery: EventDelivery | undefined;
 
   constructor(options: RehearsalOptions) {
     const clock = options.clock ?? systemClock;
@@ -84,8 +87,13 @@ export class Rehearsal {
       launcher: options.launcher,
       onLifecycleNotice: (notice) => {
         const event = eventBridgeEvent(notice);
-        if (matchesEventPattern(handler.eventPattern, event)) this.queue.send(JSON.stringify(event));
-        else this.unmatched.push(event);
+        if (!matchesEventPattern(handler.eventPattern, event)) {
+          this.unmatched.push(event);
+          return;
+        }
+        const deliver = (): void => void this.queue.send(JSON.stringify(event));
+        if (this.#delivery === undefined) deliver();
+        else this.#delivery(event, deliver);
       },
     });
     const clients = { autoScaling: this.engine, ec2: this.engine.ec2, ssm: new LocalParameterStore(options.parameters) };
@@ -155,8 +163,24 @@ export class Rehearsal {
     this.#applied = stack.groups.filter((g) => this.engine.hasGroup(g.spec.name));
   }
 
-  /** Disables the event source mapping and waits for the invocations under way. */
+  /**
+   * How EventBridge hands matched events to the queue. EventBridge delivers at least once and does
+   * not promise order; by default each event reaches the queue once, at once. `consul-rollout
+   * chaos` replaces it to deliver events several times, late and out of order.
+   */
+  deliverEventsWith(delivery: EventDelivery): void {
+    this.#delivery = delivery;
+  }
+
+  /**
+   * Disables the event source mapping and waits for the invocations under way. An apply still
+   * waiting (for capacity or a group's deletion) fails at once, as an interrupted
+   * `terraform apply` does, instead of holding the process until its timeout.
+   */
   async stop(): Promise<void> {
+    for (const end of [...this.#waits]) end(new RolloutError('the rehearsal was stopped while an apply was still waiting', {
+      remedy: 'apply the stage again: the groups are as the stopped apply left them',
+    }));
     await this.lambda.stop();
     this.queue.dispose();
     this.deadLetters?.dispose();
@@ -223,6 +247,7 @@ export class Rehearsal {
         return;
       }
       const finish = (error?: Error): void => {
+        this.#waits.delete(finish);
         unsubscribe();
         cancel();
         if (error === undefined) resolve();
@@ -239,9 +264,13 @@ export class Rehearsal {
           }),
         ),
       );
+      this.#waits.add(finish);
     });
   }
 }
+
+/** Hands one matched event to the queue, now or later, once or several times, by calling `deliver`. */
+export type EventDelivery = (event: EventBridgeEvent, deliver: () => void) => void;
 
 function minutes(ms: number): string {
   const m = Math.floor(ms / 60_000);

@@ -167,7 +167,10 @@ function readGroup(resources: Resources, address: string, body: unknown, source:
       hooks,
       tags: tags.map((t) => ({ key: t.key, value: t.value, propagateAtLaunch: t.propagate_at_launch })),
       launchTemplate,
-      terminateHookAbandon: terminateHookAbandon(group.instance_lifecycle_policy, `${source}: ${address}`),
+      terminateHookAbandon:
+        group.instance_lifecycle_policy === undefined
+          ? retentionAppliedTo(resources, group.name, source)
+          : terminateHookAbandon(group.instance_lifecycle_policy, `${source}: ${address}`),
     },
     generation: tag(GENERATION_TAG),
     consulVersion: tag(CONSUL_VERSION_TAG),
@@ -188,6 +191,45 @@ function terminateHookAbandon(policy: unknown, where: string): 'retain' | 'termi
   const value = (triggers as Record<string, unknown> | undefined)?.['terminate_hook_abandon'];
   if (value === 'retain' || value === 'terminate') return value;
   throw new UsageError(`${where}.instance_lifecycle_policy: terminate_hook_abandon must be "retain" or "terminate", got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The instance lifecycle policy a `terraform_data` provisioner applies to the group by name with
+ * the AWS CLI (lib/constructs/termination-safety.ts: `update-auto-scaling-group
+ * --instance-lifecycle-policy "$CONSUL_ROLLOUT_LIFECYCLE_POLICY"` for `$CONSUL_ROLLOUT_GROUP`),
+ * because the provider the stacks pin has no `instance_lifecycle_policy` attribute. The rehearsal
+ * must run it too: without it an ABANDONed drain would terminate a server that is still a voter.
+ * None: AWS's default, terminate.
+ */
+function retentionAppliedTo(resources: Resources, groupName: string, source: string): 'retain' | 'terminate' {
+  for (const [name, body] of Object.entries(resources['terraform_data'] ?? {})) {
+    const provisioners = parse(provisionersBlock, body, `${source}: terraform_data.${name}`).provisioner ?? [];
+    for (const provisioner of provisioners) {
+      const environment = provisioner['local-exec']?.environment;
+      if (environment?.['CONSUL_ROLLOUT_GROUP'] !== groupName) continue;
+      const policy = environment['CONSUL_ROLLOUT_LIFECYCLE_POLICY'];
+      const where = `${source}: terraform_data.${name} CONSUL_ROLLOUT_LIFECYCLE_POLICY`;
+      const parsed = lifecyclePolicyJson.safeParse(policy === undefined ? undefined : safeJson(policy));
+      if (!parsed.success) throw new UsageError(`${where} is not an instance lifecycle policy: ${JSON.stringify(policy)}`);
+      return parsed.data.RetentionTriggers.TerminateHookAbandon;
+    }
+  }
+  return 'terminate';
+}
+
+const provisionersBlock = z.looseObject({
+  provisioner: z.array(z.looseObject({ 'local-exec': z.looseObject({ environment: z.record(z.string(), z.string()).optional() }).optional() })).optional(),
+});
+
+/** The UpdateAutoScalingGroup InstanceLifecyclePolicy, as the CLI takes it. */
+const lifecyclePolicyJson = z.object({ RetentionTriggers: z.object({ TerminateHookAbandon: z.enum(['retain', 'terminate']) }) });
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function readHandler(resources: Resources, source: string): StackHandler {

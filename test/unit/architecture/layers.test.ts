@@ -41,6 +41,10 @@ const LAYERS: readonly (readonly [string, Layer])[] = [
   ['rollout/rehearsal/', 'shell'],
   ['rollout/', 'core'],
   ['bench/', 'shell'],
+  // The scenarios and their results are data; the faults and the runner drive the rehearsal.
+  ['chaos/scenarios.ts', 'core'],
+  ['chaos/result.ts', 'core'],
+  ['chaos/', 'shell'],
   ['demo/', 'shell'],
   ['constructs/', 'shell'],
   ['stacks/', 'shell'],

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
 import { RolloutError } from '../../../lib/errors.ts';
 import { AwsLifecycleActions, isNoActiveLifecycleAction, type LifecycleApi } from '../../../lib/fleet/aws/index.ts';
+import { isThrottling, THROTTLING_BACKOFF_MS } from '../../../lib/fleet/aws/lifecycle-actions.ts';
 import { classifyEvent, type LifecycleEvent } from '../../../lib/handlers/events.ts';
-import { AutoScalingEngine, LAUNCHING } from '../../../lib/fleet/autoscaling/engine.ts';
+import { AutoScalingEngine, LAUNCHING, throttlingError } from '../../../lib/fleet/autoscaling/engine.ts';
 import { eventBridgeEvent } from '../../support/lifecycle-events.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 
@@ -54,20 +55,11 @@ describe('AwsLifecycleActions over the Auto Scaling model', () => {
     assert.equal(await actions.complete(event, 'CONTINUE'), 'already-completed');
   });
 
-  it('completes by token, so an event for another hook cannot complete this action', async () => {
+  it('completes by token, so an event for another group or token cannot complete this action', async () => {
     const { model, event, actions } = waitingLaunch();
-    await assert.rejects(
-      actions.complete({ ...event, autoScalingGroupName: 'prod-consul-g9' }, 'CONTINUE'),
-      (error: unknown) => {
-        assert.ok(error instanceof RolloutError);
-        assert.match(
-          error.message,
-          /CompleteLifecycleAction CONTINUE for i-[0-9a-f]+ \(group prod-consul-g9, hook consul-launch-gate\) failed/,
-        );
-        assert.match(String((error.cause as Error).message), /AutoScalingGroup name not found/);
-        return true;
-      },
-    );
+    // No such group: no action of it can be pending (a deleted group ends them all).
+    assert.equal(await actions.complete({ ...event, autoScalingGroupName: 'prod-consul-g9' }, 'CONTINUE'), 'already-completed');
+    assert.equal(model.state(event.instanceId), 'Pending:Wait');
     assert.equal(
       await actions.complete({ ...event, lifecycleActionToken: '00000000-0000-4000-8000-000000000000' }, 'CONTINUE'),
       'already-completed',
@@ -139,7 +131,7 @@ describe('AwsLifecycleActions over the real SDK client', () => {
 });
 
 describe('isNoActiveLifecycleAction', () => {
-  it('matches both AWS texts, and nothing else', () => {
+  it('matches the AWS texts of an action that is over, and nothing else', () => {
     const validation = (message: string) => Object.assign(new Error(message), { name: 'ValidationError' });
     assert.equal(
       isNoActiveLifecycleAction(validation('No active Lifecycle Action found with instance ID i-08406e13ee788fc10')),
@@ -153,9 +145,74 @@ describe('isNoActiveLifecycleAction', () => {
     );
     assert.equal(
       isNoActiveLifecycleAction(validation('AutoScalingGroup name not found - AutoScalingGroup x not found')),
-      false,
+      true,
+      'the group was deleted, and its actions with it',
     );
     assert.equal(isNoActiveLifecycleAction(new Error('No active Lifecycle Action found with token x')), false);
     assert.equal(isNoActiveLifecycleAction('No active Lifecycle Action found'), false);
+  });
+});
+
+describe('AwsLifecycleActions after the group was deleted', () => {
+  it('a late completion or heartbeat of a deleted group is already-completed, not a failure to retry', async () => {
+    const { model, event, actions } = waitingLaunch();
+    model.deleteGroup(GROUP, { forceDelete: true });
+    await assert.rejects(model.send(new CompleteLifecycleActionCommand({ AutoScalingGroupName: GROUP, LifecycleHookName: event.lifecycleHookName, LifecycleActionToken: event.lifecycleActionToken, LifecycleActionResult: 'CONTINUE' })), /AutoScalingGroup name not found/);
+    assert.equal(await actions.complete(event, 'CONTINUE'), 'already-completed');
+    assert.equal(await actions.heartbeat(event), 'already-completed');
+  });
+});
+
+describe('AwsLifecycleActions under Auto Scaling throttling (Throttling: Rate exceeded)', () => {
+  /** The model, throttling the first `times` completion and heartbeat calls. */
+  function throttled(times: number) {
+    const { model, event } = waitingLaunch();
+    const clock = new ManualClock();
+    let left = times;
+    let sent = 0;
+    model.injectApiFault(() => {
+      sent += 1;
+      return left-- > 0 ? throttlingError() : undefined;
+    });
+    return { model, event, clock, actions: new AwsLifecycleActions(model, clock), sent: () => sent };
+  }
+
+  /** Advances the clock until `promise` settles (each backoff step is a scheduled timer). */
+  async function settle<T>(clock: ManualClock, promise: Promise<T>): Promise<T> {
+    let done = false;
+    void promise.then(() => (done = true), () => (done = true));
+    for (let i = 0; i < 20 && !done; i++) await clock.advance(5_000);
+    return promise;
+  }
+
+  it('retries a throttled completion with backoff and completes it exactly once', async () => {
+    const { model, event, clock, actions, sent } = throttled(3);
+    assert.equal(await settle(clock, actions.complete(event, 'CONTINUE')), 'completed');
+    assert.equal(sent(), 4, 'three throttled attempts, then the one that completed');
+    assert.equal(model.actionLog.filter((r) => r.type === 'complete').length, 1);
+  });
+
+  it('retries a throttled heartbeat', async () => {
+    const { clock, event, actions } = throttled(1);
+    assert.equal(await settle(clock, actions.heartbeat(event)), 'recorded');
+  });
+
+  it('gives up after the backoff steps with a RolloutError whose cause is the throttling', async () => {
+    const { clock, event, actions, sent } = throttled(1_000);
+    await assert.rejects(settle(clock, actions.complete(event, 'ABANDON')), (error: unknown) => {
+      assert.ok(error instanceof RolloutError);
+      assert.equal((error.cause as Error).name, 'Throttling');
+      assert.equal((error.cause as Error).message, 'Rate exceeded');
+      return true;
+    });
+    assert.equal(sent(), THROTTLING_BACKOFF_MS.length + 1);
+  });
+
+  it('recognises throttling by code or message, nothing else', () => {
+    assert.equal(isThrottling(throttlingError()), true);
+    assert.equal(isThrottling(Object.assign(new Error('slow down'), { name: 'ThrottlingException' })), true);
+    assert.equal(isThrottling(new Error('Rate exceeded')), true);
+    assert.equal(isThrottling(Object.assign(new Error('denied'), { name: 'AccessDenied' })), false);
+    assert.equal(isThrottling('Rate exceeded'), false);
   });
 });

@@ -25,7 +25,7 @@ describe('readRehearsalStack', () => {
       ['consul-launch-gate', 'autoscaling:EC2_INSTANCE_LAUNCHING', 600],
       ['consul-drain', 'autoscaling:EC2_INSTANCE_TERMINATING', 600],
     ]);
-    assert.equal(group.spec.terminateHookAbandon, 'terminate', 'no instance lifecycle policy: AWS default');
+    assert.equal(group.spec.terminateHookAbandon, 'retain', "the stack's TerminationSafety provisioner sets retention on the group");
     const h = stack.handler;
     assert.equal(h.timeoutSeconds, 300);
     assert.equal(h.environment['CONSUL_ROLLOUT_CLUSTER'], 'test-consul');
@@ -41,6 +41,21 @@ describe('readRehearsalStack', () => {
       group['instance_lifecycle_policy'] = policy;
       assert.equal(readRehearsalStack(json, 'x').groups[0]?.spec.terminateHookAbandon, 'retain');
     }
+  });
+
+  it('reads the retention a terraform_data provisioner applies by group name; without one, AWS default', () => {
+    const json = load();
+    const [name, data] = Object.entries(json.resource['terraform_data']!).find(([, body]) => JSON.stringify(body).includes('CONSUL_ROLLOUT_LIFECYCLE_POLICY'))!;
+    const environment = (data['provisioner'] as { 'local-exec': { environment: Record<string, string> } }[])[0]!['local-exec'].environment;
+    assert.equal(environment['CONSUL_ROLLOUT_GROUP'], 'test-consul-green');
+    environment['CONSUL_ROLLOUT_LIFECYCLE_POLICY'] = JSON.stringify({ RetentionTriggers: { TerminateHookAbandon: 'terminate' } });
+    assert.equal(readRehearsalStack(json, 'x').groups[0]?.spec.terminateHookAbandon, 'terminate');
+    environment['CONSUL_ROLLOUT_LIFECYCLE_POLICY'] = '{"RetentionTriggers":{}}';
+    assert.throws(() => readRehearsalStack(json, 'x'), (e: Error) => e instanceof UsageError && /CONSUL_ROLLOUT_LIFECYCLE_POLICY is not an instance lifecycle policy/.test(e.message));
+    environment['CONSUL_ROLLOUT_GROUP'] = 'another-group';
+    assert.equal(readRehearsalStack(json, 'x').groups[0]?.spec.terminateHookAbandon, 'terminate', 'a policy for another group does not apply');
+    delete json.resource['terraform_data']![name];
+    assert.equal(readRehearsalStack(json, 'x').groups[0]?.spec.terminateHookAbandon, 'terminate', 'nothing sets retention: AWS default');
   });
 
   it('refuses what a rehearsal cannot run, naming it', () => {

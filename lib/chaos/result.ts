@@ -1,0 +1,72 @@
+/**
+ * What one chaos scenario reports, and the document `consul-rollout chaos --json` prints: a zod
+ * schema, so the integration test and anyone reading chaos.json back parse it instead of trusting
+ * its shape. `verdict` is pure: a scenario passes when it ended as expected, lost no acknowledged
+ * write, and every check of its own fault held.
+ */
+import { z } from 'zod';
+import { OUTCOMES, SCENARIO_NAMES } from './scenarios.ts';
+
+/** One fact the scenario's fault must have produced (the fault happened; the rollout coped with it). */
+export const checkSchema = z.strictObject({
+  name: z.string(),
+  ok: z.boolean(),
+  detail: z.string(),
+});
+export type Check = z.infer<typeof checkSchema>;
+
+export const scenarioResultSchema = z.strictObject({
+  scenario: z.enum(SCENARIO_NAMES),
+  item: z.number().int(),
+  fault: z.string(),
+  expected: z.enum(OUTCOMES),
+  outcome: z.enum(OUTCOMES),
+  /** Why the rollout stopped (the failed apply's message), when it did. */
+  stoppedBecause: z.string().optional(),
+  wallMs: z.number().int().nonnegative(),
+  writes: z.strictObject({ attempted: z.number().int(), acknowledged: z.number().int() }),
+  /** Acknowledged writes missing or different when read back; null when nothing could be read. */
+  acknowledgedWritesLost: z.number().int().nullable(),
+  leaderlessMs: z.number().int().nonnegative(),
+  /** Raft term increases seen by the 100 ms observer (each is at least one election). */
+  elections: z.number().int().nonnegative(),
+  minFailureTolerance: z.number().int().nullable(),
+  /** Largest drop in voters between two samples (2+ would mean two voters removed at once). */
+  maxVoterDrop: z.number().int(),
+  /** Raft servers not alive in serf at the end. */
+  staleVotersAtEnd: z.array(z.string()),
+  /** Servers whose instance is `Terminating:Retained` at the end. */
+  instancesRetained: z.array(z.string()),
+  doctor: z.strictObject({
+    healthy: z.boolean(),
+    /** Kinds of the findings that are not `ok`, most severe first. */
+    findings: z.array(z.strictObject({ kind: z.string(), severity: z.string(), evidence: z.string() })),
+  }),
+  checks: z.array(checkSchema),
+  pass: z.boolean(),
+});
+export type ScenarioResult = z.infer<typeof scenarioResultSchema>;
+
+export const chaosDocumentSchema = z.strictObject({
+  format: z.literal(1),
+  command: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  consul: z.strictObject({ old: z.string(), new: z.string() }),
+  machine: z.strictObject({ cpus: z.number().int(), loadAverage: z.strictObject({ start: z.number(), end: z.number() }) }),
+  servers: z.number().int(),
+  results: z.array(scenarioResultSchema),
+});
+export type ChaosDocument = z.infer<typeof chaosDocumentSchema>;
+
+/** Pass/fail of a scenario from what was measured (pure). */
+export function verdict(result: Omit<ScenarioResult, 'pass'>): boolean {
+  const cleanEnd = result.outcome !== 'complete' || (result.staleVotersAtEnd.length === 0 && result.doctor.healthy);
+  return (
+    result.outcome === result.expected &&
+    result.acknowledgedWritesLost === 0 &&
+    result.maxVoterDrop <= 1 &&
+    cleanEnd &&
+    result.checks.every((c) => c.ok)
+  );
+}
