@@ -107,24 +107,29 @@ async function runOne(
     const marks: TimelineMark[] = [];
     const strategy = STRATEGIES_BY_NAME[strategyName];
 
-    const origin = Date.now();
+    // Set when the measured window starts; marks are only put during the run.
+    let origin = Number.NaN;
+    const prepared = await strategy.prepare({
+      fleet,
+      binaries,
+      generation: GENERATIONS.new,
+      workDir,
+      sink: (record) => decisions.push(record),
+      gate: (timing) => gates.push(timing),
+      mark: (kind, label, atEpochMs = Date.now()) => marks.push({ atMs: atEpochMs - origin, kind, label }),
+    });
+    // The measured window starts here, after the strategy's preparation (see Strategy.prepare).
+    origin = Date.now();
     const observer = new ClusterObserver(clients, { intervalMs: settings.sampleIntervalMs }).start();
     const writer = new KvWriter(clients, { intervalMs: settings.writeIntervalMs }).start(origin);
     let error: string | undefined;
     try {
-      await strategy.run({
-        fleet,
-        binaries,
-        generation: GENERATIONS.new,
-        workDir,
-        sink: (record) => decisions.push(record),
-        gate: (timing) => gates.push(timing),
-        mark: (kind, label, atEpochMs = Date.now()) => marks.push({ atMs: atEpochMs - origin, kind, label }),
-      });
+      await prepared.run();
     } catch (cause) {
       error = describeError(cause);
     }
     const wallMs = Date.now() - origin;
+    await prepared.dispose();
     marks.push({ atMs: wallMs, kind: 'done', label: error === undefined ? 'last action done' : 'stopped early' });
     const settled = await settle(clients, strategy.recoveryWindow ? settings.recoveryWindowMs : 0);
     const writes = await writer.stop();
