@@ -11,9 +11,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { App } from 'cdktf';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { loadState } from '../../lib/rollout/state-file.ts';
+import { buildRolloutApp } from '../../lib/stacks/app.ts';
 import { reviewPlan } from '../../lib/rollout/tofu-plan.ts';
 import { testConfigInput } from '../fixtures/stacks/test-config.ts';
 import { createMotoNetwork, motoGroupInstances, motoOverride, provisionTofu, startMoto, tofu, writeJson } from './terraform-harness.ts';
@@ -114,4 +116,41 @@ describe('step --cdktf plans, applies and records stages against moto', { timeou
     assert.deepEqual(await groups(), { 'test-consul-blue': 3, 'test-consul-green': 3 });
   });
 
+  it('abort from expand (rollout.abort): the plan destroys exactly the new generation, nothing of the old (plan only)', async () => {
+    const configFile = join(work, 'consul-rollout.config.json');
+    const config = z.record(z.string(), z.unknown()).parse(JSON.parse(readFileSync(configFile, 'utf8')));
+    config['rollout'] = { ...(config['rollout'] as object), stage: 'expand', abort: true };
+    writeJson(configFile, config);
+    // As `cdktf synth` (main.ts) builds it, into the directory the steps used: one state.
+    const app = new App({ outdir: join(work, 'cdktf.out'), context: { stage: 'expand' } });
+    const dir = join(work, 'cdktf.out', 'stacks', buildRolloutApp(app, { cwd: work }).node.id);
+    app.synth();
+    await tofu(t, dir, ['init', '-input=false', '-no-color']);
+    const planned = await tofu(t, dir, ['plan', '-input=false', '-no-color', '-out', 'abort.tfplan']);
+    timings.push(`plan abort ${planned.seconds.toFixed(1)} s`);
+    const shown: unknown = JSON.parse((await tofu(t, dir, ['show', '-json', 'abort.tfplan'])).stdout);
+    const review = reviewPlan(shown, 'abort.tfplan');
+    const by = (action: string) => review.resources.filter((r) => r.action === action).map((r) => r.address).sort();
+    assert.deepEqual([by('create'), by('replace')], [[], []], 'abort creates and replaces nothing');
+    const destroyed = by('destroy');
+    assert.ok(destroyed.length >= 2, `abort destroys only ${destroyed.join(', ')}`);
+    assert.deepEqual(destroyed.filter((a) => !a.includes('Generation-green_')), [], 'abort destroys only the new generation');
+    assert.ok(destroyed.some((a) => a.startsWith('aws_autoscaling_group.')) && destroyed.some((a) => a.startsWith('aws_launch_template.')), destroyed.join(', '));
+    // In place: the handler's newest generation (ours), and moto's echo of an unset capacity
+    // reservation preference on the old group (the artifact terraform.test.ts documents).
+    const updates = review.resources.filter((r) => r.action === 'update').map((r) => [r.address.split('.')[0], r.changes.map((c) => c.path).sort()]);
+    for (const [type, paths] of updates) {
+      if (type === 'aws_lambda_function') assert.deepEqual(paths, ['environment']);
+      else assert.deepEqual([type, paths], ['aws_autoscaling_group', ['capacity_reservation_specification']]);
+    }
+    // The review truncates long values: the handler's environment is read from the plan itself.
+    const Env = z.array(z.object({ variables: z.record(z.string(), z.string()) }));
+    const raw = z.object({ resource_changes: z.array(z.object({ type: z.string() }).loose()) }).parse(shown);
+    const lambda = z
+      .object({ change: z.object({ before: z.object({ environment: Env }), after: z.object({ environment: Env }) }) })
+      .parse(raw.resource_changes.find((rc) => rc.type === 'aws_lambda_function'));
+    const newest = (side: 'before' | 'after') => lambda.change[side].environment[0]?.variables['CONSUL_ROLLOUT_NEWEST_GENERATION'];
+    assert.deepEqual([newest('before'), newest('after')], ['green', 'blue'], 'drained leaders hand leadership back to the old generation');
+    timings.push(`abort destroys ${destroyed.length}, updates ${updates.length}`);
+  });
 });
