@@ -224,5 +224,12 @@ describe('step --cdktf (CLI)', () => {
     assert.equal(existsSync(record), false, 'tofu was never run');
     assert.equal(existsSync(join(work, 'consul-rollout-state.json')), false, 'no state written');
     assert.equal(existsSync(join(work, 'cdktf.out')), false, 'nothing synthesized');
+    const dry = await run('--stage', 'canary', '--dry-run');
+    assert.equal(dry.exitCode, 0, dry.stderr);
+    assert.match(dry.stdout, /would synthesize stage canary into cdktf\.out, plan it with .*\/tofu \(plan -out canary\.tfplan\), show it, apply that plan file and record it in consul-rollout-state\.json/);
+    const dryBackwards = await run('--stage', 'expand', '--dry-run');
+    assert.equal(dryBackwards.exitCode, 2, 'a dry run checks the order too');
+    assert.equal(existsSync(record), false, 'tofu was never run');
+    assert.equal(existsSync(join(work, 'consul-rollout-state.json')), false, 'no state written');
   });
 });
