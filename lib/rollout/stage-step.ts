@@ -187,7 +187,8 @@ export async function stepStage(options: StageStepOptions, ports: StageStepPorts
     throw new RolloutError(`${tfBin} show -json ${planFile} did not print JSON`, { cause, remedy: 'check that --tf-bin is OpenTofu or Terraform ≥ 1.0' });
   }
   const review = reviewPlan(json, join(dir, planFile));
-  ports.show(renderPlanComment([{ label: `stage ${stage}`, review }], { commit: `plan file ${join(dir, planFile)}` }));
+  ports.show(renderPlanComment([{ label: `stage ${stage}`, review }], {}));
+  ports.show(`plan file: ${join(dir, planFile)}`);
 
   const question = `Apply this plan (stage ${stage}: ${review.counts.create} to add, ${review.counts.update} to change, ${review.counts.replace} to replace, ${review.counts.destroy} to destroy)? [y/N] `;
   const confirmed = options.yes === true || (await ports.confirm!(question));

@@ -71,6 +71,8 @@ describe('stepStage', () => {
     assert.ok(plan, 'the plan was shown');
     assert.match(plan, /➕ create `aws_autoscaling_group\.Generation-green_/);
     assert.match(plan, /\| step \|.*voters/i, 'the quorum table was shown');
+    assert.match(plan, /^### consul-rollout plan\n\nPlans read from `tofu show -json`/m, 'no commit claimed for a local plan');
+    assert.ok(f.shown.includes('plan file: /stack/canary/canary.tfplan'));
     assert.equal(f.asked.length, 1);
     assert.match(f.asked[0]!, /stage canary: \d+ to add, 0 to change, 0 to replace, 0 to destroy/);
     assert.equal(result.applied, true);
