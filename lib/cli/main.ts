@@ -55,7 +55,7 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = {
   '--stack': 'NAME',
   '--state': 'FILE',
   '--stage': 'STAGE',
-  '--cdktf-bin': 'PATH',
+  '--tf-bin': 'PATH',
   '--raft-protocol': '3|2',
   '--check-keys': 'KEY[,KEY...]',
   '--managed-groups': 'GROUP[,GROUP...]',

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'clipanion';
 import { execa } from 'execa';
 import { loadRolloutConfig } from '../config/load.ts';
-import { STAGES } from '../config/schema.ts';
+import { STAGES, type Stage } from '../config/schema.ts';
+import { App } from 'cdktf';
+import { buildRolloutApp, CONTEXT_KEYS } from '../stacks/app.ts';
+import { checkStageStep, resolveTfBin, stepStage, type ProcessRun } from '../rollout/stage-step.ts';
 import { LocalRollout } from '../demo/local-rollout.ts';
 import type { DecisionSink } from '../drain/decision-log.ts';
 import { LOCAL_ROLLOUT } from '../demo/stages.ts';
@@ -20,6 +22,23 @@ import { buildImageWithAws } from './image.ts';
 import { createProgress } from './progress.ts';
 
 const DEPLOY_STAGES = STAGES;
+/** Where `step --cdktf` synthesizes (cdktf's own default output directory) and records stages. */
+const CDKTF_OUTDIR = 'cdktf.out';
+const CDKTF_STATE_FILE = 'consul-rollout-state.json';
+
+/** Synthesizes `stage` as `cdktf synth` would (main.ts) and returns the stack's directory. */
+function synthStage(stage: Stage, outdir: string): string {
+  const app = new App({ outdir, context: { [CONTEXT_KEYS.stage]: stage } });
+  const stack = buildRolloutApp(app);
+  app.synth();
+  return resolve(outdir, 'stacks', stack.node.id);
+}
+
+async function runProcess(bin: string, args: readonly string[], cwd: string): Promise<ProcessRun> {
+  const result = await execa(bin, args, { cwd, reject: false, all: true, env: { CHECKPOINT_DISABLE: '1' } });
+  const started = result.exitCode !== undefined || result.signal !== undefined;
+  return { exitCode: started ? (result.exitCode ?? 128) : undefined, stdout: result.stdout, output: result.all };
+}
 
 export class StepCommand extends RolloutCommand {
   static override paths = [['step']];
@@ -36,15 +55,20 @@ export class StepCommand extends RolloutCommand {
       writing anything. A snapshot is saved before the canary; the retire stage ends with a
       verification (leader, Raft membership, versions, data).
 
-      AWS (\`--cdktf --stage S\`): runs that stage's \`cdktf deploy\` (the lifecycle hooks gate and
-      drain the servers) and records the stage as done. Before \`canary\`, a new generation that
-      declares an image build gets it first (\`consul-rollout image build\`: reused when built).
+      AWS (\`--cdktf --stage S\`): synthesizes that stage into cdktf.out, plans it with OpenTofu
+      (\`--tf-bin\`, \`TOFU_BIN\`, \`tofu\` or else \`terraform\` on PATH) into a saved plan file, shows
+      the plan's resource actions and the quorum steps, asks (\`--yes\` to skip; without a terminal
+      \`--yes\` is required), applies exactly that plan file (the lifecycle hooks gate and drain the
+      servers) and records the stage in the state file (\`--state\`, default ${CDKTF_STATE_FILE}).
+      Stages go in order; a stage that goes backwards or skips one is refused unless
+      \`--allow-out-of-order\`. Before \`canary\`, a new generation that declares an image build gets
+      it first (\`consul-rollout image build\`: reused when built).
     `,
     examples: [
       ['Show the next stage', 'consul-rollout step --fleet /tmp/fleet --dry-run'],
       ['Run the next stage without asking', 'consul-rollout step --fleet /tmp/fleet --yes'],
       ['Continue after a crash, to the end', 'consul-rollout step --fleet /tmp/fleet --resume --all --yes'],
-      ['Deploy the canary stage on AWS', 'consul-rollout step --cdktf --stage canary --yes'],
+      ['Plan the canary stage on AWS, review it, then apply it', 'consul-rollout step --cdktf --stage canary'],
     ],
   });
 
@@ -54,9 +78,10 @@ export class StepCommand extends RolloutCommand {
   resume = Option.Boolean('--resume', false, { description: 'Re-apply a stage that was interrupted' });
   dryRun = Option.Boolean('--dry-run', false, { description: 'Show the next stage without acting' });
   all = Option.Boolean('--all', false, { description: 'Run every remaining stage' });
-  cdktf = Option.Boolean('--cdktf', false, { description: 'AWS: run the stage with cdktf deploy' });
+  cdktf = Option.Boolean('--cdktf', false, { description: 'AWS: plan and apply one stage of the synthesized stack' });
   stage = Option.String('--stage', { description: `AWS stage: ${DEPLOY_STAGES.join(', ')}` });
-  cdktfBin = Option.String('--cdktf-bin', 'cdktf', { description: 'The cdktf executable (default: cdktf on PATH)' });
+  tfBin = Option.String('--tf-bin', { description: 'AWS: the OpenTofu or Terraform executable (default: $TOFU_BIN, else tofu, else terraform on PATH)' });
+  allowOutOfOrder = Option.Boolean('--allow-out-of-order', false, { description: 'AWS: apply a stage that goes backwards or skips one' });
 
   async perform(): Promise<CommandOutcome> {
     if (this.cdktf) return this.deployStage();
@@ -159,48 +184,54 @@ export class StepCommand extends RolloutCommand {
     if (!process.stdin.isTTY) {
       throw new UsageError('refusing to act without confirmation and no terminal to ask on', { remedy: 'pass --yes' });
     }
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    try {
-      return /^y(es)?$/i.test((await rl.question('Run this step? [y/N] ')).trim());
-    } finally {
-      rl.close();
-    }
+    return this.ask('Run this step? [y/N] ');
   }
 
-  /** AWS: the stage is a `cdktf deploy` of the same stack with the stage in the context. */
+  /** AWS: plan the stage with OpenTofu/Terraform, show it, ask, apply that saved plan, record it. */
   async deployStage(): Promise<CommandOutcome> {
     const stage = this.stage;
     if (stage === undefined || !(DEPLOY_STAGES as readonly string[]).includes(stage)) {
       throw new UsageError(`--stage must be one of ${DEPLOY_STAGES.join(', ')}, got "${stage ?? ''}"`);
     }
-    const args = ['deploy', '--auto-approve'];
-    if (this.dryRun) return { document: { stage, command: [this.cdktfBin, ...args] }, text: `would run: ${this.cdktfBin} ${args.join(' ')} (stage ${stage})`, ok: true };
-    if (!(await this.confirm())) return { document: { stage, skipped: true }, text: 'not confirmed: nothing deployed', ok: true };
-    // Before the image step, which may take minutes: a deploy that cannot even start must not
-    // build an image first.
-    assertRunnable(this.cdktfBin);
-    const image = stage === 'canary' ? await this.ensureNewImage() : undefined;
-    const result = await execa(this.cdktfBin, args, {
-      env: { CDKTF_CONTEXT_JSON: JSON.stringify({ stage }) },
-      stdout: ['pipe', 'inherit'],
-      stderr: 'inherit',
-      reject: false,
-    }).catch((cause: unknown) => {
-      throw new UsageError(`cannot run ${this.cdktfBin}`, { cause, remedy: 'install cdktf-cli (npm i -g cdktf-cli) or pass --cdktf-bin' });
-    });
-    // With reject: false, a binary that cannot be started comes back as a result without an exit code.
-    if (result.exitCode === undefined && result.signal === undefined) {
-      throw new UsageError(`cannot run ${this.cdktfBin} (${result.code ?? 'not started'})`, {
-        remedy: 'install cdktf-cli (npm i -g cdktf-cli) or pass --cdktf-bin PATH of an executable',
-      });
+    const tfBin = resolveTfBin(this.tfBin, process.env);
+    const confirm = this.yes || !process.stdin.isTTY ? undefined : (question: string) => this.ask(question);
+    if (!this.yes && confirm === undefined && !this.dryRun) {
+      // Before the config is even read: no terminal, no --yes is the first thing to fix.
+      throw new UsageError('refusing to apply without confirmation and no terminal to ask on', { remedy: 'pass --yes' });
     }
-    if (result.exitCode !== 0) {
-      const how = result.signal === undefined ? `exit ${result.exitCode}` : `killed by ${result.signal}`;
-      throw new RolloutError(`cdktf deploy of stage ${stage} failed (${how})`, {
-        remedy: 'read the Terraform output above; lifecycle hooks that waited left servers untouched; inspect with `consul-rollout doctor`',
-      });
+    const config = loadRolloutConfig({ overrides: { stage } });
+    const stateFile = this.state ?? CDKTF_STATE_FILE;
+    if (this.dryRun) {
+      checkStageStep({ stage: stage as Stage, config, stateFile, allowOutOfOrder: this.allowOutOfOrder });
+      const text = `would synthesize stage ${stage} into ${CDKTF_OUTDIR}, plan it with ${tfBin} (plan -out ${stage}.tfplan), show it, apply that plan file and record it in ${stateFile}`;
+      return { document: { stage, tfBin, stateFile }, text, ok: true };
     }
-    return { document: { stage, exitCode: 0, ...(image === undefined ? {} : { image }) }, text: `stage ${stage} deployed`, ok: true };
+    let image: ImageBuildResult | undefined;
+    const result = await stepStage(
+      { stage: stage as Stage, config, stateFile, tfBin, yes: this.yes, allowOutOfOrder: this.allowOutOfOrder },
+      {
+        prepare: async (s) => {
+          if (s === 'canary') image = await this.ensureNewImage();
+        },
+        synth: (s) => synthStage(s, CDKTF_OUTDIR),
+        run: runProcess,
+        confirm,
+        show: (text) => this.progress(text),
+        now: () => new Date(),
+      },
+    );
+    const document = { stage, applied: result.applied, planFile: result.planFile, counts: result.review.counts, stateFile, ...(image === undefined ? {} : { image }) };
+    const text = result.applied ? `stage ${stage} applied from ${result.planFile}; recorded in ${stateFile}` : 'not confirmed: nothing applied, nothing recorded';
+    return { document, text, ok: true };
+  }
+
+  async ask(question: string): Promise<boolean> {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return /^y(es)?$/i.test((await rl.question(question)).trim());
+    } finally {
+      rl.close();
+    }
   }
 
   /**
@@ -221,18 +252,4 @@ function describeStage(record: StageRecord, state: RolloutState): string {
     retire: `destroy the ${LOCAL_ROLLOUT.generations.old} group: every old server's drain starts at once and follows the lock`,
   }[record.stage];
   return `next: stage ${state.stages.indexOf(record) + 1}/${state.stages.length} [${record.stage}] ${what}`;
-}
-
-/** A --cdktf-bin given as a path must be an executable file; a bare name is left to PATH lookup. */
-function assertRunnable(bin: string): void {
-  if (!bin.includes('/')) return;
-  try {
-    if (!statSync(bin).isFile()) throw new Error('not a regular file');
-    accessSync(bin, constants.X_OK);
-  } catch (cause) {
-    throw new UsageError(`cannot run ${bin} (${(cause as NodeJS.ErrnoException).code ?? 'not a regular file'})`, {
-      cause,
-      remedy: 'install cdktf-cli (npm i -g cdktf-cli) or pass --cdktf-bin PATH of an executable',
-    });
-  }
 }

@@ -8,6 +8,8 @@ export const CONFIG_DEFAULTS = {
   /** Where `loadRolloutConfig` looks when no path is given (relative to the working directory). */
   configPath: 'consul-rollout.config.json',
   instanceType: 't3.small',
+  /** rollout.abort: a rollout goes forward unless the operator aborts it. */
+  abort: false,
   timeouts: {
     /**
      * Lifecycle hook heartbeat timeout. Ten minutes leaves room for one failed handler invocation

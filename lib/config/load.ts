@@ -88,7 +88,13 @@ export interface RolloutConfig {
   readonly instanceType: string;
   readonly clientAccess: { readonly securityGroupIds: readonly string[]; readonly cidrBlocks: readonly string[] };
   readonly generations: readonly GenerationConfig[];
-  readonly rollout: { readonly old: GenerationConfig; readonly new: GenerationConfig; readonly stage: Stage };
+  readonly rollout: {
+    readonly old: GenerationConfig;
+    readonly new: GenerationConfig;
+    readonly stage: Stage;
+    /** The rollout is aborted: only the old generation is deployed (lib/stacks/stages.ts). */
+    readonly abort: boolean;
+  };
   readonly timeouts: RolloutTimeouts;
   readonly secrets: {
     readonly gossipKeyParameter: string;
@@ -176,6 +182,15 @@ export function parseRolloutConfig(input: unknown, options: ParseRolloutConfigOp
     return found;
   };
 
+  const stage = overrides.data.stage ?? raw.rollout.stage;
+  const abort = raw.rollout.abort ?? CONFIG_DEFAULTS.abort;
+  if (abort && stage === 'retire') {
+    // After retire the old generation is gone: "abort" would launch it again, a rollout of its own.
+    throw new UsageError(`${options.source}: rollout.abort cannot be combined with stage retire: the old generation is already destroyed`, {
+      remedy: 'to go back after retire, start a new rollout whose new generation runs the old image (rollout.old: the current, rollout.new: a generation with the old AMI)',
+    });
+  }
+
   return {
     source: options.source,
     clusterName: raw.clusterName,
@@ -192,7 +207,8 @@ export function parseRolloutConfig(input: unknown, options: ParseRolloutConfigOp
     rollout: {
       old: byName(raw.rollout.old),
       new: byName(raw.rollout.new),
-      stage: overrides.data.stage ?? raw.rollout.stage,
+      stage,
+      abort,
     },
     timeouts,
     secrets: {

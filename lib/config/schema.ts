@@ -248,6 +248,11 @@ export const rawConfigSchema = z
       old: generationNameSchema,
       new: generationNameSchema,
       stage: z.enum(STAGES, { error: `must be one of ${STAGES.join(', ')}` }),
+      /**
+       * Abort the rollout before `retire`: the old generation at full size, the new generation's
+       * group destroyed (its terminate hooks drain each new server). README, "Abort".
+       */
+      abort: z.boolean({ error: 'must be true or false' }).optional(),
     }),
     timeouts: z
       .strictObject({

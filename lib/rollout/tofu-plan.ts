@@ -309,8 +309,11 @@ export interface LabelledReview {
 }
 
 export interface PlanCommentOptions {
-  /** The commit the plans were made from (full SHA); shown so a stale comment is recognisable. */
-  readonly commit: string;
+  /**
+   * The commit the plans were made from (full SHA); shown so a stale comment is recognisable.
+   * Omitted for a plan reviewed where it was made (`step --cdktf`). @default none shown
+   */
+  readonly commit?: string;
 }
 
 const ACTION_MARK: Record<PlanAction, string> = { create: '➕ create', update: '✏️ update in place', replace: '♻️ **replace**', destroy: '➖ **destroy**', forget: '🫥 forget (kept, removed from state)' };
@@ -390,9 +393,9 @@ function countsText(c: PlanCounts): string {
 export function renderPlanComment(plans: readonly LabelledReview[], options: PlanCommentOptions): string {
   const lines: string[] = [
     PLAN_COMMENT_MARKER,
-    `### consul-rollout plan at \`${options.commit.slice(0, 12)}\``,
+    options.commit === undefined ? '### consul-rollout plan' : `### consul-rollout plan at \`${options.commit.slice(0, 12)}\``,
     '',
-    `Commit \`${options.commit}\`; plans read from \`tofu show -json\`${plans[0]?.review.terraformVersion === undefined ? '' : ` (OpenTofu/Terraform ${plans[0].review.terraformVersion})`}.`,
+    `${options.commit === undefined ? 'Plans' : `Commit \`${options.commit}\`; plans`} read from \`tofu show -json\`${plans[0]?.review.terraformVersion === undefined ? '' : ` (OpenTofu/Terraform ${plans[0].review.terraformVersion})`}.`,
     '',
   ];
   const backwards = plans.flatMap((p) => p.review.backwards.map((reason) => `${p.label}: ${reason}`));

@@ -71,7 +71,8 @@ export class ConsulClusterStack extends TerraformStack {
       groupNames,
       hookNames: Object.values(LIFECYCLE_HOOK_NAMES),
       // A drained leader hands leadership to the new generation, so it moves once per rollout.
-      newestGeneration: config.rollout.new.name,
+      // Aborting drains the new generation: leadership goes back to the old one.
+      newestGeneration: (config.rollout.abort ? config.rollout.old : config.rollout.new).name,
       environment,
       subnetIds: config.subnetIds,
       securityGroupId: network.handlerSecurityGroup.id,

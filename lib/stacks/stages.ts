@@ -18,10 +18,16 @@ export interface StagedGeneration {
  *   failure tolerance the cluster will ever have;
  * - retire: only the new generation; Terraform destroys the old group and its terminate hooks
  *   drain the old servers one at a time (voters 2N → N).
+ *
+ * With `rollout.abort` (canary or expand only): the old generation alone at full size — the new
+ * group is destroyed and its servers drained, leadership handed to the old generation.
  */
 export function stageLayout(config: RolloutConfig, stage: Stage): StagedGeneration[] {
   const full = config.serverCount;
   const { old: oldGeneration, new: newGeneration } = config.rollout;
+  // Abort (before retire; the loader refuses it with retire): the old generation was never
+  // touched, the new group is destroyed and its terminate hooks drain each new server.
+  if (config.rollout.abort) return [{ role: 'old', generation: oldGeneration, desiredCapacity: full }];
   switch (stage) {
     case 'canary':
       return [

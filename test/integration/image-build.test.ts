@@ -152,14 +152,16 @@ describe('image build with a real Packer', { timeout: 10 * 60_000 }, () => {
       assert.equal(runsLog(dir).length, 1);
     });
 
-    it('step --cdktf --stage canary finds the new generation\'s image before the deploy', async () => {
+    it('step --cdktf --stage canary finds the new generation\'s image before the plan', async () => {
       const { dir, configPath } = workspace();
       const built = await build(configPath);
-      const calls = join(dir, 'cdktf-calls.log');
-      const stub = join(dir, 'cdktf');
-      writeFileSync(stub, `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >> ${JSON.stringify(calls)}\n`, { mode: 0o755 });
+      const calls = join(dir, 'tofu-calls.log');
+      const stub = join(dir, 'tofu');
+      // A stand-in OpenTofu: records its calls and shows a recorded canary plan.
+      const plan = join(REPO_ROOT, 'test/fixtures/tofu-plans/canary.json');
+      writeFileSync(stub, `#!/usr/bin/env bash\nprintf '%s\\n' "$1" >> ${JSON.stringify(calls)}\n[ "$1" = show ] && cat ${JSON.stringify(plan)}\nexit 0\n`, { mode: 0o755 });
       // From the config's directory, as cdktf itself reads consul-rollout.config.json from there.
-      const result = spawnSync(process.execPath, ['--import', tsxLoader, join(REPO_ROOT, 'lib/cli/main.ts'), 'step', '--cdktf', '--stage', 'canary', '--yes', '--cdktf-bin', stub, '--json'], {
+      const result = spawnSync(process.execPath, ['--import', tsxLoader, join(REPO_ROOT, 'lib/cli/main.ts'), 'step', '--cdktf', '--stage', 'canary', '--yes', '--tf-bin', stub, '--json'], {
         cwd: dir,
         encoding: 'utf8',
         env: { ...process.env, CHECKPOINT_DISABLE: '1', PACKER_BIN: packer },
@@ -168,7 +170,7 @@ describe('image build with a real Packer', { timeout: 10 * 60_000 }, () => {
       const document = JSON.parse(result.stdout) as { stage: string; image: ImageBuildResult };
       assert.equal(document.image.outcome, 'reused');
       assert.equal(document.image.amiId, built.result.amiId);
-      assert.equal(readFileSync(calls, 'utf8'), 'deploy --auto-approve\n');
+      assert.equal(readFileSync(calls, 'utf8'), 'init\nplan\nshow\napply\n');
       assert.equal(runsLog(dir).length, 1, 'packer did not run again');
     });
 

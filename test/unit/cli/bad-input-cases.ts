@@ -31,7 +31,7 @@ const VALUE_FLAGS: Readonly<Record<string, readonly string[]>> = {
   handle: ['--managed-groups', '--http-addr'],
   plan: ['--http-addr', '--to-version', '--to-generation', '--base', '--head', '--stack', '--plan-json', '--commit'],
   recover: ['--fleet', '--http-addr', '--raft-protocol', '--check-keys'],
-  step: ['--fleet', '--state', '--to-version', '--to-generation', '--stage', '--cdktf-bin'],
+  step: ['--fleet', '--state', '--to-version', '--to-generation', '--stage', '--tf-bin'],
 };
 
 /** A minimal valid-looking rest of the command line, so the flag under test is the only mistake. */
@@ -182,8 +182,9 @@ const HAND_WRITTEN: SweepCase[] = [
   { command: 'step', argv: ['step', '--cdktf', '--yes'] },
   { command: 'step', argv: ['step', '--cdktf', '--stage', 'canary'] },
   { command: 'step', argv: ['step', '--yes=please'] },
-  { command: 'step', argv: ['step', '--cdktf', '--stage', 'canary', '--yes', '--cdktf-bin', '{dir}/no-such-cdktf'], mentions: /cannot run .*no-such-cdktf \(ENOENT\)/ },
-  { command: 'step', argv: ['step', '--cdktf', '--stage', 'canary', '--yes', '--cdktf-bin', '{dir}/event.json', '--json'], mentions: /cannot run .*event\.json \(EACCES\)/ },
+  { command: 'step', argv: ['step', '--cdktf', '--stage', 'canary', '--yes', '--tf-bin', '{dir}/no-such-tofu'], mentions: /cannot run .*no-such-tofu \(not an executable file\)/ },
+  { command: 'step', argv: ['step', '--cdktf', '--stage', 'canary', '--yes', '--tf-bin', '{dir}/event.json', '--json'], mentions: /cannot run .*event\.json \(not an executable file\)/ },
+  { command: 'step', argv: ['step', '--cdktf', '--stage', 'canary', '--yes', '--state', '{dir}/event.json', '--tf-bin', '/bin/true'], mentions: /is not a consul-rollout state file/ },
 
   // demo and bench: flag-level only.
   { command: 'demo', argv: ['demo', 'now'] },
