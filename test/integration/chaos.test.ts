@@ -24,7 +24,7 @@ const CLI = join(import.meta.dirname, '..', '..', 'bin', 'consul-rollout.mjs');
 const OUTPUT = join(import.meta.dirname, '..', '..', 'test-output', 'chaos');
 /**
  * Scenarios that wait out a deadline — a gate's or a drain's, or an SQS visibility timeout twice
- * (2–4 minutes each): only with CHAOS_FULL=1, so that the default run stays near 7 minutes.
+ * (2–4 minutes each): only with CHAOS_FULL=1, so that the default run stays near 7–8 minutes.
  */
 const SLOW: readonly ScenarioName[] = ['handler-times-out', 'gate-server-dies', 'quorum-refuses'];
 const FULL = process.env.CHAOS_FULL === '1';
