@@ -6,9 +6,9 @@
  * acknowledged writes lost, never two voters removed at once, and every fact of its own fault
  * (it struck, and the rollout coped), not merely that nothing crashed.
  *
- * The three scenarios that must wait out a deadline (a gate's 60 s, a drain's 3 × 60 s — the
- * shortest the config accepts — or two 60 s SQS visibility timeouts) cost 2–4 minutes each; they
- * run when CHAOS_FULL=1 and are skipped otherwise with that reason printed. `consul-rollout chaos`
+ * The four slowest (a gate's 60 s or a drain's 3 × 60 s deadline — the shortest the config
+ * accepts —, two 60 s SQS visibility timeouts, a killed and resumed `step`) cost 2–4 minutes each;
+ * they run when CHAOS_FULL=1 and are skipped otherwise with that reason printed. `consul-rollout chaos`
  * runs the whole matrix (RELIABILITY.md).
  */
 import assert from 'node:assert/strict';
@@ -23,15 +23,16 @@ import { binaries } from '../support/fleet.ts';
 const CLI = join(import.meta.dirname, '..', '..', 'bin', 'consul-rollout.mjs');
 const OUTPUT = join(import.meta.dirname, '..', '..', 'test-output', 'chaos');
 /**
- * Scenarios that wait out a deadline — a gate's or a drain's, or an SQS visibility timeout twice
- * (2–4 minutes each): only with CHAOS_FULL=1, so that the default run stays near 7–8 minutes.
+ * Scenarios of 2–4 minutes each — waiting out a gate's or a drain's deadline, an SQS visibility
+ * timeout twice, or a killed `step` process and its resumption: only with CHAOS_FULL=1, so that
+ * the default run (CI) stays near 5 minutes.
  */
-const SLOW: readonly ScenarioName[] = ['handler-times-out', 'gate-server-dies', 'quorum-refuses'];
+const SLOW: readonly ScenarioName[] = ['handler-times-out', 'gate-server-dies', 'quorum-refuses', 'driver-killed'];
 const FULL = process.env.CHAOS_FULL === '1';
 
 describe('chaos scenarios on a real 3-server rollout', () => {
   for (const scenario of SCENARIOS) {
-    const skip = SLOW.includes(scenario.name) && !FULL ? 'waits out a gate/drain deadline or SQS visibility timeouts (minutes); run with CHAOS_FULL=1 or `consul-rollout chaos`' : false;
+    const skip = SLOW.includes(scenario.name) && !FULL ? 'takes minutes (a deadline, visibility timeouts or a killed process waited out); run with CHAOS_FULL=1 or `consul-rollout chaos`' : false;
     it(`${scenario.item}. ${scenario.name} → ${scenario.expected}`, { skip }, async (t) => {
       const bins = await binaries();
       const raw = await runScenario(scenario, 3, join(OUTPUT, `${scenario.name}-${Date.now()}`), bins, (line) => t.diagnostic(line));
