@@ -11,7 +11,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ConsulAccess } from '../../consul/access.ts';
 import { ConsulApiError, ConsulClient } from '../../consul/client.ts';
@@ -182,7 +182,8 @@ export class LocalFleet {
 
   /** An empty fleet; servers come from {@link bootstrap} and {@link addServer}. */
   static async create(options: LocalFleetOptions = {}): Promise<LocalFleet> {
-    const baseDir = options.baseDir ?? (await mkdtemp(join(tmpdir(), 'consul-rollout-fleet-')));
+    // Absolute: the agents, `consul tls` and an adopter in another working directory all read it.
+    const baseDir = resolve(options.baseDir ?? (await mkdtemp(join(tmpdir(), 'consul-rollout-fleet-'))));
     mkdirSync(baseDir, { recursive: true });
     const fleet = new LocalFleet(baseDir, options);
     liveFleets.add(fleet);
