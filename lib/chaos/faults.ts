@@ -25,6 +25,7 @@ import type { LocalServer } from '../fleet/local/server.ts';
 import type { LocalRollout } from '../demo/local-rollout.ts';
 import { LOCAL_ROLLOUT } from '../demo/stages.ts';
 import { waitFor } from '../util/wait.ts';
+import { CONSUL_PEER_PORTS, Partition, systemIptables } from './partition.ts';
 import { FaultProxy, type ProxyMode } from './proxy.ts';
 import type { Check } from './result.ts';
 import type { ScenarioName } from './scenarios.ts';
@@ -61,6 +62,7 @@ export const FAULTS: Readonly<Record<ScenarioName, (context: FaultContext) => Fa
   'driver-killed': driverKilled,
   'handler-times-out': handlerTimesOut,
   'api-faults': apiFaults,
+  partition,
 };
 
 const OLD_GROUP = `${LOCAL_ROLLOUT.clusterName}-${LOCAL_ROLLOUT.generations.old}`;
@@ -404,6 +406,86 @@ function apiFaults({ rollout, onDecision, progress }: FaultContext): Fault {
           ok: old.length > 0 && old.every((i) => i.states.at(-1)?.state === 'Terminated' && continued(rollout, i.instanceId)),
           detail: old.map((i) => `${i.server ?? i.instanceId}: ${i.states.at(-1)?.state ?? '?'}`).join('; '),
         },
+      ];
+    },
+  };
+}
+
+/** How long the partition holds at most; it also ends when the partitioned server is terminated. */
+const PARTITION_MS = 30_000;
+
+/**
+ * iptables DROPs everything to and from the first old server the drain asks to leave, on its
+ * peer ports and its API port, from the moment its leave is sent (the rules go in synchronously
+ * from the decision sink, so the leave request itself is dropped): the drain cannot reach the
+ * agent, and its removal must come from outside it. The rules are removed when the server is
+ * terminated or after {@link PARTITION_MS}, and in any case at cleanup and dispose.
+ */
+function partition({ fleet, rollout, onDecision, progress }: FaultContext): Fault {
+  // Fails loudly here (iptables missing or not permitted), before the rollout starts.
+  const rules = new Partition(systemIptables());
+  let cut: { server: LocalServer; at: number; rules: number } | undefined;
+  let healed: { at: number; why: string; removed: number } | undefined;
+  let cutError: string | undefined;
+  let watch: NodeJS.Timeout | undefined;
+  const heal = (why: string): void => {
+    if (watch !== undefined) clearInterval(watch);
+    watch = undefined;
+    if (cut === undefined || healed !== undefined) return;
+    const removed = rules.heal();
+    healed = { at: Date.now(), why, removed };
+    progress(`  fault: partition of ${cut.server.name} lifted (${why}; ${removed} rules deleted)`);
+  };
+  onDecision((decision) => {
+    if (cut !== undefined || cutError !== undefined || decision.procedure !== 'drain' || decision.event !== 'leave-sent') return;
+    const server = fleet.servers.find((s) => s.ip === decision.target);
+    if (server === undefined) return;
+    const apiPort = Number(new URL(server.httpAddress.includes('://') ? server.httpAddress : `http://${server.httpAddress}`).port);
+    try {
+      rules.cut(server.ip, { tcp: [CONSUL_PEER_PORTS.serverRpc, CONSUL_PEER_PORTS.serfLan, apiPort], udp: [CONSUL_PEER_PORTS.serfLan] });
+    } catch (error) {
+      cutError = (error as Error).message;
+      return;
+    }
+    cut = { server, at: Date.now(), rules: rules.remaining() };
+    progress(`  fault: partition ${server.name} (${server.ip}: ports 8300, 8301 tcp+udp, ${apiPort}) as its leave is sent`);
+    const started = Date.now();
+    watch = setInterval(() => {
+      if (server.state === 'terminated') heal('server terminated');
+      else if (Date.now() - started >= PARTITION_MS) heal(`${PARTITION_MS / 1000} s elapsed`);
+    }, 100);
+  });
+  const about = (event: DecisionRecord['event']): DecisionRecord[] => rollout.decisions.filter((d) => d.target === cut?.server.ip && d.event === event);
+  let left: number | undefined;
+  const healAll = async (): Promise<void> => {
+    heal('end of the scenario');
+    // Whatever happened above, no rule of ours outlives the scenario.
+    rules.heal();
+    left = rules.remaining();
+  };
+  return {
+    cleanup: healAll,
+    dispose: healAll,
+    async checks() {
+      const confirmed = about('removal-confirmed')[0];
+      const confirmedAt = confirmed === undefined ? undefined : Date.parse(confirmed.at);
+      const instance = rollout.report().instances.find((i) => i.server === cut?.server.name);
+      const continuedAt = rollout.report().completions.find((c) => c.instanceId === instance?.instanceId && c.result === 'CONTINUE')?.at;
+      return [
+        {
+          name: 'an old server was partitioned as its leave was sent',
+          ok: cut !== undefined && cut.rules > 0,
+          detail: cut === undefined ? `no partition (${cutError ?? 'no leave was sent'})` : `${cut.server.name} (${cut.server.ip}): ${cut.rules} DROP rules`,
+        },
+        {
+          // The rules were in before the leave request left and still there when the removal was
+          // confirmed: the agent could not have acted on the leave, the removal came from outside.
+          name: 'its removal was confirmed from outside while it was cut off, before CONTINUE',
+          ok: cut !== undefined && confirmedAt !== undefined && confirmedAt < (healed?.at ?? Number.POSITIVE_INFINITY) && continuedAt !== undefined && confirmedAt <= Date.parse(continuedAt),
+          detail: `${about('fallback-used').length > 0 ? 'by the remove-peer fallback' : 'by autopilot before the fallback'}; confirmed ${confirmedAt === undefined || cut === undefined ? '-' : `${((confirmedAt - cut.at) / 1000).toFixed(1)} s`} after the cut, partition lifted ${healed === undefined || cut === undefined ? '-' : `${((healed.at - cut.at) / 1000).toFixed(1)} s after (${healed.why})`}, CONTINUE ${continuedAt ?? '-'}; ${[...about('leave-failed'), ...about('fallback-used'), ...about('removal-confirmed')].map((d) => d.message).join('; ')}`,
+        },
+        drainedAndTerminated(rollout, cut?.server),
+        { name: 'no partition rule left behind', ok: left === 0, detail: `${left ?? 'unknown'} rules with comment left` },
       ];
     },
   };

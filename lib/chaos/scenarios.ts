@@ -30,6 +30,7 @@ export const SCENARIO_NAMES = [
   'driver-killed',
   'handler-times-out',
   'api-faults',
+  'partition',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -81,6 +82,12 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'leave-hangs',
     item: 2,
     fault: 'SIGSTOP of the old server the first drain asks to leave, before its leave request reaches it (the agent hangs until terminated): its removal must come from outside it and be confirmed',
+    expected: 'complete',
+  },
+  {
+    name: 'partition',
+    item: 3,
+    fault: 'iptables DROPs every packet to and from the old server the first drain asks to leave (its loopback address; ports 8300, 8301 tcp+udp and its API port) from the moment its leave is sent, until it is terminated or for 30 s: its removal must come from outside it and be confirmed',
     expected: 'complete',
   },
   {
