@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { safetyHeld } from '../../lib/bench/metrics.ts';
 import { runBench } from '../../lib/bench/run.ts';
+import { handOverAllowance } from '../support/hand-over.ts';
 import { binaries } from '../support/fleet.ts';
 
 const OUT = join(import.meta.dirname, '..', '..', 'test-output', `bench-${Date.now()}`);
@@ -29,7 +30,10 @@ describe('bench (short mode)', () => {
     assert.equal(m.endedHealthy, true, 'a leader, autopilot healthy');
     assert.ok(safetyHeld(m));
     assert.ok(m.writesAcknowledged > 100, `the writer ran throughout (${m.writesAcknowledged} acknowledged)`);
-    assert.equal(m.elections, 1, 'exactly one election: the leader handing over once');
+    // One election: the leader handing over once (a 1.14 leader's own hand-over may lose its
+    // race and cost more; test/support/hand-over.ts).
+    const bins = await binaries();
+    assert.ok(m.elections >= 1 && m.elections <= handOverAllowance(bins.old.version).maxElections, `${m.elections} elections`);
     assert.equal(pipeline.end?.voters, 3);
     assert.ok(pipeline.physical !== undefined && pipeline.physical.expandGateMs.length === 2 && pipeline.physical.leaveConfirmMs.length === 3);
     assert.ok(m.wallToMinimum !== undefined && m.wallToMinimum >= 1, `wall/minimum ${m.wallToMinimum}`);
