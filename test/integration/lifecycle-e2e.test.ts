@@ -25,7 +25,7 @@ import { binaries, testFleet } from '../support/fleet.ts';
 
 for (const servers of [3, 5]) {
   describe(`rehearsed rollout on ${servers} real servers`, () => {
-    it('canary → expand → retire: parallel gates, concurrent drains, 0 lost writes, 1 election, removal confirmed before every CONTINUE', async (t) => {
+    it('canary → expand → retire: parallel gates, concurrent drains, 0 lost writes, one hand-over, removal confirmed before every CONTINUE', async (t) => {
       const bins = await binaries();
       const fleet = await testFleet(t, { ...REHEARSAL_FLEET_OPTIONS, logLevel: 'INFO' });
       await fleet.bootstrap(servers, bins.old, LOCAL_ROLLOUT.generations.old);
