@@ -62,6 +62,59 @@ export async function readCluster(client: ConsulClient, options: { signal?: Abor
   return { servers, leaderAddress, members, autopilotFailureTolerance: health?.failureTolerance };
 }
 
+/** How long a voter's own API has to say who leads before the drain counts it unhealthy. */
+export const VOTER_PROBE_DEFAULTS = { timeoutMs: 2_000 } as const;
+
+/** A voter autopilot called healthy that did not confirm it from its own API. */
+export interface SilentVoter {
+  readonly id: string;
+  readonly name: string;
+  /** What its API answered, or why it did not. */
+  readonly why: string;
+}
+
+/**
+ * Ask every voter autopilot calls healthy, at its own address, who leads; count the ones that do not
+ * answer within the timeout, or know no leader, as unhealthy. Autopilot's word lags a death by
+ * seconds: it keeps a dead server's last Raft stats until serf declares the server failed, so a
+ * server killed a moment ago still counts toward quorum there. `via` supplies the scheme, port,
+ * TLS and token (servers listen alike); `/v1/status/leader` needs no ACL. Answers only ever take
+ * health away, never grant it.
+ */
+export async function probeHealthyVoters(
+  snapshot: ClusterSnapshot,
+  via: ConsulClient,
+  options: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<{ snapshot: ClusterSnapshot; silent: readonly SilentVoter[] }> {
+  const timeoutMs = options.timeoutMs ?? VOTER_PROBE_DEFAULTS.timeoutMs;
+  const probed = await Promise.all(
+    snapshot.servers.map(async (server): Promise<SilentVoter | undefined> => {
+      if (!server.voter || !server.healthy) return undefined;
+      const silent = (why: string): SilentVoter => ({ id: server.id, name: server.name, why });
+      try {
+        const leader = await via.at(raftHost(server.address)).leader({ signal: options.signal, timeoutMs });
+        return leader === '' ? silent('it knows no leader') : undefined;
+      } catch (error) {
+        if (options.signal?.aborted) throw error;
+        return silent(isUnreachable(error) ? 'its API did not answer' : (error as Error).message);
+      }
+    }),
+  );
+  const silent = probed.filter((s): s is SilentVoter => s !== undefined);
+  if (silent.length === 0) return { snapshot, silent };
+  const silentIds = new Set(silent.map((s) => s.id));
+  return {
+    snapshot: { ...snapshot, servers: snapshot.servers.map((s) => (silentIds.has(s.id) ? { ...s, healthy: false } : s)) },
+    silent,
+  };
+}
+
+/** The host of a Raft address (`ip:port`, `[v6]:port`). */
+function raftHost(address: string): string {
+  const host = address.slice(0, address.lastIndexOf(':'));
+  return host.startsWith('[') ? host.slice(1, -1) : host;
+}
+
 function findMember(members: readonly Member[], raft: RaftServer): Member | undefined {
   return (
     members.find((m) => m.nodeId !== undefined && m.nodeId === raft.id) ??

@@ -3,7 +3,8 @@
  * without ever letting it linger as a Raft voter (incident A) and without ever dropping the
  * cluster's failure tolerance below what the quorum rule allows.
  *
- *   lock → quorum rule (wait while it says wait) → transfer leadership if it is the leader →
+ *   lock → quorum rule, every healthy voter asked directly (wait while it says wait) → transfer
+ *   leadership if it is the leader →
  *   leave → confirm from outside (gone from Raft, left in serf) → fallback remove-peer +
  *   force-leave -prune if the leave did not take → unlock.
  *
@@ -18,6 +19,7 @@ import {
   matchesRef,
   memberMatchesRef,
   permissionErrorIn,
+  probeHealthyVoters,
   readCluster,
   rethrowClassified,
   type ClusterSnapshot,
@@ -172,21 +174,40 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
   const signal = options.signal === undefined ? lock.lost : AbortSignal.any([options.signal, lock.lost]);
 
   try {
-    // 1. The quorum rule, re-read under the lock: another drain may have just finished.
+    // 1. The quorum rule, re-read under the lock: another drain may have just finished. Each voter
+    //    autopilot counts healthy must also answer for itself (autopilot lags a kill -9 by seconds).
+    let silentNow = '';
+    const readForQuorum = async (): Promise<ClusterSnapshot> => {
+      const snapshot = await read();
+      const via = deps.cluster()[0];
+      if (via === undefined) return snapshot;
+      const probed = await probeHealthyVoters(snapshot, via, { signal });
+      const silentNames = probed.silent.map((s) => s.name).join(', ');
+      if (silentNames !== silentNow && probed.silent.length > 0) {
+        log.record(
+          'voters-silent',
+          `autopilot counts ${silentNames} healthy, but ${probed.silent.map((s) => `${s.name}: ${s.why}`).join('; ')}: counted unhealthy`,
+          { voters: probed.silent.map((s) => ({ id: s.id, name: s.name, why: s.why })) },
+        );
+      }
+      silentNow = silentNames;
+      return probed.snapshot;
+    };
+    const silentNote = (): string => (silentNow === '' ? '' : `; counted unhealthy because their own API did not confirm it: ${silentNow}`);
     const quorumStarted = clock.now();
-    let cluster = await read();
+    let cluster = await readForQuorum();
     let verdict = evaluateFor(cluster, target, settings);
     log.record('quorum-verdict', verdict.reason, { verdict: verdict.verdict, before: verdict.before, after: verdict.after });
     const quorumWaitMs = Math.min(settings.quorumWaitTimeoutMs, remainingMs());
     while (verdict.verdict === 'wait') {
       if (clock.now() - quorumStarted >= quorumWaitMs) {
-        throw new RolloutError(`gave up draining ${name} after ${clock.now() - quorumStarted} ms: ${verdict.reason}`, {
+        throw new RolloutError(`gave up draining ${name} after ${clock.now() - quorumStarted} ms: ${verdict.reason}${silentNote()}`, {
           remedy: 'add a replacement server (the next rollout stage) and retry; the server was left untouched',
         });
       }
       await options.onWaiting?.();
       await sleep(clock, Math.max(settings.pollIntervalMs, 500), signal);
-      cluster = await read();
+      cluster = await readForQuorum();
       const next = evaluateFor(cluster, target, settings);
       if (next.verdict !== verdict.verdict || next.reason !== verdict.reason) {
         log.record('quorum-verdict', next.reason, { verdict: next.verdict, before: next.before, after: next.after });
@@ -201,9 +222,11 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
       });
     }
     if (verdict.verdict === 'refuse') {
-      throw new RolloutError(`refusing to drain ${name}: ${verdict.reason}`, {
+      throw new RolloutError(`refusing to drain ${name}: ${verdict.reason}${silentNote()}`, {
         remedy:
-          verdict.refusal === 'no-quorum'
+          silentNow !== ''
+            ? `check that ${silentNow} run and that this machine reaches their API; then retry (the server was left untouched)`
+            : verdict.refusal === 'no-quorum'
             ? 'the cluster has no quorum: run `consul-rollout doctor`, then `consul-rollout recover`'
             : 'restore the unhealthy servers or add new ones before removing this one',
       });

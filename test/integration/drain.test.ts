@@ -135,6 +135,37 @@ describe('drain', () => {
     assert.equal(summary.leaderlessSamples, 0);
   });
 
+  it('counts a server killed -9 a moment ago as unhealthy although autopilot still calls it healthy: the drain waits, nothing removed', async (t) => {
+    const { old } = await binaries();
+    const fleet = await testFleet(t);
+    const servers = await fleet.bootstrap(5, old, 'blue');
+    await fleet.waitForHealthy(5);
+    const leader = await fleet.waitForLeader();
+    const [victim, target] = servers.filter((s) => s !== leader);
+    const targetId = target!.nodeId();
+    await victim!.kill();
+    // By autopilot alone: 5 healthy voters, tolerance 1 after the removal, "safe". In truth 3 of
+    // the 4 remaining voters live: tolerance 0, so a replacement must come first.
+    const decisions: DecisionRecord[] = [];
+    await assert.rejects(
+      drain({ name: target!.name }, { cluster: others(fleet, target!), targetAgent: target!.client, sink: (r) => decisions.push(r) }, {
+        ...FAST,
+        quorumWaitTimeoutMs: 2_000,
+      }),
+      (error: unknown) => {
+        assert.match(String(error), new RegExp(`gave up draining ${target!.name} .*their own API did not confirm it: ${victim!.name}`));
+        return true;
+      },
+    );
+    const silent = decisions.find((d) => d.event === 'voters-silent');
+    assert.ok(silent !== undefined, decisions.map((d) => d.event).join(','));
+    assert.match(silent.message, new RegExp(`autopilot counts ${victim!.name} healthy, but ${victim!.name}: its API did not answer`));
+    assert.ok(!decisions.some((d) => d.event === 'leave-sent'), 'no leave was sent');
+    const config = await leader.client.raftConfiguration();
+    assert.ok(config.servers.some((s) => s.id === targetId && s.voter), 'the target is still a voter');
+    t.diagnostic(`silent voter recorded ${silent.elapsedMs} ms into the drain`);
+  });
+
   it('serializes two drains started at once: never two voters removed concurrently', async (t) => {
     const { old } = await binaries();
     const fleet = await testFleet(t);

@@ -11,6 +11,7 @@ import {
   matchesRef,
   memberMatchesRef,
   permissionErrorIn,
+  probeHealthyVoters,
   readCluster,
 } from '../../../lib/consul/cluster.ts';
 import { supportsTransferLeader } from '../../../lib/drain/drain.ts';
@@ -152,5 +153,42 @@ describe('transfer-leader on a 1.14 leader', () => {
     assert.equal(supportsTransferLeader('1.22.7'), true);
     assert.equal(supportsTransferLeader('2.0.0'), true);
     assert.equal(supportsTransferLeader('weird'), true);
+  });
+});
+
+describe('probeHealthyVoters: each healthy voter answers for itself', () => {
+  it('counts a voter whose API refuses connections as unhealthy, and leaves the rest as autopilot said', async () => {
+    const { consul, a } = threeServers();
+    consul.server('blue-2').down = true;
+    const via = consul.client(a);
+    const snapshot = await readCluster(via);
+    assert.equal(snapshot.servers.filter((s) => s.healthy).length, 3, 'autopilot still calls all three healthy');
+    const { snapshot: probed, silent } = await probeHealthyVoters(snapshot, via);
+    assert.deepEqual(silent.map((s) => [s.name, s.why]), [['blue-2', 'its API did not answer']]);
+    assert.deepEqual(probed.servers.map((s) => [s.name, s.healthy]), [['blue-1', true], ['blue-2', false], ['green-1', true]]);
+    assert.equal(probed.leaderAddress, snapshot.leaderAddress);
+  });
+
+  it('counts a voter that knows no leader as unhealthy', async () => {
+    const { consul, a } = threeServers();
+    const via = consul.client(a);
+    const snapshot = await readCluster(via);
+    consul.leaderId = undefined; // an election under way: every server answers ""
+    const { silent } = await probeHealthyVoters(snapshot, via);
+    assert.deepEqual(silent.map((s) => [s.name, s.why]), [['blue-1', 'it knows no leader'], ['blue-2', 'it knows no leader'], ['green-1', 'it knows no leader']]);
+  });
+
+  it('never grants health, and asks no non-voter and no server autopilot already calls unhealthy', async () => {
+    const { consul, a, c } = threeServers();
+    consul.server('blue-2').healthy = false;
+    c.voter = false;
+    const via = consul.client(a);
+    const snapshot = await readCluster(via);
+    consul.requests.length = 0;
+    const { snapshot: probed, silent } = await probeHealthyVoters(snapshot, via);
+    assert.deepEqual(silent, []);
+    assert.equal(probed, snapshot, 'nothing to change: the same snapshot');
+    assert.deepEqual(consul.requests, ['GET /v1/status/leader'], 'only blue-1 was asked');
+    assert.equal(probed.servers.find((s) => s.name === 'blue-2')?.healthy, false);
   });
 });

@@ -119,6 +119,50 @@ describe('drain on a manual clock', () => {
     assert.equal(consul.raftNames.length, 3);
   });
 
+  it('a voter autopilot still calls healthy but whose API refuses connections counts as unhealthy: the drain waits, names it, removes nothing', async () => {
+    const { consul, decisions, run } = cluster();
+    // Autopilot's word alone: 6 healthy voters, tolerance 2 after the removal — "safe".
+    consul.server('green-1').down = true;
+    consul.server('green-2').down = true;
+    await assert.rejects(run('blue-2', { quorumWaitTimeoutMs: 30_000 }), (error: unknown) => {
+      assert.ok(error instanceof RolloutError, String(error));
+      assert.match(error.message, /gave up draining 10\.0\.0\.2 after 30\d{3} ms: .*their own API did not confirm it: green-1, green-2/);
+      return true;
+    });
+    assert.equal(consul.raftNames.length, 6, 'nothing removed');
+    assert.ok(!consul.requests.includes('PUT /v1/agent/leave'), 'no leave was sent');
+    const silent = decisions.filter((d) => d.event === 'voters-silent');
+    assert.equal(silent.length, 1, 'recorded once, not on every poll');
+    assert.deepEqual((silent[0]?.detail?.['voters'] as { name: string }[]).map((v) => v.name), ['green-1', 'green-2']);
+    assert.equal(decisions.find((d) => d.event === 'quorum-verdict')?.detail?.['verdict'], 'wait');
+  });
+
+  it('proceeds once the silent voter answers for itself again', async () => {
+    const { consul, decisions, run } = cluster();
+    consul.server('green-1').down = true;
+    consul.server('green-2').down = true;
+    let polls = 0;
+    const result = await run('blue-2', {
+      onWaiting: () => {
+        if (++polls === 3) consul.server('green-2').down = false; // it was only slow to answer
+      },
+    });
+    assert.equal(result.outcome, 'drained');
+    assert.equal(result.verdict?.verdict, 'safe');
+    assert.deepEqual(
+      decisions.filter((d) => d.event === 'voters-silent').map((d) => (d.detail?.['voters'] as { name: string }[]).map((v) => v.name)),
+      [['green-1', 'green-2'], ['green-1']],
+    );
+  });
+
+  it('never hands leadership to a voter whose API does not answer', async () => {
+    const { consul, run } = cluster();
+    consul.server('green-1').down = true;
+    const result = await run('blue-1');
+    assert.equal(result.leadershipTransferredTo, 'green-2');
+    assert.equal(consul.servers.find((s) => s.id === consul.leaderId)?.name, 'green-2');
+  });
+
   it('the lock serializes: a second holder waits on the clock until the first releases', async () => {
     const { clock, consul } = cluster();
     const servers = consul.clients();

@@ -6,7 +6,8 @@
  *
  * Modelled: Raft configuration, autopilot health, serf members, catalog node meta, sessions and
  * the KV lock (acquire/release, blocking get), leave (the server disappears from Raft and is
- * `left` in serf), remove-peer, force-leave, transfer-leader (or its absence on 1.14). Any
+ * `left` in serf), remove-peer, force-leave, transfer-leader (or its absence on 1.14), a server
+ * whose process is gone while autopilot still calls it healthy (`down`). Any
  * operation can be refused with a 403, as an ACL denial would be.
  */
 import { randomUUID } from 'node:crypto';
@@ -24,6 +25,8 @@ export interface FakeServer {
   /** Serf status code: 1 alive, 3 left, 4 failed. */
   serf: number;
   inRaft: boolean;
+  /** The process is gone (kill -9): its API refuses connections, whatever autopilot still says. */
+  down: boolean;
 }
 
 export class FakeConsul {
@@ -59,6 +62,7 @@ export class FakeConsul {
       healthy: server.healthy ?? true,
       serf: 1,
       inRaft: true,
+      down: false,
     };
     this.servers.push(record);
     this.leaderId ??= record.id;
@@ -71,9 +75,17 @@ export class FakeConsul {
     return found;
   }
 
-  /** A client of `server`, as the procedures would get it. */
+  /** A client of `server`, as the procedures would get it; `at(ip)` of it reaches the server at ip. */
   client(server: FakeServer): ConsulClient {
-    return new ConsulClient({ address: `${server.ip}:8500`, fetch: (input, init) => this.#fetch(server, input, init) });
+    return new ConsulClient({
+      address: `${server.ip}:8500`,
+      fetch: (input, init) => {
+        const host = new URL(String(input)).hostname;
+        const addressed = this.servers.find((s) => s.ip === host);
+        if (addressed === undefined) throw new TypeError('fetch failed'); // nothing listens there
+        return this.#fetch(addressed, input, init);
+      },
+    });
   }
 
   /** Clients of every server still in Raft except `except`. */
@@ -95,7 +107,7 @@ export class FakeConsul {
     const path = url.pathname;
     const operation = `${method} ${path.replace(/\/v1\/kv\/.*/, '/v1/kv/<key>')}`;
     this.requests.push(`${method} ${path}`);
-    if (!server.inRaft && server.serf !== 1) throw new TypeError('fetch failed'); // the agent is gone
+    if (server.down || (!server.inRaft && server.serf !== 1)) throw new TypeError('fetch failed'); // the agent is gone
     if ([...this.denied].some((d) => operation === d || operation.startsWith(`${d}/`))) {
       return new Response('Permission denied', { status: 403 });
     }
