@@ -4,13 +4,14 @@
  * takes minutes — and this test fails loudly if it cannot.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVER_PATHS } from '../../lib/constructs/server-user-data.ts';
+import { standInAws } from '../support/stand-in-aws.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PACKER_DIR = join(REPO_ROOT, 'packer');
@@ -118,18 +119,7 @@ describe('packer scripts', () => {
       '/consul/key': '-----BEGIN EC PRIVATE KEY-----\nMHcCkey\n-----END EC PRIVATE KEY-----',
     };
 
-    /** A fake `aws` CLI on PATH that serves `values` by parameter name. */
-    function fakeAws(values: Record<string, string>): { env: NodeJS.ProcessEnv; dir: string } {
-      const dir = mkdtempSync(join(tmpdir(), 'fake-aws-'));
-      mkdirSync(join(dir, 'bin'));
-      const cases = Object.entries(values).map(([name, value]) => `  ${name}) printf '%s\\n' '${value}' ;;`).join('\n');
-      writeFileSync(
-        join(dir, 'bin/aws'),
-        `#!/bin/bash\nwhile [[ $# -gt 0 ]]; do [[ "$1" == --name ]] && name="$2"; shift; done\ncase "$name" in\n${cases}\n  *) echo "An error occurred (ParameterNotFound)" >&2; exit 254 ;;\nesac\n`,
-      );
-      chmodSync(join(dir, 'bin/aws'), 0o755);
-      return { env: { ...ENV, PATH: `${join(dir, 'bin')}:${process.env['PATH'] ?? ''}` }, dir };
-    }
+    const fakeAws = (values: Record<string, string>) => standInAws(values, ENV);
     const fetch = (env: NodeJS.ProcessEnv, dir: string, gossip: string, token: string) =>
       run(
         'bash',

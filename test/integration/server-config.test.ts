@@ -14,13 +14,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, randomUUID } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVER_PATHS, SERVER_TLS_NAME, renderServerConfig, renderServerUserData, type ServerUserDataOptions } from '../../lib/constructs/server-user-data.ts';
+import { standInAws } from '../support/stand-in-aws.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PACKER_DIR = join(REPO_ROOT, 'packer');
@@ -66,24 +67,8 @@ function throwawayMaterial(consul: string): Record<string, string> {
   };
 }
 
-/** A stand-in `aws` CLI on PATH that answers `ssm get-parameter --name N` from `values`. */
-function fakeAws(values: Record<string, string>): NodeJS.ProcessEnv {
-  const dir = mkdtempSync(join(tmpdir(), 'fake-aws-'));
-  mkdirSync(join(dir, 'bin'));
-  writeFileSync(join(dir, 'values.json'), JSON.stringify(values));
-  writeFileSync(
-    join(dir, 'bin/aws'),
-    `#!/usr/bin/env node
-const args = process.argv.slice(2);
-const name = args[args.indexOf('--name') + 1];
-const values = JSON.parse(require('node:fs').readFileSync(${JSON.stringify(join(dir, 'values.json'))}, 'utf8'));
-if (!(name in values)) { process.stderr.write('An error occurred (ParameterNotFound)\\n'); process.exit(254); }
-process.stdout.write(values[name] + '\\n');
-`,
-  );
-  chmodSync(join(dir, 'bin/aws'), 0o755);
-  return { ...ENV, PATH: `${join(dir, 'bin')}:${process.env['PATH'] ?? ''}` };
-}
+/** `ENV` with a stand-in `aws` CLI on PATH answering `ssm get-parameter --name N` from `values`. */
+const fakeAws = (values: Record<string, string>): NodeJS.ProcessEnv => standInAws(values, ENV).env;
 
 /** The consul-fetch-secrets command exactly as the user data runs it. */
 function fetchSecretsCommand(userData: string): string {
