@@ -5,7 +5,7 @@
  * end state and read every acknowledged write back. Writes bench.json, bench.md and one SVG
  * timeline per run into the output directory; the servers' logs stay under runs/.
  */
-import { REHEARSAL_FLEET_OPTIONS } from '../demo/local-rollout.ts';
+import { REHEARSAL_FLEET_OPTIONS } from '../rehearsal/local-rollout.ts';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import type { DecisionRecord } from '../drain/decision-log.ts';
 import { describeError } from '../errors.ts';
 import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import { LocalFleet } from '../fleet/local/fleet.ts';
-import { LOCAL_ROLLOUT } from '../demo/stages.ts';
+import { LOCAL_ROLLOUT } from '../rehearsal/stages.ts';
 import { settle } from './end-state.ts';
 import { aggregate, evaluateTargets, physicalMinimum, runMetrics, type GateTiming, type RunRecord } from './metrics.ts';
 import { benchSettings, type BenchOptions, type BenchSettings, type StrategyName } from './options.ts';

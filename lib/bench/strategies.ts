@@ -9,7 +9,7 @@ import type { DecisionSink } from '../drain/decision-log.ts';
 import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import type { LocalFleet } from '../fleet/local/fleet.ts';
 import type { LocalServer } from '../fleet/local/server.ts';
-import { LocalRollout } from '../demo/local-rollout.ts';
+import { LocalRollout } from '../rehearsal/local-rollout.ts';
 import { STAGES } from '../config/schema.ts';
 import { waitFor } from '../util/wait.ts';
 import type { GateTiming } from './metrics.ts';

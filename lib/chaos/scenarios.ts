@@ -43,7 +43,7 @@ export interface Scenario {
   readonly expected: Outcome;
   /**
    * The rollout config's `timeouts` for this scenario. A scenario that must reach a gate or drain
-   * deadline uses the shortest deadlines the config accepts (lib/rollout/deadlines.ts), so that
+   * deadline uses the shortest deadlines the config accepts (lib/config/deadlines.ts), so that
    * the ABANDON comes within minutes, not the defaults' quarter hours.
    */
   readonly timeouts?: Partial<RolloutTimeouts>;

@@ -13,7 +13,7 @@ export const CONFIG_DEFAULTS = {
   timeouts: {
     /**
      * Lifecycle hook heartbeat timeout. Ten minutes leaves room for one failed handler invocation
-     * plus the SQS redelivery of its message (lib/rollout/deadlines.ts requires ≥ handler + 90 s).
+     * plus the SQS redelivery of its message (lib/config/deadlines.ts requires ≥ handler + 90 s).
      */
     heartbeatTimeoutSeconds: 600,
     /**

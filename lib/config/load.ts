@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
-import { deadlineProblems } from '../rollout/deadlines.ts';
+import { deadlineProblems } from './deadlines.ts';
 import { CONFIG_DEFAULTS } from './defaults.ts';
 import { amiFromPackerManifest } from './packer-manifest.ts';
 import { overridesSchema, rawConfigSchema } from './schema.ts';

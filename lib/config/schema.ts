@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { describeSecretInName } from './secret-patterns.ts';
+import { TAG_PREFIX } from '../vocabulary.ts';
 
 /**
  * The user's rollout config as written in `consul-rollout.config.json`: strict objects (a typo in
@@ -134,7 +135,7 @@ const imageBuildSchema = z.strictObject(
         for (const key of Object.keys(tags)) {
           const problem = !TAG_KEY.test(key)
             ? 'must be 1–128 letters, digits, spaces or "_.:/=+-@"'
-            : /^(?:aws:|consul-rollout:)/i.test(key) || key === 'Name'
+            : /^aws:/i.test(key) || key.toLowerCase().startsWith(TAG_PREFIX) || key === 'Name'
               ? 'must not be "Name" or start with "aws:" or "consul-rollout:" (the build sets those tags itself)'
               : undefined;
           if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `tag key ${problem}` });

@@ -4,20 +4,13 @@ import { Token } from 'cdktf';
 import { AutoscalingGroup } from '@cdktf/provider-aws/lib/autoscaling-group/index.js';
 import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template/index.js';
 import { UsageError } from '../errors.ts';
-import { computeDeadlines, deadlineProblems } from '../rollout/deadlines.ts';
-import type { DeadlineInputs } from '../rollout/deadlines.ts';
+import { computeDeadlines, deadlineProblems } from '../config/deadlines.ts';
+import type { DeadlineInputs } from '../config/deadlines.ts';
 import { TerminationSafety } from './termination-safety.ts';
 import type { HookSpec } from './termination-safety.ts';
 import { renderServerUserData } from './server-user-data.ts';
 import type { AutopilotSettings, ServerUserDataOptions } from './server-user-data.ts';
-
-/** Tag keys every server instance carries; the handler and `doctor` read the same ones. */
-export const SERVER_TAG_KEYS = {
-  /** Shared by all generations of a cluster: the cloud auto-join key. */
-  cluster: 'consul-rollout:cluster',
-  generation: 'consul-rollout:generation',
-  consulVersion: 'consul-rollout:consul-version',
-} as const;
+import { SERVER_TAG_KEYS, TRANSITIONS } from '../vocabulary.ts';
 
 /**
  * Lifecycle hook names. The handler tells gate from drain by the transition; the names scope what
@@ -251,13 +244,13 @@ export class ConsulServerGeneration extends Construct {
     return [
       {
         name: LIFECYCLE_HOOK_NAMES.launch,
-        lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        lifecycleTransition: TRANSITIONS.launch,
         heartbeatTimeoutSeconds: props.timeouts.heartbeatTimeoutSeconds,
         notificationMetadata: metadata('launch-gate'),
       },
       {
         name: LIFECYCLE_HOOK_NAMES.terminate,
-        lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+        lifecycleTransition: TRANSITIONS.terminate,
         heartbeatTimeoutSeconds: props.timeouts.heartbeatTimeoutSeconds,
         notificationMetadata: metadata('drain'),
       },

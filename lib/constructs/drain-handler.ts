@@ -16,14 +16,9 @@ import type { GenerationTimeouts } from './consul-server-generation.ts';
 import { BUNDLE_FILE, DEFAULT_HANDLER_ENTRY, bundleHandler } from './handler-bundle.ts';
 import { LeastPrivilegeRole, secureStringReadGrants } from './least-privilege-role.ts';
 import { CONSUL_HTTPS_PORT, SERVER_TLS_NAME } from './server-user-data.ts';
-import { computeDeadlines, deadlineProblems } from '../rollout/deadlines.ts';
-import { LAMBDA_ENVIRONMENT } from '../handlers/environment.ts';
-
-/** The EventBridge detail-types Auto Scaling emits for lifecycle actions. */
-export const LIFECYCLE_DETAIL_TYPES = [
-  'EC2 Instance-launch Lifecycle Action',
-  'EC2 Instance-terminate Lifecycle Action',
-] as const;
+import { computeDeadlines, deadlineProblems } from '../config/deadlines.ts';
+import { LAMBDA_ENVIRONMENT } from '../lambda/environment.ts';
+import { DETAIL_TYPES } from '../vocabulary.ts';
 
 /**
  * The handler's outcome metrics: one count per outcome, emitted by the handler as CloudWatch
@@ -82,7 +77,7 @@ export interface DrainHandlerProps {
   readonly kmsKeyArn?: string;
   /**
    * TypeScript entry to bundle; must export `handler`.
-   * @default DRAIN_HANDLER_DEFAULTS.entry (lib/handlers/lambda.ts)
+   * @default DRAIN_HANDLER_DEFAULTS.entry (lib/lambda/entry.ts)
    */
   readonly entry?: string;
   /**
@@ -100,7 +95,7 @@ export interface DrainHandlerProps {
  * The lifecycle handler: Auto Scaling emits lifecycle actions to EventBridge; a rule matching
  * exactly this cluster's groups sends them to an SQS queue (dead-letter queue behind it); the
  * queue feeds the Lambda one action at a time. A failed or timed-out invocation leaves the action
- * open and its message comes back after the visibility timeout (see lib/rollout/deadlines.ts).
+ * open and its message comes back after the visibility timeout (see lib/config/deadlines.ts).
  */
 export class DrainHandler extends Construct {
   readonly function: LambdaFunction;
@@ -139,7 +134,7 @@ export class DrainHandler extends Construct {
     });
     this.queue = new SqsQueue(this, 'Queue', {
       name: this.queueName,
-      // Deadlines (lib/rollout/deadlines.ts): visibility just above the function timeout, so a
+      // Deadlines (lib/config/deadlines.ts): visibility just above the function timeout, so a
       // failed invocation is retried soon and the hook's heartbeat timeout outlasts the gap;
       // retention as long as a lifecycle action can live.
       visibilityTimeoutSeconds: deadlines.queueVisibilityTimeoutSeconds,
@@ -160,7 +155,7 @@ export class DrainHandler extends Construct {
       description: `Lifecycle actions of the Consul server groups of ${props.clusterName}`,
       eventPattern: JSON.stringify({
         source: ['aws.autoscaling'],
-        'detail-type': [...LIFECYCLE_DETAIL_TYPES],
+        'detail-type': [DETAIL_TYPES.launch, DETAIL_TYPES.terminate],
         // This cluster's groups *and* hooks: another hook on the same group (log shipping, say) is
         // not ours to complete.
         detail: { AutoScalingGroupName: [...props.groupNames], LifecycleHookName: [...props.hookNames] },

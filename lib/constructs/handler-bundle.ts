@@ -10,8 +10,8 @@ import { UsageError } from '../errors.ts';
 /** The repository root: esbuild resolves from here, so bundles do not embed machine paths. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The Lambda entry of the drain handler (lib/handlers/lambda.ts exports `handler`). */
-export const DEFAULT_HANDLER_ENTRY = join(REPO_ROOT, 'lib/handlers/lambda.ts');
+/** The Lambda entry of the drain handler (lib/lambda/entry.ts exports `handler`). */
+export const DEFAULT_HANDLER_ENTRY = join(REPO_ROOT, 'lib/lambda/entry.ts');
 
 /** File name inside the bundle directory; the Lambda handler setting is `index.handler`. */
 export const BUNDLE_FILE = 'index.mjs';
@@ -31,7 +31,7 @@ export interface HandlerBundle {
 export function bundleHandler(entry: string, where: string): HandlerBundle {
   if (!existsSync(entry)) {
     throw new UsageError(`${where}: the handler entry ${entry} does not exist`, {
-      remedy: 'restore lib/handlers/lambda.ts, or pass the entry of a module that exports `handler`',
+      remedy: 'restore lib/lambda/entry.ts, or pass the entry of a module that exports `handler`',
     });
   }
   let result: BuildResult<{ write: false }>;

@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { TerraformResource } from 'cdktf';
 import type { ITerraformDependable, LocalExecProvisioner } from 'cdktf';
+import type { LifecycleTransition } from '../vocabulary.ts';
 
 /**
  * The group's instance lifecycle policy: a termination whose lifecycle action is ABANDONed — by
@@ -17,7 +18,7 @@ const GROUP_POLL = { intervalSeconds: 10, attempts: 60 } as const;
 /** A lifecycle hook as the group must have it; every hook here defaults to ABANDON. */
 export interface HookSpec {
   readonly name: string;
-  readonly lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' | 'autoscaling:EC2_INSTANCE_TERMINATING';
+  readonly lifecycleTransition: LifecycleTransition;
   readonly heartbeatTimeoutSeconds: number;
   readonly notificationMetadata: string;
 }

@@ -13,11 +13,11 @@ import { ClusterObserver, type ObservationSummary } from '../consul/observer.ts'
 import type { DecisionSink } from '../drain/decision-log.ts';
 import { provisionConsulBinaries } from '../fleet/local/binaries.ts';
 import { LocalFleet } from '../fleet/local/fleet.ts';
-import { LocalRollout, REHEARSAL_FLEET_OPTIONS, type RolloutReport } from './local-rollout.ts';
+import { LocalRollout, REHEARSAL_FLEET_OPTIONS, type RolloutReport } from '../rehearsal/local-rollout.ts';
 import type { Progress } from './progress.ts';
 import { STAGES } from '../config/schema.ts';
-import { LOCAL_ROLLOUT } from './stages.ts';
-import { verifyRollout } from './verify.ts';
+import { LOCAL_ROLLOUT } from '../rehearsal/stages.ts';
+import { verifyRollout } from '../rehearsal/verify.ts';
 
 export interface DemoOptions {
   /** Servers per generation. @default 3 */

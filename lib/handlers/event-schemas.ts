@@ -14,16 +14,6 @@ const HOOK_NAME_PATTERN = /^[A-Za-z0-9\-_/]+$/;
 /** Transitions are `autoscaling:` + an upper-case name; which ones we act on is decided later. */
 const TRANSITION_PATTERN = /^autoscaling:[A-Z0-9_]+$/;
 
-export const TRANSITIONS = {
-  launch: 'autoscaling:EC2_INSTANCE_LAUNCHING',
-  terminate: 'autoscaling:EC2_INSTANCE_TERMINATING',
-} as const;
-
-export const DETAIL_TYPES = {
-  launch: 'EC2 Instance-launch Lifecycle Action',
-  terminate: 'EC2 Instance-terminate Lifecycle Action',
-} as const;
-
 export const TEST_NOTIFICATION_EVENT = 'autoscaling:TEST_NOTIFICATION';
 
 const text = () => z.string({ error: 'must be a string' });

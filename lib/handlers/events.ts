@@ -10,10 +10,9 @@
  */
 import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
+import { DETAIL_TYPES, TRANSITIONS, type LifecycleKind } from '../vocabulary.ts';
 import {
-  DETAIL_TYPES,
   TEST_NOTIFICATION_EVENT,
-  TRANSITIONS,
   eventBridgeEnvelope,
   hookNotification,
   lifecycleActionFields,
@@ -29,7 +28,6 @@ export interface LambdaContext {
   readonly awsRequestId?: string;
 }
 
-export type LifecycleKind = 'launch' | 'terminate';
 export type LifecycleEventSource = 'eventbridge' | 'sqs-eventbridge' | 'sqs-hook';
 
 /** One lifecycle action, whichever way it reached us. */

@@ -15,79 +15,11 @@
 import { permissionErrorIn } from '../consul/cluster.ts';
 import { describeError, RolloutError, UsageError } from '../errors.ts';
 import { sleep, systemClock, type Clock } from '../util/clock.ts';
-import type { LifecycleEvent, LifecycleKind } from './events.ts';
+import type { LifecycleEvent } from './events.ts';
+import type { LifecycleKind, LifecycleResult } from '../vocabulary.ts';
 import type { OutcomeMetric } from './metrics.ts';
+import type { Completion, LifecycleActions, LifecycleDrainResult, LifecycleGateResult, LifecycleProcedures, Log, ProcedureOptions } from './ports.ts';
 
-export interface ProcedureTarget {
-  readonly instanceId: string;
-}
-
-export interface ProcedureOptions {
-  /** Aborted when the invocation's time budget runs out; the procedure should stop promptly. */
-  readonly signal: AbortSignal;
-  /**
-   * Call on every wait (each poll of the lock, the quorum, the Raft configuration). It records a
-   * lifecycle heartbeat when one is due, so a procedure that is making progress keeps its action
-   * open, while a hung one stops extending it. Never throws.
-   */
-  readonly onWaiting: () => Promise<void>;
-  /**
-   * Clock time (ms since the epoch) of the action's deadline for this procedure, measured from
-   * the lifecycle action's start: the gate gives up there, the drain starts nothing new after it.
-   * Undefined: no deadline (the procedures' own timeouts apply).
-   */
-  readonly deadline?: number;
-  /** The clock the deadline is on. @default systemClock */
-  readonly clock?: Clock;
-}
-
-export interface LifecycleDrainResult {
-  /** `instance-gone`: EC2 no longer has the instance (terminated): nothing left to drain. */
-  readonly outcome: 'drained' | 'already-drained' | 'instance-gone';
-  /** The leave did not take and the server was removed with remove-peer + force-leave. */
-  readonly usedFallback?: boolean;
-  readonly detail?: unknown;
-}
-
-export interface LifecycleGateResult {
-  readonly outcome: 'continue' | 'abandon';
-  readonly reason?: string;
-  /** The gate gave up because the cluster refused to answer (ACL), not because the server failed. */
-  readonly permissionDenied?: boolean;
-}
-
-/** The drain and launch-gate procedures (lib/drain), as the handler uses them. */
-export interface LifecycleProcedures {
-  /** Removes the server on `target` from the cluster, confirmed. Idempotent. Throws when it cannot. */
-  drain(target: ProcedureTarget, options: ProcedureOptions): Promise<LifecycleDrainResult>;
-  /** Waits until the server on `target` is a healthy, stable voter (`continue`) or gives up (`abandon`). */
-  gate(target: ProcedureTarget, options: ProcedureOptions): Promise<LifecycleGateResult>;
-}
-
-export type LifecycleResult = 'CONTINUE' | 'ABANDON';
-export type Completion = 'completed' | 'already-completed';
-
-/** The Auto Scaling lifecycle API (lib/fleet/aws: AwsLifecycleActions). */
-export interface LifecycleActions {
-  /**
-   * CompleteLifecycleAction for the event's token. `already-completed` when Auto Scaling has no
-   * active action for it any more (completed before, or timed out into its DefaultResult).
-   */
-  complete(event: LifecycleEvent, result: LifecycleResult): Promise<Completion>;
-  /**
-   * RecordLifecycleActionHeartbeat. `already-completed` when the action is no longer active; further
-   * heartbeats are pointless then.
-   */
-  heartbeat(event: LifecycleEvent): Promise<'recorded' | 'already-completed'>;
-}
-
-/** A structured log record; `msg` is a stable phrase, the rest are fields. */
-export interface LogRecord {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly msg: string;
-  readonly [field: string]: unknown;
-}
-export type Log = (record: LogRecord) => void;
 
 export interface HandleDeps {
   readonly procedures: LifecycleProcedures;

@@ -5,29 +5,10 @@
  * loopback addresses (lib/fleet/local/procedures.ts). Everything else — the procedures, their
  * options, the decision log, what the handler gets back — is this one piece of code.
  */
-import type { ConsulClient } from '../consul/client.ts';
-import type { ServerRef } from '../consul/cluster.ts';
 import type { DecisionSink } from '../drain/decision-log.ts';
 import { drain, type DrainOptions } from '../drain/drain.ts';
 import { gate, type GateOptions } from '../drain/gate.ts';
-import type { LifecycleProcedures, Log } from './handler.ts';
-
-/** The server an instance runs, and the cluster around it. */
-export interface LocatedServer {
-  /** How drain and gate recognise the server in the cluster's own views. */
-  readonly ref: ServerRef;
-  /** The server's own agent API: where the graceful leave is sent. */
-  readonly agent: ConsulClient;
-  /** Clients of every other server (never the target): the ones the procedures trust. */
-  readonly others: () => readonly ConsulClient[];
-}
-
-/**
- * Finds the server of `instanceId`. `undefined`: the instance no longer exists (terminated), so a
- * re-delivered event for it is a no-op. Other failures throw a RolloutError naming the instance;
- * never returns a guess.
- */
-export type LocateServer = (instanceId: string) => Promise<LocatedServer | undefined>;
+import type { LifecycleProcedures, LocateServer, Log } from './ports.ts';
 
 /** Procedure options that stay fixed for every event; per-call ones (signal, heartbeats) come from the handler. */
 export interface ProcedureTuning {

@@ -5,14 +5,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { ImageBuildSpec } from '../config/load.ts';
+import { SERVER_TAG_KEYS, TAG_PREFIX } from '../vocabulary.ts';
 
 /**
  * Tags the template puts on every AMI it builds; `image build` finds an existing image by them.
- * The Consul version key is the one the servers carry too (SERVER_TAG_KEYS.consulVersion).
+ * The Consul version key is the one the servers carry too.
  */
 export const IMAGE_TAG_KEYS = {
-  consulVersion: 'consul-rollout:consul-version',
-  buildHash: 'consul-rollout:build-hash',
+  consulVersion: SERVER_TAG_KEYS.consulVersion,
+  buildHash: `${TAG_PREFIX}build-hash`,
 } as const;
 
 /** One file of the template directory: path relative to it, with "/" separators. */

@@ -13,13 +13,11 @@ import { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { evaluateRemoval, failureTolerance } from '../safety/index.ts';
 import type { ClusterView, ServerView } from '../safety/types.ts';
+import { SERVER_TAG_KEYS } from '../vocabulary.ts';
 
 const GROUP_TYPE = 'aws_autoscaling_group';
 const HOOK_TYPE = 'aws_autoscaling_lifecycle_hook';
 const LAUNCH_TEMPLATE_TYPE = 'aws_launch_template';
-/** Tag keys written by ConsulServerGeneration (lib/constructs); read back here by value only. */
-const GENERATION_TAG = 'consul-rollout:generation';
-const CONSUL_VERSION_TAG = 'consul-rollout:consul-version';
 /**
  * Group attributes reported as lifecycle changes: the hooks, how long Terraform waits for gated
  * launches and serialized drains, and whether deletion skips the terminate hooks.
@@ -241,8 +239,8 @@ function generationOf(stack: SynthesizedStack, address: string, group: Record<st
   const tags = Array.isArray(group['tag']) ? group['tag'].filter(isRecord) : [];
   const tag = (key: string) => tags.find((t) => t['key'] === key)?.['value'];
   const groupName = typeof group['name'] === 'string' ? group['name'] : address;
-  const generation = tag(GENERATION_TAG);
-  const version = tag(CONSUL_VERSION_TAG);
+  const generation = tag(SERVER_TAG_KEYS.generation);
+  const version = tag(SERVER_TAG_KEYS.consulVersion);
   const desired = group['desired_capacity'];
   return {
     generation: typeof generation === 'string' ? generation : groupName,

@@ -14,12 +14,10 @@ import { UsageError } from '../errors.ts';
 import { STAGES } from '../config/schema.ts';
 import { PLAN_COMMENT_MARKER, cell, compareGenerations, generationsTable, rolloutSteps, rolloutWarnings, stepsTable } from './synth-diff.ts';
 import type { GenerationChange, GenerationSummary, RolloutStep } from './synth-diff.ts';
+import { SERVER_TAG_KEYS } from '../vocabulary.ts';
 
 const GROUP_TYPE = 'aws_autoscaling_group';
 const LAUNCH_TEMPLATE_TYPE = 'aws_launch_template';
-/** Tag keys written by ConsulServerGeneration (lib/constructs); read back here by value only. */
-const GENERATION_TAG = 'consul-rollout:generation';
-const CONSUL_VERSION_TAG = 'consul-rollout:consul-version';
 
 /**
  * The part of the JSON plan representation this reads (format 1.x, the same from Terraform and
@@ -244,8 +242,8 @@ function generationOf(rc: RawResourceChange, which: 'before' | 'after', template
   if (!isRecord(group)) return undefined;
   const tags = tagsOf(group);
   const groupName = typeof group['name'] === 'string' ? group['name'] : rc.address;
-  const generation = tags.get(GENERATION_TAG);
-  const version = tags.get(CONSUL_VERSION_TAG);
+  const generation = tags.get(SERVER_TAG_KEYS.generation);
+  const version = tags.get(SERVER_TAG_KEYS.consulVersion);
   const desired = group['desired_capacity'];
   const template = templates.map((t) => t.change[which]).find((t) => isRecord(t) && t['name'] === groupName);
   const imageId = isRecord(template) ? template['image_id'] : undefined;

@@ -10,7 +10,7 @@ export interface BuildRolloutAppOptions {
   readonly cwd?: string;
   /**
    * TypeScript entry of the drain handler Lambda.
-   * @default DRAIN_HANDLER_DEFAULTS.entry (lib/handlers/lambda.ts)
+   * @default DRAIN_HANDLER_DEFAULTS.entry (lib/lambda/entry.ts)
    */
   readonly handlerEntry?: string;
 }

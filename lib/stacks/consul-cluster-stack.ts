@@ -5,7 +5,8 @@ import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parame
 import type { GenerationConfig, RolloutConfig } from '../config/load.ts';
 import { AwsEnvironment } from '../constructs/aws-environment.ts';
 import { ConsulSecurityGroups } from '../constructs/consul-security-groups.ts';
-import { ConsulServerGeneration, LIFECYCLE_HOOK_NAMES, SERVER_TAG_KEYS, generationGroupName } from '../constructs/consul-server-generation.ts';
+import { ConsulServerGeneration, LIFECYCLE_HOOK_NAMES, generationGroupName } from '../constructs/consul-server-generation.ts';
+import { SERVER_TAG_KEYS, STACK_TAG_KEY } from '../vocabulary.ts';
 import { ConsulServerRole } from '../constructs/consul-server-role.ts';
 import { DrainHandler } from '../constructs/drain-handler.ts';
 import { ImageBuild } from '../constructs/image-build.ts';
@@ -18,7 +19,7 @@ export interface ConsulClusterStackProps {
   readonly config: RolloutConfig;
   /**
    * TypeScript entry of the drain handler Lambda.
-   * @default DRAIN_HANDLER_DEFAULTS.entry (lib/handlers/lambda.ts)
+   * @default DRAIN_HANDLER_DEFAULTS.entry (lib/lambda/entry.ts)
    */
   readonly handlerEntry?: string;
 }
@@ -37,7 +38,7 @@ export class ConsulClusterStack extends TerraformStack {
 
     new AwsProvider(this, 'aws', {
       region: config.region,
-      defaultTags: [{ tags: { 'consul-rollout:stack': config.clusterName, 'managed-by': 'consul-rollout' } }],
+      defaultTags: [{ tags: { [STACK_TAG_KEY]: config.clusterName, 'managed-by': 'consul-rollout' } }],
     });
     const environment = new AwsEnvironment(this, 'Environment', { region: config.region });
 

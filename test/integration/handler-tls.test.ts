@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { LAMBDA_ENVIRONMENT } from '../../lib/handlers/environment.ts';
+import { LAMBDA_ENVIRONMENT } from '../../lib/lambda/environment.ts';
 import { CONSUL_HTTPS_PORT, SERVER_TLS_NAME } from '../../lib/constructs/server-user-data.ts';
 import { ConsulApiError } from '../../lib/consul/client.ts';
-import { serverClient } from '../../lib/handlers/aws-procedures.ts';
-import { handlerTls } from '../../lib/handlers/lambda.ts';
+import { serverClient } from '../../lib/lambda/aws-procedures.ts';
+import { handlerTls } from '../../lib/lambda/entry.ts';
 import { binaries, testFleet } from '../support/fleet.ts';
 
 const kindOf = async (call: Promise<unknown>): Promise<string> =>

@@ -10,16 +10,16 @@
  * expand stage's launch gates overlap and the retire stage's terminate events all arrive before
  * any drain completes; every terminate CONTINUE comes after that server's removal was confirmed.
  */
-import { REHEARSAL_FLEET_OPTIONS } from '../../lib/demo/local-rollout.ts';
+import { REHEARSAL_FLEET_OPTIONS } from '../../lib/rehearsal/local-rollout.ts';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { findLost, KvWriter, readBack } from '../../lib/bench/writer.ts';
 import { STAGES } from '../../lib/config/schema.ts';
 import { ClusterObserver } from '../../lib/consul/observer.ts';
-import { LocalRollout } from '../../lib/demo/local-rollout.ts';
-import { LOCAL_ROLLOUT } from '../../lib/demo/stages.ts';
-import { verifyRollout } from '../../lib/demo/verify.ts';
+import { LocalRollout } from '../../lib/rehearsal/local-rollout.ts';
+import { LOCAL_ROLLOUT } from '../../lib/rehearsal/stages.ts';
+import { verifyRollout } from '../../lib/rehearsal/verify.ts';
 import { handOverAllowance } from '../support/hand-over.ts';
 import { binaries, testFleet } from '../support/fleet.ts';
 

@@ -16,7 +16,7 @@ import { ConsulApiError } from '../../lib/consul/client.ts';
 import type { LocalFleet } from '../../lib/fleet/local/fleet.ts';
 import { createClusterProcedures } from '../../lib/fleet/local/procedures.ts';
 import { waitUntilKnown } from '../../lib/fleet/local/security.ts';
-import type { LifecycleProcedures } from '../../lib/handlers/handler.ts';
+import type { LifecycleProcedures } from '../../lib/handlers/ports.ts';
 import { binaries, testFleet } from '../support/fleet.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -4,7 +4,7 @@
  * a kill -9 in the middle of the retire stage (drains under way), refusal to continue silently,
  * and `--resume` finishing the rollout safely.
  */
-import { REHEARSAL_FLEET_OPTIONS } from '../../lib/demo/local-rollout.ts';
+import { REHEARSAL_FLEET_OPTIONS } from '../../lib/rehearsal/local-rollout.ts';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

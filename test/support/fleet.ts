@@ -6,7 +6,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { provisionConsulBinaries, type ConsulBinaries } from '../../lib/fleet/local/binaries.ts';
-import { LocalFleet, type LocalFleetOptions } from '../../lib/fleet/local/fleet.ts';
+import { LocalFleet } from '../../lib/fleet/local/fleet.ts';
+import type { LocalFleetOptions } from '../../lib/fleet/local/agent-config.ts';
 
 const OUTPUT_ROOT = join(import.meta.dirname, '..', '..', 'test-output');
 

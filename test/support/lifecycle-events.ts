@@ -4,9 +4,9 @@
  * a Lambda SQS event.
  */
 import { randomUUID } from 'node:crypto';
-import type { LifecycleNotice } from '../../lib/fleet/autoscaling/engine.ts';
+import type { LifecycleNotice } from '../../lib/rehearsal/auto-scaling-engine.ts';
 
-export { eventBridgeEvent } from '../../lib/fleet/autoscaling/events.ts';
+export { eventBridgeEvent } from '../../lib/rehearsal/eventbridge.ts';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';

@@ -11,7 +11,8 @@ import {
 import { RolloutError } from '../../errors.ts';
 import { sleep, systemClock, type Clock } from '../../util/clock.ts';
 import type { LifecycleEvent } from '../../handlers/events.ts';
-import type { Completion, LifecycleActions, LifecycleResult } from '../../handlers/handler.ts';
+import type { Completion, LifecycleActions } from '../../handlers/ports.ts';
+import type { LifecycleResult } from '../../vocabulary.ts';
 
 /** The part of `AutoScalingClient` this adapter uses; the in-process model implements it too. */
 export interface LifecycleApi {

@@ -19,7 +19,7 @@ import { UsageError } from '../../errors.ts';
 import { waitFor } from '../../util/wait.ts';
 import type { ConsulBinary } from './binaries.ts';
 import { claimLoopbackAddresses, processAlive, releaseLoopbackAddresses } from './loopback.ts';
-import { agentConfig } from './agent-config.ts';
+import { agentConfig, type LocalFleetOptions } from './agent-config.ts';
 import { FLEET_MANIFEST, ManifestSchema, readManifest, type Manifest } from './manifest.ts';
 import {
   createFleetTokens,
@@ -33,40 +33,6 @@ import {
   type PolicyName,
 } from './security.ts';
 import { LocalServer } from './server.ts';
-
-export interface LocalFleetOptions {
-  /** Directory for data dirs, config files and logs. @default a new directory under the OS temp dir */
-  readonly baseDir?: string;
-  /** Consul datacenter name. @default "dc1" */
-  readonly datacenter?: string;
-  /**
-   * Autopilot `server_stabilization_time`: how long a new server must be healthy before it is
-   * promoted to voter. Consul's default is 10s; short here so tests stay fast.
-   * @default "2s"
-   */
-  readonly serverStabilizationTime?: string;
-  /** Autopilot `last_contact_threshold`. @default "1s" */
-  readonly lastContactThreshold?: string;
-  /**
-   * Autopilot `cleanup_dead_servers`. Consul defaults to true. Off, a server killed without
-   * `leave` stays a Raft voter indefinitely — incident A's precondition, which tests reproduce.
-   * @default true
-   */
-  readonly cleanupDeadServers?: boolean;
-  /** `performance.raft_multiplier`: 1 is the production-tuned timing. @default 1 */
-  readonly raftMultiplier?: number;
-  /** Agent log level. @default "DEBUG" (the logs are for debugging failed tests) */
-  readonly logLevel?: string;
-  /** How long to wait for a server's HTTP API or a leader. @default 30000 */
-  readonly readyTimeoutMs?: number;
-  /**
-   * Run without ACLs, TLS and gossip encryption (plain HTTP on 8500). Production clusters run
-   * secure, so the fleet does by default (security.ts); only a test about the insecure case
-   * itself, or a measurement comparing the two, should pass true.
-   * @default false
-   */
-  readonly insecure?: boolean;
-}
 
 export const LOCAL_FLEET_DEFAULTS = {
   datacenter: 'dc1',

@@ -15,7 +15,7 @@
 import type { ConsulAccess, ConsulAddress } from '../../consul/access.ts';
 import { ConsulClient } from '../../consul/client.ts';
 import { RolloutError } from '../../errors.ts';
-import type { LifecycleProcedures } from '../../handlers/handler.ts';
+import type { LifecycleProcedures } from '../../handlers/ports.ts';
 import { createProcedures, type ProceduresOptions } from '../../handlers/procedures.ts';
 import type { LocalFleet } from './fleet.ts';
 import type { LocalServer } from './server.ts';

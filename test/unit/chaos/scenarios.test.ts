@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { verdict, type ScenarioResult } from '../../../lib/chaos/result.ts';
 import { CHAOS_DEFAULTS, chaosSettings, SCENARIO_NAMES, SCENARIOS, SCENARIOS_BY_NAME } from '../../../lib/chaos/scenarios.ts';
 import { UsageError } from '../../../lib/errors.ts';
-import { deadlineProblems } from '../../../lib/rollout/deadlines.ts';
+import { deadlineProblems } from '../../../lib/config/deadlines.ts';
 import { CONFIG_DEFAULTS } from '../../../lib/config/defaults.ts';
 
 describe('chaosSettings', () => {

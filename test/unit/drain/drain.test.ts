@@ -11,7 +11,7 @@ import { drain, LeaderMustLeaveLastError, type DrainOptions } from '../../../lib
 import { acquireDrainLock } from '../../../lib/drain/lock.ts';
 import { RolloutError } from '../../../lib/errors.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
-import { FakeConsul } from './fake-consul.ts';
+import { FakeConsul } from '../../support/fake-consul.ts';
 import { runOnClock } from './run-on-clock.ts';
 
 function cluster(versions: { blue: string; green: string } = { blue: '1.15.4', green: '1.15.4' }) {

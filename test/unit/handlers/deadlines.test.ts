@@ -10,15 +10,11 @@ import { RolloutError } from '../../../lib/errors.ts';
 import { AwsLifecycleActions } from '../../../lib/fleet/aws/index.ts';
 import { sleep } from '../../../lib/util/clock.ts';
 import { classifyEvent, type LifecycleEvent } from '../../../lib/handlers/events.ts';
-import {
-  handleLifecycleEvent,
-  type HandleDeps,
-  type HandleOutcome,
-  type LifecycleProcedures,
-  type LogRecord,
-} from '../../../lib/handlers/handler.ts';
+import { handleLifecycleEvent, type HandleDeps, type HandleOutcome } from '../../../lib/handlers/handler.ts';
+import { type LifecycleProcedures, type LogRecord } from '../../../lib/handlers/ports.ts';
 import type { OutcomeMetric } from '../../../lib/handlers/metrics.ts';
-import { AutoScalingModel, LAUNCHING, TERMINATING, type LifecycleNotice } from '../../support/autoscaling-model.ts';
+import { AutoScalingEngine, type LifecycleNotice } from '../../../lib/rehearsal/auto-scaling-engine.ts';
+import { TRANSITIONS } from '../../../lib/vocabulary.ts';
 import { eventBridgeEvent } from '../../support/lifecycle-events.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 
@@ -30,15 +26,15 @@ const BUDGET_MS = 14 * MINUTE;
 function setup(procedures: LifecycleProcedures) {
   const clock = new ManualClock();
   const notices: LifecycleNotice[] = [];
-  const model = new AutoScalingModel({ clock, onLifecycleNotice: (n) => notices.push(n) });
+  const model = new AutoScalingEngine({ clock, onLifecycleNotice: (n) => notices.push(n) });
   model.createGroup({
     name: GROUP,
     minSize: 0,
     maxSize: 3,
     desiredCapacity: 0,
     hooks: [
-      { name: 'gate', transition: LAUNCHING, heartbeatTimeoutSeconds: 300, defaultResult: 'ABANDON' },
-      { name: 'drain', transition: TERMINATING, heartbeatTimeoutSeconds: 300, defaultResult: 'ABANDON' },
+      { name: 'gate', transition: TRANSITIONS.launch, heartbeatTimeoutSeconds: 300, defaultResult: 'ABANDON' },
+      { name: 'drain', transition: TRANSITIONS.terminate, heartbeatTimeoutSeconds: 300, defaultResult: 'ABANDON' },
     ],
   });
   const metrics: OutcomeMetric[] = [];

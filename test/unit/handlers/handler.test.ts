@@ -10,18 +10,10 @@ import { RolloutError } from '../../../lib/errors.ts';
 import { AwsLifecycleActions } from '../../../lib/fleet/aws/index.ts';
 import { sleep, type Clock } from '../../../lib/util/clock.ts';
 import { classifyEvent, type LifecycleEvent } from '../../../lib/handlers/events.ts';
-import {
-  HANDLER_DEFAULTS,
-  handleLifecycleEvent,
-  type LifecycleDrainResult,
-  type LifecycleGateResult,
-  type HandleDeps,
-  type LifecycleActions,
-  type LifecycleProcedures,
-  type LogRecord,
-  type ProcedureOptions,
-} from '../../../lib/handlers/handler.ts';
-import { AutoScalingEngine, LAUNCHING, TERMINATING, type LifecycleNotice } from '../../../lib/fleet/autoscaling/engine.ts';
+import { HANDLER_DEFAULTS, handleLifecycleEvent, type HandleDeps } from '../../../lib/handlers/handler.ts';
+import { type LifecycleDrainResult, type LifecycleGateResult, type LifecycleActions, type LifecycleProcedures, type LogRecord, type ProcedureOptions } from '../../../lib/handlers/ports.ts';
+import { AutoScalingEngine, type LifecycleNotice } from '../../../lib/rehearsal/auto-scaling-engine.ts';
+import { TRANSITIONS } from '../../../lib/vocabulary.ts';
 import { eventBridgeEvent } from '../../support/lifecycle-events.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 
@@ -91,8 +83,8 @@ function setup(options: { heartbeatTimeoutSeconds?: number; servers?: number } =
     maxSize: 5,
     desiredCapacity: 0,
     hooks: [
-      { name: 'consul-launch-gate', transition: LAUNCHING, heartbeatTimeoutSeconds, defaultResult: 'ABANDON' },
-      { name: 'consul-drain', transition: TERMINATING, heartbeatTimeoutSeconds, defaultResult: 'CONTINUE' },
+      { name: 'consul-launch-gate', transition: TRANSITIONS.launch, heartbeatTimeoutSeconds, defaultResult: 'ABANDON' },
+      { name: 'consul-drain', transition: TRANSITIONS.terminate, heartbeatTimeoutSeconds, defaultResult: 'CONTINUE' },
     ],
   });
   const cluster = new FakeCluster(clock);

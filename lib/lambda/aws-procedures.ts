@@ -1,0 +1,60 @@
+/**
+ * The lifecycle procedures on AWS: lib/drain's drain and gate (through procedures.ts), pointed at
+ * the cluster's servers as EC2 sees them. Each call looks the servers up afresh (by the cluster
+ * tag), because a rollout changes them between one lifecycle event and the next.
+ */
+import { parseConsulAddress, type ConsulTls } from '../consul/access.ts';
+import { ConsulClient } from '../consul/client.ts';
+import { findInstanceAddress, listTaggedInstanceAddresses, type InstancesApi } from '../fleet/aws/index.ts';
+import type { LifecycleProcedures, Log } from '../handlers/ports.ts';
+import { createProcedures } from '../handlers/procedures.ts';
+import { type LocateServer } from '../handlers/ports.ts';
+
+export interface ConsulProceduresOptions {
+  readonly ec2: InstancesApi;
+  /** The tag every server of the cluster carries. */
+  readonly serverTag: { readonly key: string; readonly value: string };
+  /** The servers' API port (8501 for HTTPS, as the stacks deploy them). */
+  readonly consulHttpPort: number;
+  /** Sent to the servers' API; never logged. @default no token */
+  readonly consulToken?: string;
+  /**
+   * HTTPS to the servers, verified with this CA and server name (lib/consul/access.ts' TLS, as the
+   * CLI uses it). @default plain HTTP
+   */
+  readonly tls?: ConsulTls;
+  /** The newest generation (node meta `generation`): leadership goes to it, the old leader leaves last. */
+  readonly newestGeneration: string;
+  readonly log: Log;
+}
+
+/** The client the procedures use for the server at `ip`: HTTPS with the CA and server name when `tls` is set. */
+export function serverClient(ip: string, options: Pick<ConsulProceduresOptions, 'consulHttpPort' | 'consulToken' | 'tls'>): ConsulClient {
+  return new ConsulClient({
+    address: parseConsulAddress(`${ip}:${options.consulHttpPort}`, 'server address', { https: options.tls !== undefined }),
+    ...(options.consulToken === undefined ? {} : { token: options.consulToken }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+  });
+}
+
+/**
+ * Finds a lifecycle action's server as EC2 sees it: the instance's private IP, and a client of
+ * every other server carrying the cluster tag — the ones the procedures trust to confirm a removal.
+ * Undefined when EC2 no longer has the instance.
+ */
+export function locateOnEc2(options: Pick<ConsulProceduresOptions, 'ec2' | 'serverTag' | 'consulHttpPort' | 'consulToken' | 'tls'>): LocateServer {
+  const clientFor = (ip: string): ConsulClient => serverClient(ip, options);
+  return async (instanceId) => {
+    const [ip, servers] = await Promise.all([
+      findInstanceAddress(options.ec2, instanceId),
+      listTaggedInstanceAddresses(options.ec2, options.serverTag),
+    ]);
+    if (ip === undefined) return undefined;
+    const others = servers.filter((address) => address !== ip).map(clientFor);
+    return { ref: { ip }, agent: clientFor(ip), others: () => others };
+  };
+}
+
+export function createConsulProcedures(options: ConsulProceduresOptions): LifecycleProcedures {
+  return createProcedures(locateOnEc2(options), { log: options.log, drain: { preferGeneration: options.newestGeneration } });
+}

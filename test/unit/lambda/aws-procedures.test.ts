@@ -1,0 +1,86 @@
+/**
+ * lib/lambda/aws-procedures.ts: how the Lambda finds a lifecycle action's server and the servers
+ * it trusts, from EC2 alone (the rollout changes them between events, so every call looks afresh),
+ * and that every client it builds speaks HTTPS to the stacks' port with the CA and server name.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DescribeInstancesCommand, type DescribeInstancesCommandOutput, type Instance } from '@aws-sdk/client-ec2';
+import type { InstancesApi } from '../../../lib/fleet/aws/index.ts';
+import { createConsulProcedures, locateOnEc2, serverClient } from '../../../lib/lambda/aws-procedures.ts';
+
+const TARGET = 'i-0a1b2c3d4e5f60718';
+const TAG = { key: 'consul-rollout:cluster', value: 'prod-consul' };
+const TLS = { ca: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'], serverName: 'server.dc1.consul' };
+
+const running = (id: string, ip: string): Instance => ({ InstanceId: id, PrivateIpAddress: ip, State: { Name: 'running' } });
+const answer = (instances: readonly Instance[]): DescribeInstancesCommandOutput => ({ $metadata: {}, Reservations: [{ Instances: [...instances] }] });
+
+/**
+ * An EC2 that knows `fleet`: a lookup by instance id answers that instance (or nothing), a lookup
+ * by the cluster tag answers every instance; each input is recorded.
+ */
+function fakeEc2(fleet: readonly Instance[]) {
+  const inputs: DescribeInstancesCommand['input'][] = [];
+  const ec2: InstancesApi = {
+    send: async (command) => {
+      assert.ok(command instanceof DescribeInstancesCommand);
+      inputs.push(command.input);
+      const ids = command.input.InstanceIds;
+      return answer(ids === undefined ? fleet : fleet.filter((i) => ids.includes(i.InstanceId!)));
+    },
+  };
+  return { ec2, inputs };
+}
+
+const FLEET = [running(TARGET, '10.0.1.17'), running('i-0b1b2c3d4e5f60718', '10.0.1.18'), running('i-0c1b2c3d4e5f60718', '10.0.2.19')];
+const options = (ec2: InstancesApi) => ({ ec2, serverTag: TAG, consulHttpPort: 8501, consulToken: 'not-logged', tls: TLS });
+
+describe('locateOnEc2', () => {
+  it('finds the target by its private IP and trusts every other tagged server, never the target', async () => {
+    const { ec2, inputs } = fakeEc2(FLEET);
+    const located = await locateOnEc2(options(ec2))(TARGET);
+    assert.ok(located);
+    assert.deepEqual(located.ref, { ip: '10.0.1.17' });
+    assert.equal(located.agent.baseUrl, 'https://10.0.1.17:8501');
+    assert.deepEqual(located.others().map((c) => c.baseUrl), ['https://10.0.1.18:8501', 'https://10.0.2.19:8501']);
+    // One lookup by id, one by the cluster tag: the servers are whatever EC2 says now.
+    const byTag = inputs.find((input) => input.InstanceIds === undefined);
+    assert.ok(byTag?.Filters?.some((f) => f.Name === `tag:${TAG.key}` && f.Values?.includes(TAG.value)), JSON.stringify(inputs));
+  });
+
+  it('is undefined for an instance EC2 no longer has', async () => {
+    const { ec2 } = fakeEc2(FLEET.slice(1));
+    assert.equal(await locateOnEc2(options(ec2))(TARGET), undefined);
+  });
+
+  it('looks again on every call: a server launched since the last event is trusted', async () => {
+    const fleet = [...FLEET];
+    const { ec2 } = fakeEc2(fleet);
+    const locate = locateOnEc2(options(ec2));
+    assert.equal((await locate(TARGET))?.others().length, 2);
+    fleet.push(running('i-0d1b2c3d4e5f60718', '10.0.3.20'));
+    assert.equal((await locate(TARGET))?.others().length, 3);
+  });
+});
+
+describe('serverClient', () => {
+  it('speaks HTTPS to the given port with a CA, plain HTTP without one', () => {
+    assert.equal(serverClient('10.0.1.17', { consulHttpPort: 8501, tls: TLS }).baseUrl, 'https://10.0.1.17:8501');
+    assert.equal(serverClient('10.0.1.17', { consulHttpPort: 8500 }).baseUrl, 'http://10.0.1.17:8500');
+  });
+});
+
+describe('createConsulProcedures', () => {
+  it('drains an instance EC2 no longer has as instance-gone, and gives up its gate, without calling Consul', async () => {
+    const { ec2 } = fakeEc2([]);
+    const logs: Record<string, unknown>[] = [];
+    const procedures = createConsulProcedures({ ...options(ec2), newestGeneration: 'green', log: (r) => logs.push(r) });
+    const call = { signal: new AbortController().signal, onWaiting: async () => {} };
+    assert.deepEqual(await procedures.drain({ instanceId: TARGET }, call), { outcome: 'instance-gone' });
+    const gate = await procedures.gate({ instanceId: TARGET }, call);
+    assert.equal(gate.outcome, 'abandon');
+    assert.match(gate.reason ?? '', /already terminated/);
+    assert.ok(!JSON.stringify(logs).includes('not-logged'), 'the token reached a log line');
+  });
+});

@@ -1,0 +1,175 @@
+/** The local SQS queue and Lambda event source mapping, on a manual clock. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { eventBridgeEvent, matchesEventPattern } from '../../../lib/rehearsal/eventbridge.ts';
+import { type LifecycleNotice } from '../../../lib/rehearsal/auto-scaling-engine.ts';
+import { TRANSITIONS } from '../../../lib/vocabulary.ts';
+import { LocalLambdaService, type LambdaEntry } from '../../../lib/rehearsal/lambda-service.ts';
+import { LocalQueue } from '../../../lib/rehearsal/queue.ts';
+import { ManualClock, settle } from '../../support/manual-clock.ts';
+
+const SECOND = 1000;
+
+function queues(clock: ManualClock, maxReceiveCount = 2) {
+  const dlq = new LocalQueue({ name: 'dead', visibilityTimeoutSeconds: 30, messageRetentionSeconds: 1_209_600 }, clock);
+  const queue = new LocalQueue(
+    { name: 'actions', visibilityTimeoutSeconds: 60, messageRetentionSeconds: 172_800, redrive: { deadLetterQueue: dlq, maxReceiveCount } },
+    clock,
+  );
+  return { queue, dlq };
+}
+
+describe('local SQS queue', () => {
+  it('hides a received message for the visibility timeout, counts receives, then dead-letters it', async () => {
+    const clock = new ManualClock();
+    const { queue, dlq } = queues(clock);
+    queue.send('{"a":1}');
+    const [first] = queue.receive(10);
+    assert.equal(first?.attributes.ApproximateReceiveCount, '1');
+    assert.deepEqual(queue.receive(10), [], 'invisible while in flight');
+    assert.deepEqual(queue.counts(), { visible: 0, inFlight: 1 });
+    await clock.advance(60 * SECOND);
+    const [second] = queue.receive(10);
+    assert.equal(second?.attributes.ApproximateReceiveCount, '2');
+    assert.equal(second?.messageId, first?.messageId);
+    queue.delete(first!.receiptHandle);
+    assert.equal(queue.counts().inFlight, 1, 'a stale receipt handle deletes nothing');
+    await clock.advance(60 * SECOND);
+    assert.deepEqual(queue.receive(10), [], 'over maxReceiveCount: not delivered again');
+    assert.deepEqual(dlq.bodies(), ['{"a":1}']);
+    assert.deepEqual(queue.counts(), { visible: 0, inFlight: 0 });
+  });
+
+  it('deletes with the current receipt handle', () => {
+    const clock = new ManualClock();
+    const { queue } = queues(clock);
+    queue.send('x');
+    const [record] = queue.receive(1);
+    queue.delete(record!.receiptHandle);
+    assert.deepEqual(queue.counts(), { visible: 0, inFlight: 0 });
+  });
+});
+
+describe('EventBridge lifecycle events', () => {
+  const notice: LifecycleNotice = {
+    AutoScalingGroupName: 'demo-green',
+    LifecycleHookName: 'consul-launch-gate',
+    LifecycleActionToken: '5d3c1b2a-0000-4000-8000-000000000001',
+    EC2InstanceId: 'i-0123456789abcdef0',
+    LifecycleTransition: TRANSITIONS.launch,
+    Origin: 'EC2',
+    Destination: 'AutoScalingGroup',
+    Time: '2025-03-04T10:00:00.123Z',
+  };
+  it('are shaped as AWS sends them and matched by the rule pattern', () => {
+    const event = eventBridgeEvent(notice);
+    assert.equal(event['detail-type'], 'EC2 Instance-launch Lifecycle Action');
+    assert.equal(event.time, '2025-03-04T10:00:00Z');
+    assert.equal('Time' in event.detail, false);
+    const pattern = { source: ['aws.autoscaling'], 'detail-type': ['EC2 Instance-launch Lifecycle Action'], detail: { AutoScalingGroupName: ['demo-blue', 'demo-green'] } };
+    assert.equal(matchesEventPattern(pattern, event), true);
+    assert.equal(matchesEventPattern({ ...pattern, detail: { AutoScalingGroupName: ['other'] } }, event), false);
+    assert.throws(() => matchesEventPattern({ source: [{ prefix: 'aws.' }] }, event), /not supported/);
+  });
+});
+
+describe('local Lambda service (SQS event source mapping)', () => {
+  function service(clock: ManualClock, entry: LambdaEntry, options: { batchSize?: number; timeoutSeconds?: number } = {}) {
+    const { queue, dlq } = queues(clock, 3);
+    let environments = 0;
+    const lambda = new LocalLambdaService({
+      queue,
+      clock,
+      fn: { name: 'fn', timeoutSeconds: options.timeoutSeconds ?? 30, createEntry: () => (environments++, entry) },
+      mapping: { batchSize: options.batchSize ?? 1, reportBatchItemFailures: true },
+    }).start();
+    return { queue, dlq, lambda, environments: () => environments };
+  }
+
+  it('invokes concurrently, one environment per concurrent invocation, and deletes what succeeded', async () => {
+    const clock = new ManualClock();
+    let active = 0;
+    let peak = 0;
+    const { queue, lambda, environments } = service(clock, async () => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise<void>((resolve) => clock.schedule(5 * SECOND, resolve));
+      active--;
+      return { batchItemFailures: [] };
+    });
+    for (let i = 0; i < 3; i++) queue.send(`{"n":${i}}`);
+    await settle();
+    assert.equal(lambda.inFlight, 3);
+    await clock.advance(5 * SECOND);
+    assert.equal(peak, 3, 'three records, three concurrent invocations');
+    assert.equal(environments(), 3);
+    assert.deepEqual(queue.counts(), { visible: 0, inFlight: 0 });
+    assert.ok(lambda.invocations.every((i) => i.outcome === 'succeeded' && i.coldStart));
+    queue.send('{"n":3}');
+    await settle();
+    await clock.advance(5 * SECOND);
+    assert.equal(environments(), 3, 'an idle environment is reused');
+    assert.equal(lambda.invocations.at(-1)?.coldStart, false);
+    await lambda.stop();
+  });
+
+  it('ReportBatchItemFailures: only the failed record returns, after the visibility timeout, with a higher receive count', async () => {
+    const clock = new ManualClock();
+    const seen: string[] = [];
+    const { queue, lambda } = service(
+      clock,
+      async (event) => {
+        const records = (event as { Records: { messageId: string; body: string; attributes: { ApproximateReceiveCount: string } }[] }).Records;
+        for (const r of records) seen.push(`${r.body}#${r.attributes.ApproximateReceiveCount}`);
+        return { batchItemFailures: records.filter((r) => r.body === 'bad').map((r) => ({ itemIdentifier: r.messageId })) };
+      },
+      { batchSize: 10 },
+    );
+    queue.send('good');
+    queue.send('bad');
+    await settle();
+    await clock.advance(1);
+    assert.equal(lambda.invocations[0]?.outcome, 'partial-failure');
+    await clock.advance(60 * SECOND);
+    assert.deepEqual(seen, ['good#1', 'bad#1', 'bad#2']);
+    await lambda.stop();
+  });
+
+  it('a timed-out invocation keeps its records; the context counts the remaining time down', async () => {
+    const clock = new ManualClock();
+    const remaining: number[] = [];
+    const { queue, dlq, lambda } = service(
+      clock,
+      async (_event, context) => {
+        remaining.push(context.getRemainingTimeInMillis());
+        await new Promise<void>((resolve) => clock.schedule(10 * SECOND, resolve));
+        remaining.push(context.getRemainingTimeInMillis());
+        await new Promise<void>(() => undefined); // never answers
+      },
+      { timeoutSeconds: 30 },
+    );
+    queue.send('slow');
+    await settle();
+    await clock.advance(30 * SECOND);
+    assert.deepEqual(remaining, [30_000, 20_000]);
+    assert.equal(lambda.invocations[0]?.outcome, 'timed-out');
+    assert.match(lambda.invocations[0]?.error ?? '', /Task timed out after 30.00 seconds/);
+    await clock.advance(3 * 60 * SECOND);
+    assert.equal(lambda.invocations.length, 3, 'redelivered up to maxReceiveCount');
+    await clock.advance(60 * SECOND);
+    assert.deepEqual(dlq.bodies(), ['slow'], 'then dead-lettered');
+  });
+
+  it("captures the function's stdout as its log, leaving this process's stdout alone", async () => {
+    const clock = new ManualClock();
+    const { queue, lambda } = service(clock, async () => {
+      process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'hello' })}\n`);
+      return { batchItemFailures: [] };
+    });
+    queue.send('x');
+    await settle();
+    await clock.advance(1);
+    assert.deepEqual(lambda.invocations[0]?.logs, [{ level: 'info', msg: 'hello' }]);
+    await lambda.stop();
+  });
+});
