@@ -5,7 +5,7 @@ import { AutoscalingGroup } from '@cdktf/provider-aws/lib/autoscaling-group/inde
 import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template/index.js';
 import { UsageError } from '../errors.ts';
 import { computeDeadlines, deadlineProblems } from '../config/deadlines.ts';
-import type { DeadlineInputs } from '../config/deadlines.ts';
+import type { DeadlineInputs, Deadlines } from '../config/deadlines.ts';
 import { TerminationSafety } from './termination-safety.ts';
 import type { HookSpec } from './termination-safety.ts';
 import { renderServerUserData } from './server-user-data.ts';
@@ -108,8 +108,19 @@ export class ConsulServerGeneration extends Construct {
     this.groupName = generationGroupName(props.clusterName, props.generationName);
     const deadlines = computeDeadlines({ serverCount: props.serverCount, ...props.timeouts }, this.node.path);
     const hooks = this.hooks(props);
+    this.launchTemplate = this.createLaunchTemplate(props);
+    this.autoScalingGroup = this.createGroup(props, hooks, deadlines);
+    // Starts together with the group, not after it (see TerminationSafety).
+    this.terminationSafety = new TerminationSafety(this, 'TerminationSafety', {
+      groupName: this.groupName,
+      region: props.region,
+      hooks,
+      dependsOn: [...(props.dependsOn ?? []), this.launchTemplate],
+    });
+  }
 
-    const userData = renderServerUserData({
+  private userData(props: ConsulServerGenerationProps): string {
+    return renderServerUserData({
       clusterName: props.clusterName,
       generationName: props.generationName,
       consulVersion: props.consulVersion,
@@ -129,8 +140,10 @@ export class ConsulServerGeneration extends Construct {
       agentTokenParameter: props.agentTokenParameter,
       tlsParameters: props.tlsParameters,
     });
+  }
 
-    this.launchTemplate = new LaunchTemplate(this, 'LaunchTemplate', {
+  private createLaunchTemplate(props: ConsulServerGenerationProps): LaunchTemplate {
+    return new LaunchTemplate(this, 'LaunchTemplate', {
       name: this.groupName,
       description: `Consul ${props.consulVersion} server, generation ${props.generationName}`,
       imageId: props.imageId,
@@ -147,13 +160,15 @@ export class ConsulServerGeneration extends Construct {
       },
       // Encoded at synth time rather than with Terraform's base64encode(), so Terraform never reads
       // "${" or "%{" in the script as template syntax.
-      userData: Buffer.from(userData, 'utf8').toString('base64'),
+      userData: Buffer.from(this.userData(props), 'utf8').toString('base64'),
       updateDefaultVersion: true,
       tagSpecifications: [{ resourceType: 'volume', tags: this.instanceTags(props) }],
       lifecycle: { createBeforeDestroy: true },
     });
+  }
 
-    this.autoScalingGroup = new AutoscalingGroup(this, 'Group', {
+  private createGroup(props: ConsulServerGenerationProps, hooks: readonly HookSpec[], deadlines: Deadlines): AutoscalingGroup {
+    return new AutoscalingGroup(this, 'Group', {
       name: this.groupName,
       // Terraform alone sizes the group: no scaling policies, and min = max = desired so nothing
       // else can add or remove a server behind the rollout's back.
@@ -205,14 +220,6 @@ export class ConsulServerGeneration extends Construct {
         // only at creation; TerminationSafety keeps the hooks of an existing group current.
         ignoreChanges: ['initial_lifecycle_hook'],
       },
-    });
-
-    // Starts together with the group, not after it (see TerminationSafety).
-    this.terminationSafety = new TerminationSafety(this, 'TerminationSafety', {
-      groupName: this.groupName,
-      region: props.region,
-      hooks,
-      dependsOn: [...(props.dependsOn ?? []), this.launchTemplate],
     });
   }
 

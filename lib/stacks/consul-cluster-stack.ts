@@ -67,7 +67,27 @@ export class ConsulClusterStack extends TerraformStack {
     // Both generations in every stage, so nothing about the handler changes when the old group is
     // destroyed (its drains need the rule and the grants until the very last one).
     const groupNames = [config.rollout.old, config.rollout.new].map((g) => generationGroupName(config.clusterName, g.name));
-    const handler = new DrainHandler(this, 'DrainHandler', {
+    const handler = this.drainHandler(props, environment, network, groupNames);
+    const groups = this.generations(config, network, serverRole, handler);
+    const dashboard = new RolloutDashboard(this, 'Dashboard', {
+      clusterName: config.clusterName,
+      region: config.region,
+      groupNames,
+      functionName: handler.functionName,
+      queueName: handler.queueName,
+      deadLetterQueueName: handler.deadLetterQueueName,
+    });
+    this.outputs(config, groups, handler, dashboard);
+  }
+
+  private drainHandler(
+    props: ConsulClusterStackProps,
+    environment: AwsEnvironment,
+    network: ConsulSecurityGroups,
+    groupNames: readonly string[],
+  ): DrainHandler {
+    const { config } = props;
+    return new DrainHandler(this, 'DrainHandler', {
       clusterName: config.clusterName,
       groupNames,
       hookNames: Object.values(LIFECYCLE_HOOK_NAMES),
@@ -86,8 +106,15 @@ export class ConsulClusterStack extends TerraformStack {
       entry: props.handlerEntry,
       alarmActions: config.alarmTopicArn === undefined ? [] : [config.alarmTopicArn],
     });
+  }
 
-    const groups = stageLayout(config, config.rollout.stage).map(({ generation, desiredCapacity }) => {
+  private generations(
+    config: RolloutConfig,
+    network: ConsulSecurityGroups,
+    serverRole: ConsulServerRole,
+    handler: DrainHandler,
+  ): ConsulServerGeneration[] {
+    return stageLayout(config, config.rollout.stage).map(({ generation, desiredCapacity }) => {
       const image =
         generation.ami.kind === 'build'
           ? new ImageBuild(this, `Image-${generation.name}`, { generationName: generation.name, spec: generation.ami.build })
@@ -115,16 +142,9 @@ export class ConsulClusterStack extends TerraformStack {
       image?.tagLaunchTemplate(group.launchTemplate);
       return group;
     });
+  }
 
-    const dashboard = new RolloutDashboard(this, 'Dashboard', {
-      clusterName: config.clusterName,
-      region: config.region,
-      groupNames,
-      functionName: handler.functionName,
-      queueName: handler.queueName,
-      deadLetterQueueName: handler.deadLetterQueueName,
-    });
-
+  private outputs(config: RolloutConfig, groups: readonly ConsulServerGeneration[], handler: DrainHandler, dashboard: RolloutDashboard): void {
     new TerraformOutput(this, 'stage', { value: config.rollout.stage, description: 'The rollout stage this configuration deploys' });
     new TerraformOutput(this, 'server_groups', { value: groups.map((g) => g.groupName), description: 'Auto Scaling groups of Consul servers' });
     new TerraformOutput(this, 'drain_handler_function', { value: handler.function.functionName });
