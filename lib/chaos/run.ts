@@ -13,7 +13,7 @@ import { readEndState } from '../bench/end-state.ts';
 import { findLost, KvWriter, readBack } from '../bench/writer.ts';
 import { ClusterObserver } from '../consul/observer.ts';
 import type { DecisionRecord } from '../drain/decision-log.ts';
-import { describeError } from '../errors.ts';
+import { describeError, RolloutError } from '../errors.ts';
 import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import { LocalFleet } from '../fleet/local/fleet.ts';
 import { LocalRollout, REHEARSAL_FLEET_OPTIONS } from '../rehearsal/local-rollout.ts';
@@ -23,7 +23,8 @@ import { isHealthy } from '../recovery/findings.ts';
 import { localDoctorSource } from '../fleet/local/recovery.ts';
 import { applyEveryStage, FAULTS, type Fault } from './faults.ts';
 import { verdict, type ChaosDocument, type ScenarioResult } from './result.ts';
-import { chaosSettings, type ChaosOptions, type Scenario } from './scenarios.ts';
+import { Partition, systemIptables, type IptablesRunner } from './partition.ts';
+import { chaosSettings, scenariosNeeding, type ChaosOptions, type Scenario } from './scenarios.ts';
 
 export interface ChaosDependencies {
   /** The old and new Consul binaries (provisionConsulBinaries()). */
@@ -32,8 +33,27 @@ export interface ChaosDependencies {
   readonly progress?: (message: string) => void;
 }
 
+/**
+ * Every scenario's prerequisites, checked before the first scenario runs: a machine without
+ * iptables must not learn it only after minutes of other scenarios whose results are then lost.
+ */
+export function checkPrerequisites(scenarios: readonly Scenario[], iptables: () => IptablesRunner): void {
+  const needing = scenariosNeeding(scenarios, 'iptables');
+  if (needing.length === 0) return;
+  try {
+    // Listing our rules (and deleting a killed run's) proves iptables is there and permitted.
+    new Partition(iptables());
+  } catch (cause) {
+    throw new RolloutError(`chaos: ${needing.join(', ')} need${needing.length === 1 ? 's' : ''} iptables, which cannot be used here`, {
+      cause,
+      remedy: `install iptables (Debian/Ubuntu: apt-get install iptables) and run as root, or leave out ${needing.join(', ')} (--scenarios ...)`,
+    });
+  }
+}
+
 export async function runChaos(options: ChaosOptions, deps: ChaosDependencies): Promise<ChaosDocument> {
   const settings = chaosSettings(options);
+  checkPrerequisites(settings.scenarios, systemIptables);
   mkdirSync(settings.out, { recursive: true });
   const startedAt = new Date().toISOString();
   const loadAtStart = loadavg()[0]!;

@@ -47,6 +47,16 @@ export interface Scenario {
    * the ABANDON comes within minutes, not the defaults' quarter hours.
    */
   readonly timeouts?: Partial<RolloutTimeouts>;
+  /** What the machine must offer before any scenario starts (checked by run.ts). @default [] */
+  readonly needs?: readonly Prerequisite[];
+}
+
+/** `iptables`: an iptables binary this process may use (root or CAP_NET_ADMIN). */
+export type Prerequisite = 'iptables';
+
+/** The scenarios among `scenarios` that need `prerequisite`, by name. */
+export function scenariosNeeding(scenarios: readonly Scenario[], prerequisite: Prerequisite): readonly ScenarioName[] {
+  return scenarios.filter((s) => s.needs?.includes(prerequisite) === true).map((s) => s.name);
 }
 
 /** The shortest gate and drain deadlines the config accepts (MIN_PER_SERVER_DEADLINE_SECONDS). */
@@ -89,6 +99,7 @@ export const SCENARIOS: readonly Scenario[] = [
     item: 3,
     fault: 'iptables DROPs every packet to and from the old server the first drain asks to leave (its loopback address; ports 8300, 8301 tcp+udp and its API port) from the moment its leave is sent, until it is terminated or for 30 s: its removal must come from outside it and be confirmed',
     expected: 'complete',
+    needs: ['iptables'],
   },
   {
     name: 'stage-overlap',
