@@ -149,7 +149,7 @@ export class FakeConsul {
       });
     }
     if (method === 'GET' && path === '/v1/operator/autopilot/configuration') {
-      return json({ CleanupDeadServers: true, ServerStabilizationTime: '10s' });
+      return json({ CleanupDeadServers: true, LastContactThreshold: '200ms', ServerStabilizationTime: '10s' });
     }
     if (method === 'GET' && path === '/v1/agent/members') {
       return json(
