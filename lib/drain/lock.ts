@@ -12,6 +12,10 @@
  *   release does not trigger the delay, so serialized drains follow each other immediately.
  * - The session has no node checks: it must not die with the node it was created through,
  *   which may be the next server to drain.
+ * - Renewal goes through any server (sessions are cluster state), and the holder counts the lock
+ *   lost once TTL minus a margin (TTL/6) has passed since the last renewal that was *sent* and
+ *   succeeded: Consul may invalidate as early as TTL after it, so we must stop acting before that,
+ *   not when a renewal finally answers "not found" (it never does if no server answers).
  */
 import { RolloutError } from '../errors.ts';
 import { isAccessDenied, type ConsulClient } from '../consul/client.ts';
@@ -64,7 +68,7 @@ export async function acquireDrainLock(context: AcquireContext, options: DrainLo
   const acquireTimeoutMs = options.acquireTimeoutMs ?? DRAIN_LOCK_DEFAULTS.acquireTimeoutMs;
   const clock = context.clock ?? systemClock;
   const started = clock.now();
-  let session: { client: ConsulClient; id: string } | undefined;
+  let session: Session | undefined;
   let lastError: unknown;
 
   while (clock.now() - started < acquireTimeoutMs) {
@@ -73,11 +77,13 @@ export async function acquireDrainLock(context: AcquireContext, options: DrainLo
       session ??= await createSession(context, key, ttlSeconds, lockDelaySeconds);
       const value = JSON.stringify({ holder: context.holder, since: new Date().toISOString() });
       if (await session.client.kvPut(key, value, { acquire: session.id, signal: context.signal })) {
-        return holdLock(session.client, key, session.id, ttlSeconds, clock.now() - started, clock);
+        return holdLock(context, key, session, ttlSeconds, clock.now() - started, clock);
       }
       // Held by someone else (or in lock delay). Keep our session alive and block until the key
       // changes, bounded so heartbeats keep flowing.
+      const renewSentAt = clock.now();
       if (!(await session.client.sessionRenew(session.id, { signal: context.signal }))) session = undefined;
+      else session.renewedAt = renewSentAt;
       const current = await (session?.client ?? pickFirst(context)).kvGet(key, { signal: context.signal });
       await context.onWaiting?.(current.entry?.value ?? 'unknown holder');
       if (current.entry?.session !== undefined) {
@@ -108,20 +114,29 @@ function pickFirst(context: AcquireContext): ConsulClient {
   return client;
 }
 
+interface Session {
+  readonly client: ConsulClient;
+  readonly id: string;
+  /** Clock time the last successful create/renew was sent: Consul's TTL runs from no earlier. */
+  renewedAt: number;
+}
+
 async function createSession(
   context: AcquireContext,
   key: string,
   ttlSeconds: number,
   lockDelaySeconds: number,
-): Promise<{ client: ConsulClient; id: string }> {
+): Promise<Session> {
+  const clock = context.clock ?? systemClock;
   let lastError: unknown;
   for (const client of context.servers()) {
     try {
+      const renewedAt = clock.now();
       const id = await client.sessionCreate(
         { name: `${key} ${context.holder}`.slice(0, 200), ttlSeconds, lockDelaySeconds, behavior: 'release' },
         { signal: context.signal },
       );
-      return { client, id };
+      return { client, id, renewedAt };
     } catch (error) {
       if (isAccessDenied(error)) throw error;
       lastError = error;
@@ -130,31 +145,81 @@ async function createSession(
   throw new RolloutError('no Consul server accepted a drain-lock session', { cause: lastError });
 }
 
+/**
+ * Renews through the creating server first, then any other. `true`: renewed; `false`: Consul says
+ * the session is gone; throws when no server answered.
+ */
+async function renewAnywhere(context: AcquireContext, session: Session, timeoutMs: number): Promise<boolean> {
+  let lastError: unknown = new RolloutError('no Consul server left to renew the drain lock session through');
+  for (const client of [session.client, ...context.servers().filter((c) => c.baseUrl !== session.client.baseUrl)]) {
+    try {
+      return await client.sessionRenew(session.id, { timeoutMs });
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+function presumedLost(sessionId: string, lostAfterMs: number, ttlSeconds: number, cause: unknown): RolloutError {
+  return new RolloutError(`drain lock session ${sessionId} presumed lost: no successful renewal for ${lostAfterMs} ms`, {
+    cause,
+    remedy: `no Consul server answered a session renewal and Consul may invalidate it ${ttlSeconds} s after the last one; check that the servers are reachable from the handler, then retry the drain`,
+  });
+}
+
 function holdLock(
-  client: ConsulClient,
+  context: AcquireContext,
   key: string,
-  sessionId: string,
+  session: Session,
   ttlSeconds: number,
   waitedMs: number,
   clock: Clock,
 ): HeldLock {
+  const { client, id: sessionId } = session;
   const lost = new AbortController();
-  const renewEveryMs = (ttlSeconds * 1_000) / 3;
+  const ttlMs = ttlSeconds * 1_000;
+  const renewEveryMs = ttlMs / 3;
+  const lostAfterMs = ttlMs - ttlMs / 6;
   let released = false;
+  let lastError: unknown;
   let cancelRenewal = (): void => {};
+  let cancelDeadline = (): void => {};
+  const stop = (): void => {
+    cancelRenewal();
+    cancelDeadline();
+  };
+  const loseWith = (reason: RolloutError): void => {
+    stop();
+    lost.abort(reason);
+  };
+  // Armed from the last successful renewal; a timer, not a check after a renewal, so a renewal
+  // hung on a partitioned server cannot delay it.
+  const armDeadline = (): void => {
+    cancelDeadline();
+    cancelDeadline = clock.schedule(session.renewedAt + lostAfterMs - clock.now(), () =>
+      loseWith(presumedLost(sessionId, lostAfterMs, ttlSeconds, lastError)),
+    );
+  };
   const renewLater = (): void => {
     cancelRenewal = clock.schedule(renewEveryMs, () => {
-      client.sessionRenew(sessionId).then(
+      const sentAt = clock.now();
+      // Each server gets at most a renewal interval, so one hung server cannot eat the TTL.
+      renewAnywhere(context, session, renewEveryMs).then(
         (alive) => {
-          if (!alive) lost.abort(new RolloutError(`drain lock session ${sessionId} expired while held`));
+          if (released || lost.signal.aborted) return;
+          if (!alive) return loseWith(new RolloutError(`drain lock session ${sessionId} expired while held`));
+          session.renewedAt = Math.max(session.renewedAt, sentAt);
+          armDeadline();
         },
-        () => {
-          // One failed renewal is survivable (TTL leaves two more chances); expiry is caught above.
+        (error: unknown) => {
+          lastError = error; // survivable until the deadline fires
         },
       );
-      if (!released) renewLater();
+      if (!released && !lost.signal.aborted) renewLater();
     });
   };
+  armDeadline();
   renewLater();
   return {
     key,
@@ -164,7 +229,7 @@ function holdLock(
     async release() {
       if (released) return;
       released = true;
-      cancelRenewal();
+      stop();
       // Release explicitly first: that frees the key at once, whereas destroying a session that
       // still holds it counts as invalidation and would impose the lock delay on the next drain.
       await client.kvPut(key, '', { release: sessionId }).catch(() => false);

@@ -7,7 +7,8 @@
  * Modelled: Raft configuration, autopilot health, serf members, catalog node meta, sessions and
  * the KV lock (acquire/release, blocking get), leave (the server disappears from Raft and is
  * `left` in serf), remove-peer, force-leave, transfer-leader (or its absence on 1.14), a server
- * whose process is gone while autopilot still calls it healthy (`down`). Any
+ * whose process is gone while autopilot still calls it healthy (`down`), session TTL expiry on the
+ * clock (a session not renewed for its TTL is invalidated and its locks released). Any
  * operation can be refused with a 403, as an ACL denial would be.
  */
 import { randomUUID } from 'node:crypto';
@@ -41,7 +42,8 @@ export class FakeConsul {
   /** Every request, as "METHOD /path", for assertions. */
   readonly requests: string[] = [];
   readonly #kv = new Map<string, { value: string; session: string | undefined; modifyIndex: number }>();
-  readonly #sessions = new Set<string>();
+  /** Session id → TTL and the clock time of its last renewal. */
+  readonly #sessions = new Map<string, { ttlMs: number; renewedAt: number }>();
   #index = 10;
   readonly #clock: Clock;
 
@@ -98,6 +100,7 @@ export class FakeConsul {
   }
 
   lockHolder(key = 'consul-rollout/drain-lock'): string | undefined {
+    this.#expireSessions();
     return this.#kv.get(key)?.session;
   }
 
@@ -107,6 +110,7 @@ export class FakeConsul {
     const path = url.pathname;
     const operation = `${method} ${path.replace(/\/v1\/kv\/.*/, '/v1/kv/<key>')}`;
     this.requests.push(`${method} ${path}`);
+    this.#expireSessions();
     if (server.down || (!server.inRaft && server.serf !== 1)) throw new TypeError('fetch failed'); // the agent is gone
     if ([...this.denied].some((d) => operation === d || operation.startsWith(`${d}/`))) {
       return new Response('Permission denied', { status: 403 });
@@ -145,7 +149,7 @@ export class FakeConsul {
       });
     }
     if (method === 'GET' && path === '/v1/operator/autopilot/configuration') {
-      return json({ CleanupDeadServers: true, ServerStabilizationTime: '10s' });
+      return json({ CleanupDeadServers: true, LastContactThreshold: '200ms', ServerStabilizationTime: '10s' });
     }
     if (method === 'GET' && path === '/v1/agent/members') {
       return json(
@@ -189,12 +193,16 @@ export class FakeConsul {
     }
     if (method === 'PUT' && path === '/v1/session/create') {
       const id = randomUUID();
-      this.#sessions.add(id);
+      const spec = JSON.parse(typeof init?.body === 'string' ? init.body : '{}') as { TTL?: string };
+      this.#sessions.set(id, { ttlMs: Number.parseInt(spec.TTL ?? '86400s', 10) * 1_000, renewedAt: this.#clock.now() });
       return json({ ID: id });
     }
     if (method === 'PUT' && path.startsWith('/v1/session/renew/')) {
       const id = path.split('/').pop()!;
-      return this.#sessions.has(id) ? json([{ ID: id }]) : new Response('', { status: 404 });
+      const session = this.#sessions.get(id);
+      if (session === undefined) return new Response('', { status: 404 });
+      session.renewedAt = this.#clock.now();
+      return json([{ ID: id }]);
     }
     if (method === 'PUT' && path.startsWith('/v1/session/destroy/')) {
       this.#sessions.delete(path.split('/').pop()!);
@@ -249,6 +257,17 @@ export class FakeConsul {
     }
     this.#kv.set(key, { value: body, session: entry?.session, modifyIndex: ++this.#index });
     return new Response('true', { status: 200, headers });
+  }
+
+  /** Consul may wait up to 2×TTL; the fake invalidates at exactly TTL, the earliest it may. */
+  #expireSessions(): void {
+    for (const [id, session] of this.#sessions) {
+      if (this.#clock.now() - session.renewedAt < session.ttlMs) continue;
+      this.#sessions.delete(id);
+      for (const [key, entry] of this.#kv) {
+        if (entry.session === id) this.#kv.set(key, { ...entry, session: undefined, modifyIndex: ++this.#index });
+      }
+    }
   }
 
   #leave(server: FakeServer): void {
