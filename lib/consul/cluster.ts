@@ -3,9 +3,9 @@
  * view: Raft configuration (who votes), autopilot health (who is healthy, since when), serf
  * members (alive / failed / left) and catalog node meta (generation, instance_id).
  */
-import { RolloutError } from '../errors.ts';
 import type { ClusterView, ServerView } from '../safety/types.ts';
-import { ConsulApiError, isUnreachable, type ConsulClient } from './client.ts';
+import type { ConsulClient } from './client.ts';
+import { isAvailabilityError, isUnreachable, rethrowClassified } from './errors.ts';
 import type { Member, RaftServer } from './schemas.ts';
 
 export interface ServerRecord extends ServerView {
@@ -144,62 +144,6 @@ export function memberMatchesRef(ref: ServerRef, member: Member): boolean {
   if (ref.nodeId !== undefined && member.nodeId === ref.nodeId) return true;
   if (ref.name !== undefined && member.name === ref.name) return true;
   return ref.ip !== undefined && member.address === ref.ip.split(':')[0];
-}
-
-/** A Consul call was refused for lack of ACL permission: the token's policy must change. */
-export class ConsulPermissionError extends RolloutError {
-  override readonly name: string = 'ConsulPermissionError';
-  /** The operation refused, as the client names it ("GET /v1/operator/autopilot/health"). */
-  readonly operation: string;
-  /** The ACL rule the call needs, as a policy file writes it (`operator = "read"`); undefined when the token itself is unknown. */
-  readonly rule: string | undefined;
-  constructor(operation: string, rule: string | undefined, cause: unknown) {
-    super(
-      rule === undefined ? `permission denied: ${operation}: the cluster does not know the token` : `permission denied: ${operation} needs ACL rule ${rule}`,
-      {
-        cause,
-        remedy:
-          rule === undefined
-            ? 'use a token the cluster knows (it answered "ACL not found"); the procedure resumes on the next attempt'
-            : `add ${rule} to the token's policy (the files in policies/ carry it); the procedure resumes on the next attempt`,
-      },
-    );
-    this.operation = operation;
-    this.rule = rule;
-  }
-}
-
-/**
- * `error` as a ConsulPermissionError when it is one, or when it is the client's refusal (a 403, or
- * a list the ACLs filtered) — keyed on the error's kind, whatever wraps it: the `cause` chain is
- * followed. Otherwise undefined.
- */
-export function permissionErrorIn(error: unknown): ConsulPermissionError | undefined {
-  let current: unknown = error;
-  for (let depth = 0; current instanceof Error && depth < 8; depth++) {
-    if (current instanceof ConsulPermissionError) return current;
-    if (current instanceof ConsulApiError && current.kind === 'permission-denied') {
-      return new ConsulPermissionError(current.operation, current.aclRule, current);
-    }
-    current = current.cause;
-  }
-  return undefined;
-}
-
-/** Errors that mean "nobody can answer this right now" (no leader, server down), not "no". */
-export function isAvailabilityError(error: unknown): boolean {
-  if (isUnreachable(error)) return true;
-  return (
-    error instanceof ConsulApiError &&
-    error.kind === 'http' &&
-    (error.status ?? 0) >= 500 &&
-    /no cluster leader|no leader|leadership lost|rpc error/i.test(error.body ?? error.message)
-  );
-}
-
-/** Throws `error`, as a ConsulPermissionError when it is a refusal. */
-export function rethrowClassified(error: unknown): never {
-  throw permissionErrorIn(error) ?? error;
 }
 
 function unlessUnavailable<T>(fallback: T): (error: unknown) => T {

@@ -6,15 +6,8 @@
  */
 import { RolloutError } from '../errors.ts';
 import type { ConsulClient } from '../consul/client.ts';
-import {
-  describeRef,
-  matchesRef,
-  memberMatchesRef,
-  permissionErrorIn,
-  readCluster,
-  type ConsulPermissionError,
-  type ServerRef,
-} from '../consul/cluster.ts';
+import { describeRef, matchesRef, memberMatchesRef, readCluster, type ServerRef } from '../consul/cluster.ts';
+import { permissionErrorIn, type ConsulPermissionError } from '../consul/errors.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { parseGoDuration } from '../util/duration.ts';
 import { waitFor } from '../util/wait.ts';

@@ -14,8 +14,8 @@
  *   which may be the next server to drain.
  */
 import { RolloutError } from '../errors.ts';
-import { isAccessDenied, type ConsulClient } from '../consul/client.ts';
-import { permissionErrorIn } from '../consul/cluster.ts';
+import type { ConsulClient } from '../consul/client.ts';
+import { isAccessDenied, permissionErrorIn } from '../consul/errors.ts';
 import { sleep, systemClock, type Clock } from '../util/clock.ts';
 
 export interface DrainLockOptions {
