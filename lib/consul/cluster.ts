@@ -79,17 +79,18 @@ export interface SilentVoter {
  * seconds: it keeps a dead server's last Raft stats until serf declares the server failed, so a
  * server killed a moment ago still counts toward quorum there. `via` supplies the scheme, port,
  * TLS and token (servers listen alike); `/v1/status/leader` needs no ACL. Answers only ever take
- * health away, never grant it.
+ * health away, never grant it. `keepIds` are never probed: a drain target's slow API is no
+ * evidence that its Raft is dead, and counting it unhealthy would make its removal look free.
  */
 export async function probeHealthyVoters(
   snapshot: ClusterSnapshot,
   via: ConsulClient,
-  options: { signal?: AbortSignal; timeoutMs?: number } = {},
+  options: { signal?: AbortSignal; timeoutMs?: number; keepIds?: readonly string[] } = {},
 ): Promise<{ snapshot: ClusterSnapshot; silent: readonly SilentVoter[] }> {
   const timeoutMs = options.timeoutMs ?? VOTER_PROBE_DEFAULTS.timeoutMs;
   const probed = await Promise.all(
     snapshot.servers.map(async (server): Promise<SilentVoter | undefined> => {
-      if (!server.voter || !server.healthy) return undefined;
+      if (!server.voter || !server.healthy || options.keepIds?.includes(server.id)) return undefined;
       const silent = (why: string): SilentVoter => ({ id: server.id, name: server.name, why });
       try {
         const leader = await via.at(raftHost(server.address)).leader({ signal: options.signal, timeoutMs });

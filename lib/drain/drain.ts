@@ -247,7 +247,9 @@ class QuorumReader {
     const snapshot = await readCurrent(this.run);
     const via = this.run.deps.cluster()[0];
     if (via === undefined) return snapshot;
-    const probed = await probeHealthyVoters(snapshot, via, { signal: this.signal });
+    // The target's vote counts unless the leader's own view (autopilot) says it contributes nothing.
+    const targetIds = snapshot.servers.filter((s) => matchesRef(this.run.target, s)).map((s) => s.id);
+    const probed = await probeHealthyVoters(snapshot, via, { signal: this.signal, keepIds: targetIds });
     const silentNames = probed.silent.map((s) => s.name).join(', ');
     if (silentNames !== this.silent && probed.silent.length > 0) {
       this.run.log.record(
