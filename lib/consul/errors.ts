@@ -9,6 +9,8 @@ import { RolloutError } from '../errors.ts';
 /** Consul's answer when the asked server knows no leader (500 from any call that needs one). */
 const NO_LEADER = /No cluster leader/i;
 
+export const NO_LEADER_REMEDY = 'the cluster has no leader: run `consul-rollout doctor` and, if peers are lost, `consul-rollout recover`';
+
 /**
  * Why a call failed, so callers can tell "agent gone" from "agent said no": `permission-denied`
  * (a 403: the token lacks a rule) and `tls` (certificate or protocol mismatch) are not outages.
@@ -157,7 +159,7 @@ export function tlsProblemOf(error: unknown): string | undefined {
 
 /** The remedy a Consul error body calls for, when it names a known condition. */
 export function remedyFor(body: string): string | undefined {
-  if (NO_LEADER.test(body)) return 'the cluster has no leader: run `consul-rollout doctor` and, if peers are lost, `consul-rollout recover`';
+  if (NO_LEADER.test(body)) return NO_LEADER_REMEDY;
   return undefined;
 }
 

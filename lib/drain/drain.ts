@@ -24,7 +24,7 @@ import {
   type ServerRecord,
   type ServerRef,
 } from '../consul/cluster.ts';
-import { isNotFound, isTransferLeaderUnsupported, isUnreachable, permissionErrorIn, rethrowClassified, rethrowIfRefused } from '../consul/errors.ts';
+import { isNoLeader, isNotFound, NO_LEADER_REMEDY, isTransferLeaderUnsupported, isUnreachable, permissionErrorIn, rethrowClassified, rethrowIfRefused } from '../consul/errors.ts';
 import { sleep, systemClock, type Clock } from '../util/clock.ts';
 import type { RaftServer } from '../consul/schemas.ts';
 import { evaluateRemoval, pickTransferTarget } from '../safety/index.ts';
@@ -542,7 +542,10 @@ async function readThroughAny(cluster: () => readonly ConsulClient[], signal?: A
   return throughAny(cluster, (c) => readCluster(c, { signal }), 'read cluster state');
 }
 
-/** Run `call` against the first remaining server that answers; errors other than "unreachable" stop at once. */
+/**
+ * Run `call` against the first remaining server that answers with a leader: one server cut off
+ * from the others ("No cluster leader") must not stall every drain. Other errors stop at once.
+ */
 async function throughAny<T>(cluster: () => readonly ConsulClient[], call: (c: ConsulClient) => Promise<T>, what: string): Promise<T> {
   let lastError: unknown;
   const clients = cluster();
@@ -551,12 +554,12 @@ async function throughAny<T>(cluster: () => readonly ConsulClient[], call: (c: C
       return await call(client);
     } catch (error) {
       lastError = error;
-      if (!isUnreachable(error)) rethrowClassified(error);
+      if (!isUnreachable(error) && !isNoLeader(error)) rethrowClassified(error);
     }
   }
-  throw new RolloutError(`${what}: none of the ${clients.length} remaining server(s) answered`, {
+  throw new RolloutError(`${what}: none of the ${clients.length} remaining server(s) answered with a leader`, {
     cause: lastError,
-    remedy: 'check that the remaining Consul servers are running and reachable from here',
+    remedy: isNoLeader(lastError) ? NO_LEADER_REMEDY : 'check that the remaining Consul servers are running and reachable from here',
   });
 }
 
