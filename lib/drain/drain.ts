@@ -129,7 +129,9 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
   const signal = options.signal === undefined ? lock.lost : AbortSignal.any([options.signal, lock.lost]);
   try {
     const { cluster, verdict } = await awaitQuorum(run, signal);
-    if (verdict.verdict === 'already-removed') return alreadyDrained(run, cluster, verdict);
+    if (verdict.verdict === 'already-removed') {
+      return aliveInSerf(run, cluster) ? leaveBeforeJoining(run, signal) : alreadyDrained(run, cluster, verdict);
+    }
     const targetServer = cluster.servers.find((s) => matchesRef(target, s))!;
     const transferredTo = verdict.transferLeadershipFirst ? await handOverLeadership(run, cluster, targetServer, signal) : undefined;
     beforeDeadline(run, 'the leave');
@@ -137,7 +139,7 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
     const left = await leave(run, targetServer, signal);
     const confirmed = left ?? (await fallbackRemoval(run, targetServer, signal));
     run.timings.leaveToConfirmMs = run.clock.now() - leaveSent;
-    return complete(run, { targetServer, confirmed, usedFallback: left === undefined, transferredTo, verdict });
+    return complete(run, { removedId: targetServer.id, confirmed, usedFallback: left === undefined, transferredTo, verdict });
   } finally {
     await releaseLock(lock, run.log);
   }
@@ -205,7 +207,44 @@ function beforeDeadline(run: Run, step: string): void {
  */
 async function checkIdempotent(run: Run): Promise<DrainResult | undefined> {
   const initial = await readCurrent(run);
-  return initial.servers.some((s) => matchesRef(run.target, s)) ? undefined : alreadyDrained(run, initial);
+  const gone = !initial.servers.some((s) => matchesRef(run.target, s)) && !aliveInSerf(run, initial);
+  return gone ? alreadyDrained(run, initial) : undefined;
+}
+
+/**
+ * A server alive in serf is not drained even when absent from Raft: it has joined, and the leader's
+ * reconcile can still add it to the configuration and autopilot promote it (a stale voter).
+ */
+function aliveInSerf(run: Run, cluster: ClusterSnapshot): boolean {
+  return cluster.members.some((m) => memberMatchesRef(run.target, m) && m.status === 'alive');
+}
+
+/**
+ * The target joined serf but is not (yet) in Raft, so its leave costs no vote: send it anyway and
+ * confirm it left serf, so that the leader never adds it afterwards.
+ */
+async function leaveBeforeJoining(run: Run, signal: AbortSignal): Promise<DrainResult> {
+  beforeDeadline(run, 'the leave');
+  const { deps, log, name, settings } = run;
+  if (deps.targetAgent === undefined) {
+    throw new RolloutError(`${name} is alive in serf but not in Raft, and its agent API is unknown: it cannot be asked to leave`, {
+      remedy: 'do not terminate the instance yet; run `consul leave` on it, then complete the lifecycle action',
+    });
+  }
+  log.record('leave-sent', `PUT /v1/agent/leave sent to ${name}: alive in serf, not yet in Raft`);
+  const leaveSent = run.clock.now();
+  await deps.targetAgent.leave({ signal, timeoutMs: settings.leaveConfirmTimeoutMs }).catch((error: unknown) => {
+    if (signal.aborted) throw error;
+    log.record('leave-failed', `PUT /v1/agent/leave on ${name} failed: ${(error as Error).message}`, { unreachable: isUnreachable(error) });
+  });
+  const confirmed = await confirmRemoval(run, run.target.nodeId ?? '', settings.leaveConfirmTimeoutMs, signal);
+  if (confirmed === undefined) {
+    throw new RolloutError(`${name} did not leave serf; the leader could still add it to Raft`, {
+      remedy: 'do not terminate the instance yet; run `consul-rollout doctor`, then retry the drain',
+    });
+  }
+  run.timings.leaveToConfirmMs = run.clock.now() - leaveSent;
+  return complete(run, { removedId: undefined, confirmed, usedFallback: false, transferredTo: undefined, verdict: undefined });
 }
 
 async function takeLock(run: Run): Promise<HeldLock> {
@@ -388,7 +427,13 @@ async function fallbackRemoval(run: Run, targetServer: ServerRecord, signal: Abo
 
 function complete(
   run: Run,
-  done: { targetServer: ServerRecord; confirmed: Confirmed; usedFallback: boolean; transferredTo: string | undefined; verdict: RemovalDecision },
+  done: {
+    removedId: string | undefined;
+    confirmed: Confirmed;
+    usedFallback: boolean;
+    transferredTo: string | undefined;
+    verdict: RemovalDecision | undefined;
+  },
 ): DrainResult {
   const { confirmed, usedFallback } = done;
   run.log.record('removal-confirmed', `${run.name} is gone from the Raft configuration and ${confirmed.serfStatus} in serf`, {
@@ -399,7 +444,7 @@ function complete(
   return {
     outcome: 'drained',
     target: run.name,
-    removedId: done.targetServer.id,
+    removedId: done.removedId,
     usedFallback,
     leadershipTransferredTo: done.transferredTo,
     verdict: done.verdict,
@@ -565,7 +610,7 @@ async function throughAny<T>(cluster: () => readonly ConsulClient[], call: (c: C
 
 function alreadyDrained(run: Run, cluster: ClusterSnapshot, verdict?: RemovalDecision): DrainResult {
   const { log, name } = run;
-  log.record('already-drained', `${name} is not in the Raft configuration: nothing to do`);
+  log.record('already-drained', `${name} is neither in the Raft configuration nor alive in serf: nothing to do`);
   return {
     outcome: 'already-drained',
     target: name,
