@@ -10,10 +10,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
-import { RolloutError } from '../errors.ts';
 import { parseGoDuration } from '../util/duration.ts';
 import { CONSUL_ENV, ConsulToken, parseConsulAddress, type ConsulAccess, type ConsulAddress, type ConsulTls } from './access.ts';
 import { aclRequirementOf, describeAclRequirement } from './acl-rules.ts';
+import { ConsulApiError, remedyFor, tlsProblemOf } from './errors.ts';
 import { httpsFetch } from './https.ts';
 import {
   AgentSelfSchema,
@@ -73,62 +73,6 @@ export interface BlockingOptions extends RequestOptions {
   readonly index?: number;
   /** Longest time to block, e.g. "5s". Only meaningful with `index`. */
   readonly wait?: string;
-}
-
-/**
- * Why a call failed, so callers can tell "agent gone" from "agent said no": `permission-denied`
- * (a 403: the token lacks a rule) and `tls` (certificate or protocol mismatch) are not outages.
- */
-export type ConsulErrorKind = 'unreachable' | 'timeout' | 'http' | 'invalid-response' | 'permission-denied' | 'tls';
-
-export class ConsulApiError extends RolloutError {
-  override readonly name: string = 'ConsulApiError';
-  readonly operation: string;
-  readonly kind: ConsulErrorKind;
-  readonly status: number | undefined;
-  readonly body: string | undefined;
-  /** For `permission-denied`: the ACL rule the call needs, as a policy file writes it (lib/consul/acl-rules.ts). */
-  readonly aclRule: string | undefined;
-  constructor(
-    operation: string,
-    kind: ConsulErrorKind,
-    message: string,
-    details: { status?: number; body?: string; cause?: unknown; remedy?: string; aclRule?: string } = {},
-  ) {
-    super(`${operation}: ${message}`, { cause: details.cause, remedy: details.remedy });
-    this.operation = operation;
-    this.kind = kind;
-    this.status = details.status;
-    this.body = details.body;
-    this.aclRule = details.aclRule;
-  }
-}
-
-/**
- * `true` when transfer-leader failed because the cluster cannot do it at all: the leader runs a
- * Consul without the operator gRPC service (< 1.15). Two shapes, depending on the agent asked:
- * a 1.15+ agent forwards to the leader and answers `500 ... unknown service
- * hashicorp.consul.internal.operator.OperatorService`; a 1.14 agent has no such route and answers
- * `404 Invalid URL path`. Retrying either is pointless.
- */
-export function isTransferLeaderUnsupported(error: unknown): boolean {
-  if (!(error instanceof ConsulApiError) || error.kind !== 'http') return false;
-  if (!error.operation.startsWith('POST /v1/operator/raft/transfer-leader')) return false;
-  const text = error.body ?? error.message;
-  return (
-    (error.status === 500 && /unknown service hashicorp\.consul\.internal\.operator\.OperatorService/.test(text)) ||
-    (error.status === 404 && /Invalid URL path/i.test(text))
-  );
-}
-
-/** `true` when the agent answered but refused us: a 403, or a TLS handshake that failed. */
-export function isAccessDenied(error: unknown): boolean {
-  return error instanceof ConsulApiError && (error.kind === 'permission-denied' || error.kind === 'tls');
-}
-
-/** `true` for errors that mean "this agent is not answering" rather than "it answered no". */
-export function isUnreachable(error: unknown): boolean {
-  return error instanceof ConsulApiError && (error.kind === 'unreachable' || error.kind === 'timeout');
 }
 
 interface CallSpec<T extends z.ZodType> {
@@ -590,34 +534,6 @@ function kvKeyOf(path: string): string | undefined {
   return path.startsWith('/v1/kv/') ? decodeURIComponent(path.slice('/v1/kv/'.length)) : undefined;
 }
 
-/** Node's codes for certificate and handshake failures (OpenSSL's verify errors, ERR_TLS_*, ERR_SSL_*). */
-const TLS_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'ERR_TLS_HANDSHAKE_TIMEOUT',
-  'EPROTO',
-]);
-
-/** What went wrong in TLS terms, or undefined when the failure was not TLS (refused, reset, DNS). */
-export function tlsProblemOf(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
-    const code = (current as NodeJS.ErrnoException).code;
-    if (code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) {
-      return `${current.message} (${code})`;
-    }
-  }
-  return undefined;
-}
-
 /** Endpoints that answer an empty body (or "null"/"true") on success. */
 const emptyBody = { safeParse: (data: unknown) => ({ success: true as const, data }) } as unknown as z.ZodType<unknown>;
 
@@ -630,7 +546,3 @@ export function parseWait(wait: string | undefined): number {
   return wait === undefined ? 300_000 : parseGoDuration(wait);
 }
 
-function remedyFor(body: string): string | undefined {
-  if (/No cluster leader/i.test(body)) return 'the cluster has no leader: run `consul-rollout doctor` and, if peers are lost, `consul-rollout recover`';
-  return undefined;
-}

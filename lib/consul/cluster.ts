@@ -3,9 +3,10 @@
  * view: Raft configuration (who votes), autopilot health (who is healthy, since when), serf
  * members (alive / failed / left) and catalog node meta (generation, instance_id).
  */
-import { RolloutError } from '../errors.ts';
 import type { ClusterView, ServerView } from '../safety/types.ts';
-import { ConsulApiError, isUnreachable, type ConsulClient } from './client.ts';
+import type { ConsulClient } from './client.ts';
+import { RolloutError } from '../errors.ts';
+import { isAvailabilityError, isNoLeader, isUnreachable, NO_LEADER_REMEDY, rethrowClassified } from './errors.ts';
 import type { Member, RaftServer } from './schemas.ts';
 
 export interface ServerRecord extends ServerView {
@@ -79,17 +80,18 @@ export interface SilentVoter {
  * seconds: it keeps a dead server's last Raft stats until serf declares the server failed, so a
  * server killed a moment ago still counts toward quorum there. `via` supplies the scheme, port,
  * TLS and token (servers listen alike); `/v1/status/leader` needs no ACL. Answers only ever take
- * health away, never grant it.
+ * health away, never grant it. `keepIds` are never probed: a drain target's slow API is no
+ * evidence that its Raft is dead, and counting it unhealthy would make its removal look free.
  */
 export async function probeHealthyVoters(
   snapshot: ClusterSnapshot,
   via: ConsulClient,
-  options: { signal?: AbortSignal; timeoutMs?: number } = {},
+  options: { signal?: AbortSignal; timeoutMs?: number; keepIds?: readonly string[] } = {},
 ): Promise<{ snapshot: ClusterSnapshot; silent: readonly SilentVoter[] }> {
   const timeoutMs = options.timeoutMs ?? VOTER_PROBE_DEFAULTS.timeoutMs;
   const probed = await Promise.all(
     snapshot.servers.map(async (server): Promise<SilentVoter | undefined> => {
-      if (!server.voter || !server.healthy) return undefined;
+      if (!server.voter || !server.healthy || options.keepIds?.includes(server.id)) return undefined;
       const silent = (why: string): SilentVoter => ({ id: server.id, name: server.name, why });
       try {
         const leader = await via.at(raftHost(server.address)).leader({ signal: options.signal, timeoutMs });
@@ -146,65 +148,38 @@ export function memberMatchesRef(ref: ServerRef, member: Member): boolean {
   return ref.ip !== undefined && member.address === ref.ip.split(':')[0];
 }
 
-/** A Consul call was refused for lack of ACL permission: the token's policy must change. */
-export class ConsulPermissionError extends RolloutError {
-  override readonly name: string = 'ConsulPermissionError';
-  /** The operation refused, as the client names it ("GET /v1/operator/autopilot/health"). */
-  readonly operation: string;
-  /** The ACL rule the call needs, as a policy file writes it (`operator = "read"`); undefined when the token itself is unknown. */
-  readonly rule: string | undefined;
-  constructor(operation: string, rule: string | undefined, cause: unknown) {
-    super(
-      rule === undefined ? `permission denied: ${operation}: the cluster does not know the token` : `permission denied: ${operation} needs ACL rule ${rule}`,
-      {
-        cause,
-        remedy:
-          rule === undefined
-            ? 'use a token the cluster knows (it answered "ACL not found"); the procedure resumes on the next attempt'
-            : `add ${rule} to the token's policy (the files in policies/ carry it); the procedure resumes on the next attempt`,
-      },
-    );
-    this.operation = operation;
-    this.rule = rule;
-  }
-}
-
-/**
- * `error` as a ConsulPermissionError when it is one, or when it is the client's refusal (a 403, or
- * a list the ACLs filtered) — keyed on the error's kind, whatever wraps it: the `cause` chain is
- * followed. Otherwise undefined.
- */
-export function permissionErrorIn(error: unknown): ConsulPermissionError | undefined {
-  let current: unknown = error;
-  for (let depth = 0; current instanceof Error && depth < 8; depth++) {
-    if (current instanceof ConsulPermissionError) return current;
-    if (current instanceof ConsulApiError && current.kind === 'permission-denied') {
-      return new ConsulPermissionError(current.operation, current.aclRule, current);
-    }
-    current = current.cause;
-  }
-  return undefined;
-}
-
-/** Errors that mean "nobody can answer this right now" (no leader, server down), not "no". */
-export function isAvailabilityError(error: unknown): boolean {
-  if (isUnreachable(error)) return true;
-  return (
-    error instanceof ConsulApiError &&
-    error.kind === 'http' &&
-    (error.status ?? 0) >= 500 &&
-    /no cluster leader|no leader|leadership lost|rpc error/i.test(error.body ?? error.message)
-  );
-}
-
-/** Throws `error`, as a ConsulPermissionError when it is a refusal. */
-export function rethrowClassified(error: unknown): never {
-  throw permissionErrorIn(error) ?? error;
-}
-
 function unlessUnavailable<T>(fallback: T): (error: unknown) => T {
   return (error) => {
     if (isAvailabilityError(error)) return fallback;
     return rethrowClassified(error);
   };
+}
+
+/** A server answered, but from a view without a leader (partitioned, mid-election): ask another. */
+export class LeaderlessViewError extends RolloutError {
+  override readonly name: string = 'LeaderlessViewError';
+}
+
+/**
+ * Runs `call` against each server in turn until one answers with a leader. One dead, hung,
+ * partitioned or leaderless server must not stall every drain nor fail every gate; a hung one
+ * costs at most the client's per-request timeout. Any other failure — above all a refusal (403,
+ * TLS), which every server would repeat — ends the attempt at once, classified.
+ */
+export async function throughAny<T>(cluster: () => readonly ConsulClient[], call: (c: ConsulClient) => Promise<T>, what: string): Promise<T> {
+  let lastError: unknown;
+  const clients = cluster();
+  for (const client of clients) {
+    try {
+      return await call(client);
+    } catch (error) {
+      lastError = error;
+      if (!isAvailabilityError(error) && !isNoLeader(error) && !(error instanceof LeaderlessViewError)) rethrowClassified(error);
+    }
+  }
+  const leaderless = isNoLeader(lastError) || lastError instanceof LeaderlessViewError;
+  throw new RolloutError(`${what}: none of the ${clients.length} server(s) asked answered with a leader`, {
+    cause: lastError,
+    remedy: leaderless ? NO_LEADER_REMEDY : 'check that the remaining Consul servers are running and reachable from here',
+  });
 }

@@ -13,23 +13,23 @@
  * "already drained".
  */
 import { RolloutError } from '../errors.ts';
-import { isTransferLeaderUnsupported, isUnreachable, type ConsulClient } from '../consul/client.ts';
+import type { ConsulClient } from '../consul/client.ts';
 import {
   describeRef,
   matchesRef,
   memberMatchesRef,
-  permissionErrorIn,
   probeHealthyVoters,
   readCluster,
-  rethrowClassified,
+  throughAny,
   type ClusterSnapshot,
   type ServerRecord,
   type ServerRef,
 } from '../consul/cluster.ts';
+import { isNotFound, isTransferLeaderUnsupported, isUnreachable, permissionErrorIn, rethrowClassified, rethrowIfRefused } from '../consul/errors.ts';
 import { sleep, systemClock, type Clock } from '../util/clock.ts';
 import type { RaftServer } from '../consul/schemas.ts';
 import { evaluateRemoval, pickTransferTarget } from '../safety/index.ts';
-import type { RemovalDecision } from '../safety/types.ts';
+import type { AlreadyRemoved, RemovalDecision, SafeRemoval, WaitForReplacement } from '../safety/types.ts';
 import { waitFor } from '../util/wait.ts';
 import { DecisionRecorder, type DecisionRecord, type DecisionSink } from './decision-log.ts';
 import { acquireDrainLock, DRAIN_LOCK_DEFAULTS, type DrainLockOptions, type HeldLock } from './lock.ts';
@@ -122,7 +122,32 @@ export interface DrainResult {
 }
 
 export async function drain(target: ServerRef, deps: DrainDependencies, options: DrainOptions = {}): Promise<DrainResult> {
-  const settings = {
+  const run = startRun(target, deps, options);
+  const gone = await checkIdempotent(run);
+  if (gone !== undefined) return gone;
+  beforeDeadline(run, 'the drain');
+  const lock = await takeLock(run);
+  const signal = options.signal === undefined ? lock.lost : AbortSignal.any([options.signal, lock.lost]);
+  try {
+    const { cluster, verdict } = await awaitQuorum(run, signal);
+    if (verdict.verdict === 'already-removed') {
+      return aliveInSerf(run, cluster) ? leaveBeforeJoining(run, signal) : alreadyDrained(run, cluster, verdict);
+    }
+    const targetServer = cluster.servers.find((s) => matchesRef(target, s))!;
+    const transferredTo = verdict.transferLeadershipFirst ? await handOverLeadership(run, cluster, targetServer, signal) : undefined;
+    beforeDeadline(run, 'the leave');
+    const leaveSent = run.clock.now();
+    const left = await leave(run, targetServer, signal);
+    const confirmed = left ?? (await fallbackRemoval(run, targetServer, signal));
+    run.timings.leaveToConfirmMs = run.clock.now() - leaveSent;
+    return complete(run, { removedId: targetServer.id, confirmed, usedFallback: left === undefined, transferredTo, verdict });
+  } finally {
+    await releaseLock(lock, run.log);
+  }
+}
+
+function settingsOf(options: DrainOptions) {
+  return {
     allowZeroTolerance: options.allowZeroTolerance ?? DRAIN_DEFAULTS.allowZeroTolerance,
     surgeExpected: options.surgeExpected ?? DRAIN_DEFAULTS.surgeExpected,
     quorumWaitTimeoutMs: options.quorumWaitTimeoutMs ?? DRAIN_DEFAULTS.quorumWaitTimeoutMs,
@@ -131,34 +156,106 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
     transferTimeoutMs: options.transferTimeoutMs ?? DRAIN_DEFAULTS.transferTimeoutMs,
     pollIntervalMs: options.pollIntervalMs ?? DRAIN_DEFAULTS.pollIntervalMs,
   };
+}
+
+type Settings = Readonly<ReturnType<typeof settingsOf>>;
+
+/** One drain's fixed inputs and its running record, handed from phase to phase. */
+interface Run {
+  readonly target: ServerRef;
+  readonly name: string;
+  readonly deps: DrainDependencies;
+  readonly options: DrainOptions;
+  readonly settings: Settings;
+  readonly clock: Clock;
+  readonly log: DecisionRecorder;
+  readonly timings: { lockWaitMs: number; quorumWaitMs: number; transferMs: number; leaveToConfirmMs: number };
+}
+
+function startRun(target: ServerRef, deps: DrainDependencies, options: DrainOptions): Run {
   const clock = options.clock ?? systemClock;
   const name = describeRef(target);
-  const log = new DecisionRecorder('drain', name, deps.sink, clock);
-  const timings = { lockWaitMs: 0, quorumWaitMs: 0, transferMs: 0, leaveToConfirmMs: 0 };
-  const read = () => readThroughAny(deps.cluster, options.signal);
-
-  // Idempotency first, without taking the lock: a repeated event for a server that is already
-  // gone must not queue behind other drains or touch anything.
-  const initial = await read();
-  if (!initial.servers.some((s) => matchesRef(target, s))) {
-    return alreadyDrained(log, initial, name, timings);
-  }
-  const remainingMs = (): number =>
-    options.deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, options.deadline - clock.now());
-  const beforeDeadline = (step: string): void => {
-    if (remainingMs() > 0) return;
-    throw new RolloutError(`the drain deadline of ${name} has passed; not starting ${step}`, {
-      remedy: 'the lifecycle action is abandoned and the instance retained: run `consul-rollout doctor`, fix the cause, then terminate the instance yourself',
-    });
+  return {
+    target,
+    name,
+    deps,
+    options,
+    settings: settingsOf(options),
+    clock,
+    log: new DecisionRecorder('drain', name, deps.sink, clock),
+    timings: { lockWaitMs: 0, quorumWaitMs: 0, transferMs: 0, leaveToConfirmMs: 0 },
   };
-  beforeDeadline('the drain');
+}
 
+function readCurrent(run: Run): Promise<ClusterSnapshot> {
+  return readThroughAny(run.deps.cluster, run.options.signal);
+}
+
+function remainingMs(run: Run): number {
+  return run.options.deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, run.options.deadline - run.clock.now());
+}
+
+function beforeDeadline(run: Run, step: string): void {
+  if (remainingMs(run) > 0) return;
+  throw new RolloutError(`the drain deadline of ${run.name} has passed; not starting ${step}`, {
+    remedy: 'the lifecycle action is abandoned and the instance retained: run `consul-rollout doctor`, fix the cause, then terminate the instance yourself',
+  });
+}
+
+/**
+ * Idempotency first, without taking the lock: a repeated event for a server that is already gone
+ * must not queue behind other drains or touch anything. Undefined when there is work to do.
+ */
+async function checkIdempotent(run: Run): Promise<DrainResult | undefined> {
+  const initial = await readCurrent(run);
+  const gone = !initial.servers.some((s) => matchesRef(run.target, s)) && !aliveInSerf(run, initial);
+  return gone ? alreadyDrained(run, initial) : undefined;
+}
+
+/**
+ * A server alive in serf is not drained even when absent from Raft: it has joined, and the leader's
+ * reconcile can still add it to the configuration and autopilot promote it (a stale voter).
+ */
+function aliveInSerf(run: Run, cluster: ClusterSnapshot): boolean {
+  return cluster.members.some((m) => memberMatchesRef(run.target, m) && m.status === 'alive');
+}
+
+/**
+ * The target joined serf but is not (yet) in Raft, so its leave costs no vote: send it anyway and
+ * confirm it left serf, so that the leader never adds it afterwards.
+ */
+async function leaveBeforeJoining(run: Run, signal: AbortSignal): Promise<DrainResult> {
+  beforeDeadline(run, 'the leave');
+  const { deps, log, name, settings } = run;
+  if (deps.targetAgent === undefined) {
+    throw new RolloutError(`${name} is alive in serf but not in Raft, and its agent API is unknown: it cannot be asked to leave`, {
+      remedy: 'do not terminate the instance yet; run `consul leave` on it, then complete the lifecycle action',
+    });
+  }
+  log.record('leave-sent', `PUT /v1/agent/leave sent to ${name}: alive in serf, not yet in Raft`);
+  const leaveSent = run.clock.now();
+  await deps.targetAgent.leave({ signal, timeoutMs: settings.leaveConfirmTimeoutMs }).catch((error: unknown) => {
+    if (signal.aborted) throw error;
+    log.record('leave-failed', `PUT /v1/agent/leave on ${name} failed: ${(error as Error).message}`, { unreachable: isUnreachable(error) });
+  });
+  const confirmed = await confirmRemoval(run, run.target.nodeId ?? '', settings.leaveConfirmTimeoutMs, signal);
+  if (confirmed === undefined) {
+    throw new RolloutError(`${name} did not leave serf; the leader could still add it to Raft`, {
+      remedy: 'do not terminate the instance yet; run `consul-rollout doctor`, then retry the drain',
+    });
+  }
+  run.timings.leaveToConfirmMs = run.clock.now() - leaveSent;
+  return complete(run, { removedId: undefined, confirmed, usedFallback: false, transferredTo: undefined, verdict: undefined });
+}
+
+async function takeLock(run: Run): Promise<HeldLock> {
+  const { options, log } = run;
   const lock = await acquireDrainLock(
     {
-      servers: deps.cluster,
-      holder: options.holder ?? `consul-rollout pid ${process.pid} draining ${name}`,
+      servers: run.deps.cluster,
+      holder: options.holder ?? `consul-rollout pid ${process.pid} draining ${run.name}`,
       signal: options.signal,
-      clock,
+      clock: run.clock,
       onWaiting: async (holder) => {
         log.record('lock-waiting', `waiting for the drain lock held by ${holder}`);
         await options.onWaiting?.();
@@ -166,186 +263,197 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
     },
     {
       ...options.lock,
-      acquireTimeoutMs: Math.min(options.lock?.acquireTimeoutMs ?? DRAIN_LOCK_DEFAULTS.acquireTimeoutMs, remainingMs()),
+      acquireTimeoutMs: Math.min(options.lock?.acquireTimeoutMs ?? DRAIN_LOCK_DEFAULTS.acquireTimeoutMs, remainingMs(run)),
     },
   );
-  timings.lockWaitMs = lock.waitedMs;
+  run.timings.lockWaitMs = lock.waitedMs;
   log.record('lock-acquired', `acquired drain lock ${lock.key}`, { sessionId: lock.sessionId, waitedMs: lock.waitedMs });
-  const signal = options.signal === undefined ? lock.lost : AbortSignal.any([options.signal, lock.lost]);
+  return lock;
+}
 
-  try {
-    // 1. The quorum rule, re-read under the lock: another drain may have just finished. Each voter
-    //    autopilot counts healthy must also answer for itself (autopilot lags a kill -9 by seconds).
-    let silentNow = '';
-    const readForQuorum = async (): Promise<ClusterSnapshot> => {
-      const snapshot = await read();
-      const via = deps.cluster()[0];
-      if (via === undefined) return snapshot;
-      const probed = await probeHealthyVoters(snapshot, via, { signal });
-      const silentNames = probed.silent.map((s) => s.name).join(', ');
-      if (silentNames !== silentNow && probed.silent.length > 0) {
-        log.record(
-          'voters-silent',
-          `autopilot counts ${silentNames} healthy, but ${probed.silent.map((s) => `${s.name}: ${s.why}`).join('; ')}: counted unhealthy`,
-          { voters: probed.silent.map((s) => ({ id: s.id, name: s.name, why: s.why })) },
-        );
-      }
-      silentNow = silentNames;
-      return probed.snapshot;
-    };
-    const silentNote = (): string => (silentNow === '' ? '' : `; counted unhealthy because their own API did not confirm it: ${silentNow}`);
-    const quorumStarted = clock.now();
-    let cluster = await readForQuorum();
-    let verdict = evaluateFor(cluster, target, settings);
-    log.record('quorum-verdict', verdict.reason, { verdict: verdict.verdict, before: verdict.before, after: verdict.after });
-    const quorumWaitMs = Math.min(settings.quorumWaitTimeoutMs, remainingMs());
-    while (verdict.verdict === 'wait') {
-      if (clock.now() - quorumStarted >= quorumWaitMs) {
-        throw new RolloutError(`gave up draining ${name} after ${clock.now() - quorumStarted} ms: ${verdict.reason}${silentNote()}`, {
-          remedy: 'add a replacement server (the next rollout stage) and retry; the server was left untouched',
-        });
-      }
-      await options.onWaiting?.();
-      await sleep(clock, Math.max(settings.pollIntervalMs, 500), signal);
-      cluster = await readForQuorum();
-      const next = evaluateFor(cluster, target, settings);
-      if (next.verdict !== verdict.verdict || next.reason !== verdict.reason) {
-        log.record('quorum-verdict', next.reason, { verdict: next.verdict, before: next.before, after: next.after });
-      }
-      verdict = next;
-    }
-    timings.quorumWaitMs = clock.now() - quorumStarted;
-    if (verdict.verdict === 'already-removed') return alreadyDrained(log, cluster, name, timings, verdict);
-    if (verdict.verdict === 'unsafe-override-required') {
-      throw new RolloutError(`refusing to drain ${name}: ${verdict.reason}`, {
-        remedy: 'add a replacement server first, or pass --allow-zero-tolerance if this cluster cannot surge',
-      });
-    }
-    if (verdict.verdict === 'refuse') {
-      throw new RolloutError(`refusing to drain ${name}: ${verdict.reason}${silentNote()}`, {
-        remedy:
-          silentNow !== ''
-            ? `check that ${silentNow} run and that this machine reaches their API; then retry (the server was left untouched)`
-            : verdict.refusal === 'no-quorum'
-            ? 'the cluster has no quorum: run `consul-rollout doctor`, then `consul-rollout recover`'
-            : 'restore the unhealthy servers or add new ones before removing this one',
-      });
-    }
+/**
+ * The cluster as the quorum rule sees it: each voter autopilot counts healthy must also answer
+ * for itself (autopilot lags a kill -9 by seconds). Remembers who was silent, for the log and
+ * for the refusal's remedy.
+ */
+class QuorumReader {
+  silent = '';
+  constructor(
+    private readonly run: Run,
+    private readonly signal: AbortSignal,
+  ) {}
 
-    const targetServer = cluster.servers.find((s) => matchesRef(target, s))!;
-
-    // 2. Leader last, and never by surprise: hand leadership over deliberately first.
-    let transferredTo: string | undefined;
-    if (verdict.transferLeadershipFirst) {
-      const transferStarted = clock.now();
-      transferredTo = await transferLeadership(cluster, targetServer, deps, options.preferGeneration, settings, signal, log, clock);
-      timings.transferMs = clock.now() - transferStarted;
-      if (transferredTo !== undefined) {
-        log.record('leadership-transferred', `leadership moved to ${transferredTo} before ${name} leaves`, {
-          to: transferredTo,
-          ms: timings.transferMs,
-        });
-      }
-    }
-
-    beforeDeadline('the leave');
-    // 3. Ask the server to leave, and confirm from the outside while it does: a follower's leave
-    //    reports success after ~5 s even when the Raft removal did not happen, and the HTTP call
-    //    only returns once the agent has also drained RPCs (another 5-8 s) — the cluster can
-    //    confirm the removal well before that.
-    const leaveSent = clock.now();
-    const confirmAbort = new AbortController();
-    const confirmSignal = AbortSignal.any([signal, confirmAbort.signal]);
-    let leaveFailed = false;
-    let removalSeen = false; // after this, the agent shutting down (or being terminated) is expected
-    let leaveCall: Promise<void> = Promise.resolve();
-    if (deps.targetAgent === undefined) {
-      leaveFailed = true;
-      log.record('leave-failed', `no agent API for ${name}: going straight to the fallback`);
-    } else {
-      log.record('leave-sent', `PUT /v1/agent/leave sent to ${name}`);
-      leaveCall = deps.targetAgent.leave({ signal, timeoutMs: settings.leaveConfirmTimeoutMs }).then(
-        () => undefined,
-        (error: unknown) => {
-          if (signal.aborted || removalSeen) return;
-          leaveFailed = true;
-          confirmAbort.abort(); // no point waiting for a leave that never started
-          log.record('leave-failed', `PUT /v1/agent/leave on ${name} failed: ${(error as Error).message}`, {
-            unreachable: isUnreachable(error),
-          });
-        },
+  async read(): Promise<ClusterSnapshot> {
+    const snapshot = await readCurrent(this.run);
+    const via = this.run.deps.cluster()[0];
+    if (via === undefined) return snapshot;
+    // The target's vote counts unless the leader's own view (autopilot) says it contributes nothing.
+    const targetIds = snapshot.servers.filter((s) => matchesRef(this.run.target, s)).map((s) => s.id);
+    const probed = await probeHealthyVoters(snapshot, via, { signal: this.signal, keepIds: targetIds });
+    const silentNames = probed.silent.map((s) => s.name).join(', ');
+    if (silentNames !== this.silent && probed.silent.length > 0) {
+      this.run.log.record(
+        'voters-silent',
+        `autopilot counts ${silentNames} healthy, but ${probed.silent.map((s) => `${s.name}: ${s.why}`).join('; ')}: counted unhealthy`,
+        { voters: probed.silent.map((s) => ({ id: s.id, name: s.name, why: s.why })) },
       );
     }
+    this.silent = silentNames;
+    return probed.snapshot;
+  }
 
-    let confirmed = leaveFailed
-      ? undefined
-      : await confirmRemoval(target, targetServer.id, deps.cluster, settings.leaveConfirmTimeoutMs, settings.pollIntervalMs, confirmSignal, clock).catch(
-          (error: unknown) => {
-            if (signal.aborted || permissionErrorIn(error) !== undefined) throw error;
-            return undefined; // aborted because the leave call failed: fall back
-          },
-        );
-    // Once confirmed, the agent finishes shutting down on its own; otherwise let the call settle.
-    removalSeen = confirmed !== undefined;
-    if (confirmed === undefined) await leaveCall;
-    let usedFallback = false;
-    if (confirmed === undefined) {
-      // 4. The leave did not take (dead, hung, or partitioned agent): remove it through the leader.
-      usedFallback = true;
-      log.record('fallback-used', `removing ${name} (${targetServer.id}) with remove-peer and force-leave -prune`);
-      await throughAny(deps.cluster, (c) => c.removeRaftPeer({ id: targetServer.id }, { signal }), 'remove-peer').catch(
-        (error: unknown) => {
-          // "not found" means it is already out of the configuration: exactly what we want.
-          if (!/not found|no such/i.test(String((error as Error).message))) rethrowClassified(error);
-        },
-      );
-      await throughAny(deps.cluster, (c) => c.forceLeave(targetServer.name, { prune: true, signal }), 'force-leave').catch(
-        () => undefined, // serf may already have forgotten it; Raft removal is what matters
-      );
-      confirmed = await confirmRemoval(
-        target,
-        targetServer.id,
-        deps.cluster,
-        settings.fallbackConfirmTimeoutMs,
-        settings.pollIntervalMs,
-        signal,
-        clock,
-        { requireLeftInSerf: false },
-      );
-      if (confirmed === undefined) {
-        throw new RolloutError(`${name} is still in the Raft configuration after remove-peer`, {
-          remedy: 'do not terminate the instance; run `consul-rollout doctor` against the remaining servers',
-        });
-      }
-    }
-    timings.leaveToConfirmMs = clock.now() - leaveSent;
-    log.record('removal-confirmed', `${name} is gone from the Raft configuration and ${confirmed.serfStatus} in serf`, {
-      ms: timings.leaveToConfirmMs,
-      voters: confirmed.servers.filter((s) => s.voter).length,
-      usedFallback,
-    });
-    return {
-      outcome: 'drained',
-      target: name,
-      removedId: targetServer.id,
-      usedFallback,
-      leadershipTransferredTo: transferredTo,
-      verdict,
-      timings: { ...timings, totalMs: log.elapsedMs() },
-      finalConfiguration: confirmed.servers,
-      decisions: log.records,
-    };
-  } finally {
-    await releaseLock(lock, log);
+  note(): string {
+    return this.silent === '' ? '' : `; counted unhealthy because their own API did not confirm it: ${this.silent}`;
   }
 }
 
-type Settings = {
-  readonly allowZeroTolerance: boolean;
-  readonly surgeExpected: boolean;
-  readonly transferTimeoutMs: number;
-  readonly pollIntervalMs: number;
-};
+/**
+ * The quorum rule, re-read under the lock (another drain may have just finished), waited on while
+ * it says wait. Returns a verdict that allows the removal (or says it already happened); throws
+ * for the others.
+ */
+async function awaitQuorum(run: Run, signal: AbortSignal): Promise<{ cluster: ClusterSnapshot; verdict: SafeRemoval | AlreadyRemoved }> {
+  const { clock, log, settings } = run;
+  const reader = new QuorumReader(run, signal);
+  const started = clock.now();
+  let cluster = await reader.read();
+  let verdict = evaluateFor(cluster, run.target, settings);
+  log.record('quorum-verdict', verdict.reason, { verdict: verdict.verdict, before: verdict.before, after: verdict.after });
+  const waitMs = Math.min(settings.quorumWaitTimeoutMs, remainingMs(run));
+  while (verdict.verdict === 'wait') {
+    if (clock.now() - started >= waitMs) {
+      throw new RolloutError(`gave up draining ${run.name} after ${clock.now() - started} ms: ${verdict.reason}${reader.note()}`, {
+        remedy: 'add a replacement server (the next rollout stage) and retry; the server was left untouched',
+      });
+    }
+    await run.options.onWaiting?.();
+    await sleep(clock, Math.max(settings.pollIntervalMs, 500), signal);
+    cluster = await reader.read();
+    const next = evaluateFor(cluster, run.target, settings);
+    if (next.verdict !== verdict.verdict || next.reason !== verdict.reason) {
+      log.record('quorum-verdict', next.reason, { verdict: next.verdict, before: next.before, after: next.after });
+    }
+    verdict = next;
+  }
+  run.timings.quorumWaitMs = clock.now() - started;
+  return { cluster, verdict: refuseUnlessAllowed(run, verdict, reader) };
+}
+
+function refuseUnlessAllowed(run: Run, verdict: Exclude<RemovalDecision, WaitForReplacement>, reader: QuorumReader): SafeRemoval | AlreadyRemoved {
+  if (verdict.verdict === 'unsafe-override-required') {
+    throw new RolloutError(`refusing to drain ${run.name}: ${verdict.reason}`, {
+      remedy: 'add a replacement server first, or pass --allow-zero-tolerance if this cluster cannot surge',
+    });
+  }
+  if (verdict.verdict === 'refuse') {
+    throw new RolloutError(`refusing to drain ${run.name}: ${verdict.reason}${reader.note()}`, {
+      remedy:
+        reader.silent !== ''
+          ? `check that ${reader.silent} run and that this machine reaches their API; then retry (the server was left untouched)`
+          : verdict.refusal === 'no-quorum'
+          ? 'the cluster has no quorum: run `consul-rollout doctor`, then `consul-rollout recover`'
+          : 'restore the unhealthy servers or add new ones before removing this one',
+    });
+  }
+  return verdict;
+}
+
+/** Leader last, and never by surprise: hand leadership over deliberately first. */
+async function handOverLeadership(run: Run, cluster: ClusterSnapshot, leader: ServerRecord, signal: AbortSignal): Promise<string | undefined> {
+  const started = run.clock.now();
+  const transferredTo = await transferLeadership(run, cluster, leader, signal);
+  run.timings.transferMs = run.clock.now() - started;
+  if (transferredTo !== undefined) {
+    run.log.record('leadership-transferred', `leadership moved to ${transferredTo} before ${run.name} leaves`, {
+      to: transferredTo,
+      ms: run.timings.transferMs,
+    });
+  }
+  return transferredTo;
+}
+
+/**
+ * Ask the server to leave, and confirm from the outside while it does: a follower's leave reports
+ * success after ~5 s even when the Raft removal did not happen, and the HTTP call only returns
+ * once the agent has also drained RPCs (another 5-8 s) — the cluster can confirm the removal well
+ * before that. Undefined when the leave did not take and the fallback must remove it.
+ */
+async function leave(run: Run, targetServer: ServerRecord, signal: AbortSignal): Promise<Confirmed | undefined> {
+  const { deps, log, name, settings } = run;
+  if (deps.targetAgent === undefined) {
+    log.record('leave-failed', `no agent API for ${name}: going straight to the fallback`);
+    return undefined;
+  }
+  const confirmAbort = new AbortController();
+  let removalSeen = false; // after this, the agent shutting down (or being terminated) is expected
+  log.record('leave-sent', `PUT /v1/agent/leave sent to ${name}`);
+  const leaveCall = deps.targetAgent.leave({ signal, timeoutMs: settings.leaveConfirmTimeoutMs }).then(
+    () => undefined,
+    (error: unknown) => {
+      if (signal.aborted || removalSeen) return;
+      confirmAbort.abort(); // no point waiting for a leave that never started
+      log.record('leave-failed', `PUT /v1/agent/leave on ${name} failed: ${(error as Error).message}`, { unreachable: isUnreachable(error) });
+    },
+  );
+  const confirmSignal = AbortSignal.any([signal, confirmAbort.signal]);
+  const confirmed = await confirmRemoval(run, targetServer.id, settings.leaveConfirmTimeoutMs, confirmSignal).catch((error: unknown) => {
+    if (signal.aborted || permissionErrorIn(error) !== undefined) throw error;
+    return undefined; // aborted because the leave call failed: fall back
+  });
+  // Once confirmed, the agent finishes shutting down on its own; otherwise let the call settle.
+  removalSeen = confirmed !== undefined;
+  if (confirmed === undefined) await leaveCall;
+  return confirmed;
+}
+
+/** The leave did not take (dead, hung, or partitioned agent): remove it through the leader. */
+async function fallbackRemoval(run: Run, targetServer: ServerRecord, signal: AbortSignal): Promise<Confirmed> {
+  const { deps, name } = run;
+  run.log.record('fallback-used', `removing ${name} (${targetServer.id}) with remove-peer and force-leave -prune`);
+  await throughAny(deps.cluster, (c) => c.removeRaftPeer({ id: targetServer.id }, { signal }), 'remove-peer').catch((error: unknown) => {
+    // "not found" means it is already out of the configuration: exactly what we want.
+    if (!isNotFound(error)) rethrowClassified(error);
+  });
+  await throughAny(deps.cluster, (c) => c.forceLeave(targetServer.name, { prune: true, signal }), 'force-leave').catch(
+    () => undefined, // serf may already have forgotten it; Raft removal is what matters
+  );
+  const confirmed = await confirmRemoval(run, targetServer.id, run.settings.fallbackConfirmTimeoutMs, signal, { requireLeftInSerf: false });
+  if (confirmed === undefined) {
+    throw new RolloutError(`${name} is still in the Raft configuration after remove-peer`, {
+      remedy: 'do not terminate the instance; run `consul-rollout doctor` against the remaining servers',
+    });
+  }
+  return confirmed;
+}
+
+function complete(
+  run: Run,
+  done: {
+    removedId: string | undefined;
+    confirmed: Confirmed;
+    usedFallback: boolean;
+    transferredTo: string | undefined;
+    verdict: RemovalDecision | undefined;
+  },
+): DrainResult {
+  const { confirmed, usedFallback } = done;
+  run.log.record('removal-confirmed', `${run.name} is gone from the Raft configuration and ${confirmed.serfStatus} in serf`, {
+    ms: run.timings.leaveToConfirmMs,
+    voters: confirmed.servers.filter((s) => s.voter).length,
+    usedFallback,
+  });
+  return {
+    outcome: 'drained',
+    target: run.name,
+    removedId: done.removedId,
+    usedFallback,
+    leadershipTransferredTo: done.transferredTo,
+    verdict: done.verdict,
+    timings: { ...run.timings, totalMs: run.log.elapsedMs() },
+    finalConfiguration: confirmed.servers,
+    decisions: run.log.records,
+  };
+}
 
 function evaluateFor(cluster: ClusterSnapshot, target: ServerRef, settings: Settings): RemovalDecision {
   const match = cluster.servers.find((s) => matchesRef(target, s));
@@ -363,16 +471,9 @@ function evaluateFor(cluster: ClusterSnapshot, target: ServerRef, settings: Sett
  * attemptLeadershipTransfer) can then only pick a server of the newest generation. While other old
  * voters remain, throws LeaderMustLeaveLastError and changes nothing.
  */
-async function transferLeadership(
-  cluster: ClusterSnapshot,
-  leader: ServerRecord,
-  deps: DrainDependencies,
-  preferGeneration: string | undefined,
-  settings: Settings,
-  signal: AbortSignal,
-  log: DecisionRecorder,
-  clock: Clock,
-): Promise<string | undefined> {
+async function transferLeadership(run: Run, cluster: ClusterSnapshot, leader: ServerRecord, signal: AbortSignal): Promise<string | undefined> {
+  const { deps, settings } = run;
+  const preferGeneration = run.options.preferGeneration;
   const next = pickTransferTarget(cluster, { excludeIds: [leader.id], preferGeneration });
   if (next === undefined) {
     throw new RolloutError('the target is the leader and no other healthy voter can take over', {
@@ -390,14 +491,14 @@ async function transferLeadership(
       unsupported = (error as Error).message;
     }
   }
-  if (unsupported !== undefined) return leaveLastWithoutTransfer(cluster, leader, preferGeneration, unsupported, log);
+  if (unsupported !== undefined) return leaveLastWithoutTransfer(cluster, leader, preferGeneration, unsupported, run.log);
   await waitFor(
     `${next.name} to lead`,
     async () => {
       const leaders = await Promise.all(deps.cluster().map((c) => c.leader({ signal, timeoutMs: 1_000 }).catch(() => '')));
       return leaders.includes(next.address) && leaders.every((l) => l === next.address || l === '');
     },
-    { timeoutMs: settings.transferTimeoutMs, intervalMs: settings.pollIntervalMs, signal, clock },
+    { timeoutMs: settings.transferTimeoutMs, intervalMs: settings.pollIntervalMs, signal, clock: run.clock },
   );
   return next.name;
 }
@@ -451,15 +552,15 @@ interface Confirmed {
  * told otherwise) `left` or forgotten in serf. Returns undefined on timeout, never throws for it.
  */
 async function confirmRemoval(
-  target: ServerRef,
+  run: Run,
   id: string,
-  cluster: () => readonly ConsulClient[],
   timeoutMs: number,
-  intervalMs: number,
   signal: AbortSignal,
-  clock: Clock,
   { requireLeftInSerf = true } = {},
 ): Promise<Confirmed | undefined> {
+  const { target, clock } = run;
+  const cluster = run.deps.cluster;
+  const intervalMs = run.settings.pollIntervalMs;
   try {
     return await waitFor(
       `${describeRef(target)} gone from the Raft configuration`,
@@ -483,41 +584,17 @@ async function confirmRemoval(
   }
 }
 
-function rethrowIfRefused(error: unknown): void {
-  const refused = permissionErrorIn(error);
-  if (refused !== undefined) throw refused;
-}
-
 async function readThroughAny(cluster: () => readonly ConsulClient[], signal?: AbortSignal): Promise<ClusterSnapshot> {
   return throughAny(cluster, (c) => readCluster(c, { signal }), 'read cluster state');
 }
 
-/** Run `call` against the first remaining server that answers; errors other than "unreachable" stop at once. */
-async function throughAny<T>(cluster: () => readonly ConsulClient[], call: (c: ConsulClient) => Promise<T>, what: string): Promise<T> {
-  let lastError: unknown;
-  const clients = cluster();
-  for (const client of clients) {
-    try {
-      return await call(client);
-    } catch (error) {
-      lastError = error;
-      if (!isUnreachable(error)) rethrowClassified(error);
-    }
-  }
-  throw new RolloutError(`${what}: none of the ${clients.length} remaining server(s) answered`, {
-    cause: lastError,
-    remedy: 'check that the remaining Consul servers are running and reachable from here',
-  });
-}
-
-function alreadyDrained(
-  log: DecisionRecorder,
-  cluster: ClusterSnapshot,
-  name: string,
-  timings: Omit<DrainTimings, 'totalMs'>,
-  verdict?: RemovalDecision,
-): DrainResult {
-  log.record('already-drained', `${name} is not in the Raft configuration: nothing to do`);
+/**
+ * Run `call` against the first remaining server that answers with a leader: one server cut off
+ * from the others ("No cluster leader") must not stall every drain. Other errors stop at once.
+ */
+function alreadyDrained(run: Run, cluster: ClusterSnapshot, verdict?: RemovalDecision): DrainResult {
+  const { log, name } = run;
+  log.record('already-drained', `${name} is neither in the Raft configuration nor alive in serf: nothing to do`);
   return {
     outcome: 'already-drained',
     target: name,
@@ -525,7 +602,7 @@ function alreadyDrained(
     usedFallback: false,
     leadershipTransferredTo: undefined,
     verdict,
-    timings: { ...timings, totalMs: log.elapsedMs() },
+    timings: { ...run.timings, totalMs: log.elapsedMs() },
     finalConfiguration: cluster.servers.map((s) => ({ id: s.id, node: s.name, address: s.address, leader: s.leader, voter: s.voter })),
     decisions: log.records,
   };

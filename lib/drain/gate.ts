@@ -4,17 +4,9 @@
  * seen it healthy for at least the stabilization time. Anything less and the next old server's
  * drain would be counting on a vote that does not exist yet.
  */
-import { RolloutError } from '../errors.ts';
-import { isAccessDenied, type ConsulClient } from '../consul/client.ts';
-import {
-  describeRef,
-  matchesRef,
-  memberMatchesRef,
-  permissionErrorIn,
-  readCluster,
-  type ConsulPermissionError,
-  type ServerRef,
-} from '../consul/cluster.ts';
+import type { ConsulClient } from '../consul/client.ts';
+import { describeRef, LeaderlessViewError, matchesRef, memberMatchesRef, readCluster, throughAny, type ServerRef } from '../consul/cluster.ts';
+import { permissionErrorIn, type ConsulPermissionError } from '../consul/errors.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { parseGoDuration } from '../util/duration.ts';
 import { waitFor } from '../util/wait.ts';
@@ -80,12 +72,16 @@ export async function gate(target: ServerRef, deps: GateDependencies, options: G
   let detail = 'not yet seen';
 
   const check = async (): Promise<boolean> => {
-    const cluster = await throughAnyServer(deps.cluster, async (client) => {
-      const snapshot = await readCluster(client, { signal: options.signal });
-      // An empty leader means this server's view is stale (partitioned, mid-election): ask another.
-      if (!snapshot.leaderAddress) throw new RolloutError(`${client.baseUrl} reports no cluster leader`);
-      return snapshot;
-    });
+    const cluster = await throughAny(
+      deps.cluster,
+      async (client) => {
+        const snapshot = await readCluster(client, { signal: options.signal });
+        // An empty leader means this server's view is stale (partitioned, mid-election): ask another.
+        if (!snapshot.leaderAddress) throw new LeaderlessViewError(`${client.baseUrl} reports no cluster leader`);
+        return snapshot;
+      },
+      'read cluster state',
+    );
     const member = cluster.members.find((m) => memberMatchesRef(target, m) && m.role === 'consul');
     const server = cluster.servers.find((s) => matchesRef(target, s));
     const conditions: [GateCondition, boolean, string][] = [
@@ -146,31 +142,10 @@ export async function gate(target: ServerRef, deps: GateDependencies, options: G
 }
 
 async function readStabilizationMs(cluster: () => readonly ConsulClient[], signal: AbortSignal | undefined): Promise<number> {
-  const configuration = await throughAnyServer(cluster, (client) => client.autopilotConfiguration({ signal })).catch(
+  const configuration = await throughAny(cluster, (client) => client.autopilotConfiguration({ signal }), 'autopilot configuration').catch(
     (error: unknown) => {
       throw permissionErrorIn(error) ?? error;
     },
   );
   return parseGoDuration(configuration.serverStabilizationTime);
-}
-
-/**
- * Runs `read` against each established server in turn until one answers. One dead, hung or
- * leaderless old server must not fail every gate (Auto Scaling would keep replacing the
- * newcomer); a hung one costs at most the client's per-request timeout. A refusal (403, TLS) is
- * the same on every server, so it ends the attempt at once.
- */
-async function throughAnyServer<T>(cluster: () => readonly ConsulClient[], read: (client: ConsulClient) => Promise<T>): Promise<T> {
-  let lastError: unknown = new RolloutError('no established server left to check the gate against', {
-    remedy: 'the gate needs at least one running server of the established generation; check the cluster',
-  });
-  for (const client of cluster()) {
-    try {
-      return await read(client);
-    } catch (error) {
-      if (isAccessDenied(error) || permissionErrorIn(error) !== undefined) throw error;
-      lastError = error;
-    }
-  }
-  throw lastError;
 }

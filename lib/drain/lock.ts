@@ -18,8 +18,8 @@
  *   not when a renewal finally answers "not found" (it never does if no server answers).
  */
 import { RolloutError } from '../errors.ts';
-import { isAccessDenied, type ConsulClient } from '../consul/client.ts';
-import { permissionErrorIn } from '../consul/cluster.ts';
+import type { ConsulClient } from '../consul/client.ts';
+import { isAccessDenied, permissionErrorIn } from '../consul/errors.ts';
 import { sleep, systemClock, type Clock } from '../util/clock.ts';
 
 export interface DrainLockOptions {

@@ -12,7 +12,7 @@
  * The Consul ACL token is deliberately not part of these dependencies: procedures receive it when
  * they are built (see lambda.ts), so nothing here can log it.
  */
-import { permissionErrorIn } from '../consul/cluster.ts';
+import { permissionErrorIn } from '../consul/errors.ts';
 import { describeError, RolloutError, UsageError } from '../errors.ts';
 import { sleep, systemClock, type Clock } from '../util/clock.ts';
 import type { LifecycleEvent } from './events.ts';

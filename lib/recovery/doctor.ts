@@ -8,7 +8,8 @@
  * Autopilot health is forwarded to the leader, so it is asked once, and only through a server
  * that follows one: without a leader Consul holds the request until its RPC timeout.
  */
-import { ConsulApiError, isAccessDenied, type ConsulClient } from '../consul/client.ts';
+import { type ConsulClient } from '../consul/client.ts';
+import { ConsulApiError, isAccessDenied } from '../consul/errors.ts';
 import {
   computeFindings,
   type AccessProblem,

@@ -14,7 +14,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LAMBDA_ENVIRONMENT } from '../../lib/lambda/environment.ts';
 import { CONSUL_HTTPS_PORT, SERVER_TLS_NAME } from '../../lib/constructs/server-user-data.ts';
-import { ConsulApiError } from '../../lib/consul/client.ts';
+import { ConsulApiError } from '../../lib/consul/errors.ts';
 import { serverClient } from '../../lib/lambda/aws-procedures.ts';
 import { handlerTls } from '../../lib/lambda/entry.ts';
 import { binaries, testFleet } from '../support/fleet.ts';

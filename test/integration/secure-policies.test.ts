@@ -12,7 +12,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { execa } from 'execa';
 import { ConsulToken } from '../../lib/consul/access.ts';
 import { POLICY_FILES } from '../../lib/consul/acl-rules.ts';
-import { ConsulApiError } from '../../lib/consul/client.ts';
+import { ConsulApiError } from '../../lib/consul/errors.ts';
 import type { LocalFleet } from '../../lib/fleet/local/fleet.ts';
 import { createClusterProcedures } from '../../lib/fleet/local/procedures.ts';
 import { waitUntilKnown } from '../../lib/fleet/local/security.ts';

@@ -28,6 +28,8 @@ export interface FakeServer {
   inRaft: boolean;
   /** The process is gone (kill -9): its API refuses connections, whatever autopilot still says. */
   down: boolean;
+  /** Cut off from the others: its API answers, but it knows no leader ("No cluster leader"). */
+  partitioned?: boolean;
 }
 
 export class FakeConsul {
@@ -115,7 +117,7 @@ export class FakeConsul {
     if ([...this.denied].some((d) => operation === d || operation.startsWith(`${d}/`))) {
       return new Response('Permission denied', { status: 403 });
     }
-    const leader = this.servers.find((s) => s.id === this.leaderId && s.inRaft);
+    const leader = server.partitioned === true ? undefined : this.servers.find((s) => s.id === this.leaderId && s.inRaft);
     const json = (body: unknown, status = 200): Response => new Response(JSON.stringify(body), { status });
     if (method === 'GET' && path === '/v1/status/leader') return json(leader === undefined ? '' : `${leader.ip}:8300`);
     if (method === 'GET' && path === '/v1/operator/raft/configuration') {

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import { describeAccess, parseConsulAddress, resolveConsulAccess } from '../../../lib/consul/access.ts';
-import { ConsulApiError, ConsulClient } from '../../../lib/consul/client.ts';
+import { ConsulClient } from '../../../lib/consul/client.ts';
+import { ConsulApiError } from '../../../lib/consul/errors.ts';
 import { UsageError, describeError } from '../../../lib/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'access-test-'));

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConsulApiError, ConsulClient, isUnreachable, parseWait } from '../../../lib/consul/client.ts';
+import { ConsulClient, parseWait } from '../../../lib/consul/client.ts';
+import { ConsulApiError, isUnreachable } from '../../../lib/consul/errors.ts';
 
 interface Recorded {
   url: URL;

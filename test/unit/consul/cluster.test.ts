@@ -5,15 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConsulApiError, ConsulClient, isTransferLeaderUnsupported } from '../../../lib/consul/client.ts';
-import {
-  ConsulPermissionError,
-  matchesRef,
-  memberMatchesRef,
-  permissionErrorIn,
-  probeHealthyVoters,
-  readCluster,
-} from '../../../lib/consul/cluster.ts';
+import { ConsulClient } from '../../../lib/consul/client.ts';
+import { ConsulApiError, ConsulPermissionError, isTransferLeaderUnsupported, permissionErrorIn } from '../../../lib/consul/errors.ts';
+import { matchesRef, memberMatchesRef, probeHealthyVoters, readCluster } from '../../../lib/consul/cluster.ts';
 import { supportsTransferLeader } from '../../../lib/drain/drain.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 import { FakeConsul } from '../../support/fake-consul.ts';

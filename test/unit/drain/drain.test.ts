@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConsulPermissionError, permissionErrorIn } from '../../../lib/consul/cluster.ts';
+import { ConsulPermissionError, permissionErrorIn } from '../../../lib/consul/errors.ts';
 import type { DecisionRecord } from '../../../lib/drain/decision-log.ts';
 import { drain, LeaderMustLeaveLastError, type DrainOptions } from '../../../lib/drain/drain.ts';
 import { acquireDrainLock } from '../../../lib/drain/lock.ts';

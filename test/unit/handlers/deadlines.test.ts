@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConsulApiError } from '../../../lib/consul/client.ts';
+import { ConsulApiError } from '../../../lib/consul/errors.ts';
 import { RolloutError } from '../../../lib/errors.ts';
 import { AwsLifecycleActions } from '../../../lib/fleet/aws/index.ts';
 import { sleep } from '../../../lib/util/clock.ts';
