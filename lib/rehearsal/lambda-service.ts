@@ -33,6 +33,12 @@ export interface LambdaFunctionSettings {
   readonly name: string;
   readonly timeoutSeconds: number;
   /**
+   * ReservedConcurrentExecutions: at most this many invocations at once; the event source
+   * mapping's pollers still receive beyond it, and those invocations are throttled.
+   * @default unreserved (only the mapping's maximum concurrency limits)
+   */
+  readonly reservedConcurrency?: number;
+  /**
    * Builds the function's handler for a fresh execution environment. Everything the handler
    * reaches the world through must be wrapped with `environment.cutOff`, so that a killed
    * invocation has no further effects.
@@ -75,7 +81,7 @@ export interface InvocationRecord {
   readonly endedAt: number;
   readonly coldStart: boolean;
   readonly records: readonly RecordSummary[];
-  readonly outcome: 'succeeded' | 'partial-failure' | 'failed' | 'timed-out';
+  readonly outcome: 'succeeded' | 'partial-failure' | 'failed' | 'timed-out' | 'throttled';
   readonly failedMessageIds: readonly string[];
   readonly error?: string;
   /** The function's JSON log lines (non-JSON lines as `{ line }`). */
@@ -161,12 +167,44 @@ export class LocalLambdaService {
     while (!this.#stopped && this.#running.size < max) {
       const records = this.#options.queue.receive(this.#options.mapping.batchSize);
       if (records.length === 0) return;
+      if (this.#running.size >= (this.#options.fn.reservedConcurrency ?? Infinity)) {
+        this.#throttle(records);
+        continue;
+      }
       const run: Promise<void> = this.#invoke(records).finally(() => {
         this.#running.delete(run);
         this.#pump();
       });
       this.#running.add(run);
     }
+  }
+
+  /**
+   * "If you configured reserved concurrency on your function, then Lambda throttles your function
+   * when the function reaches the reserved value. Event source mappings don't account for reserved
+   * concurrency and can process more messages off your queue than can be sent to your function."
+   * (AWS Knowledge Center, lambda-sqs-scaling). The batch is not deleted: "After the visibility
+   * timeout, the messages become visible to Lambda again" (Lambda developer guide,
+   * services-sqs-configure), their receive already counted towards the dead-letter queue.
+   */
+  #throttle(records: readonly SqsRecord[]): void {
+    const now = this.#options.clock.now();
+    this.#record({
+      requestId: randomUUID(),
+      startedAt: now,
+      endedAt: now,
+      coldStart: false,
+      records: records.map(summarize),
+      outcome: 'throttled',
+      failedMessageIds: records.map((r) => r.messageId),
+      error: 'Rate Exceeded. (TooManyRequestsException: reserved concurrency)',
+      logs: [],
+    });
+  }
+
+  #record(invocation: InvocationRecord): void {
+    this.invocations.push(invocation);
+    this.#options.onInvocation?.(invocation);
   }
 
   async #invoke(records: readonly SqsRecord[]): Promise<void> {
@@ -231,8 +269,7 @@ export class LocalLambdaService {
       ...(error === undefined ? {} : { error }),
       logs,
     };
-    this.invocations.push(invocationRecord);
-    this.#options.onInvocation?.(invocationRecord);
+    this.#record(invocationRecord);
   }
 }
 

@@ -103,6 +103,7 @@ export class Rehearsal {
       fn: {
         name: handler.functionName,
         timeoutSeconds: handler.timeoutSeconds,
+        ...(handler.reservedConcurrency === undefined ? {} : { reservedConcurrency: handler.reservedConcurrency }),
         // A copy per execution environment: the function sees the stack's environment and nothing
         // else, and reaches AWS and Consul only through clients its environment can cut off.
         createEntry: (environment) =>

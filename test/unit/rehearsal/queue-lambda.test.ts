@@ -77,14 +77,19 @@ describe('local Lambda service (SQS event source mapping)', () => {
   function service(
     clock: ManualClock,
     entry: LambdaEntry | { readonly perEnvironment: (environment: ExecutionEnvironment) => LambdaEntry },
-    options: { batchSize?: number; timeoutSeconds?: number } = {},
+    options: { batchSize?: number; timeoutSeconds?: number; reservedConcurrency?: number } = {},
   ) {
     const { queue, dlq } = queues(clock, 3);
     let environments = 0;
     const lambda = new LocalLambdaService({
       queue,
       clock,
-      fn: { name: 'fn', timeoutSeconds: options.timeoutSeconds ?? 30, createEntry: (environment) => (environments++, 'perEnvironment' in entry ? entry.perEnvironment(environment) : entry) },
+      fn: {
+        name: 'fn',
+        timeoutSeconds: options.timeoutSeconds ?? 30,
+        ...(options.reservedConcurrency === undefined ? {} : { reservedConcurrency: options.reservedConcurrency }),
+        createEntry: (environment) => (environments++, 'perEnvironment' in entry ? entry.perEnvironment(environment) : entry),
+      },
       mapping: { batchSize: options.batchSize ?? 1, reportBatchItemFailures: true },
     }).start();
     return { queue, dlq, lambda, environments: () => environments };
@@ -197,6 +202,31 @@ describe('local Lambda service (SQS event source mapping)', () => {
     await clock.advance(20 * SECOND);
     assert.deepEqual(landed, ['acquire lock', 'drain'], 'the finally released nothing after the kill');
     assert.deepEqual(lambda.invocations[0]?.logs, [], 'nor logged');
+    await lambda.stop();
+  });
+
+  it('beyond reserved concurrency an invocation is throttled: its message returns after the visibility timeout, its receive counted', async () => {
+    const clock = new ManualClock();
+    const seen: string[] = [];
+    const { queue, lambda } = service(
+      clock,
+      async (event) => {
+        const [record] = (event as { Records: { body: string; attributes: { ApproximateReceiveCount: string } }[] }).Records;
+        seen.push(`${record?.body}#${record?.attributes.ApproximateReceiveCount}`);
+        await new Promise<void>((resolve) => clock.schedule(10 * SECOND, resolve));
+        return { batchItemFailures: [] };
+      },
+      { reservedConcurrency: 1 },
+    );
+    queue.send('a');
+    queue.send('b');
+    await settle();
+    assert.equal(lambda.inFlight, 1);
+    assert.deepEqual(lambda.invocations.map((i) => i.outcome), ['throttled']);
+    assert.deepEqual(queue.counts(), { visible: 0, inFlight: 2 }, 'the throttled message was received, not left visible');
+    await clock.advance(60 * SECOND);
+    assert.deepEqual(seen, ['a#1', 'b#2'], 'it comes back after the visibility timeout with a second receive');
+    await clock.advance(10 * SECOND);
     await lambda.stop();
   });
 
