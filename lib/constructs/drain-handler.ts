@@ -43,6 +43,23 @@ export const DRAIN_HANDLER_DEFAULTS = {
   deadLetterRetentionSeconds: 14 * 24 * 3600,
 } as const;
 
+/**
+ * The function's reserved concurrency: enough that a lifecycle action is never throttled, and a cap
+ * on what a burst of (duplicate) events can take from the account. Every action holds an
+ * invocation for as long as it waits: the drains of the old generation queue behind the drain lock,
+ * each heartbeating from its own invocation (serverCount), while the new generation's gates all
+ * run at once (serverCount). Two more cover what overlaps a full rollout: the terminate action of
+ * a server abandoned at launch beside its replacement's gate, and a redelivered (at-least-once)
+ * message of an action whose first invocation still runs. A throttled SQS message is not lost, but
+ * it waits out the visibility timeout and counts a receive towards the dead-letter queue: a lower
+ * number would dead-letter lifecycle actions in an ordinary rollout. ("Event source mappings don't
+ * account for reserved concurrency and can process more messages off your queue than can be sent
+ * to your function", AWS Knowledge Center lambda-sqs-scaling.)
+ */
+export function reservedConcurrency(serverCount: number): number {
+  return 2 * serverCount + 2;
+}
+
 export interface DrainHandlerProps {
   readonly clusterName: string;
   /**
@@ -250,6 +267,7 @@ export class DrainHandler extends Construct {
       filename: code.path,
       sourceCodeHash: code.assetHash,
       timeout: deadlines.lambdaTimeoutSeconds,
+      reservedConcurrentExecutions: reservedConcurrency(props.serverCount),
       memorySize: props.memorySizeMb ?? DRAIN_HANDLER_DEFAULTS.memorySizeMb,
       vpcConfig: { subnetIds: [...props.subnetIds], securityGroupIds: [props.securityGroupId] },
       loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },

@@ -5,6 +5,7 @@
  */
 import { parseConsulAddress, type ConsulTls } from '../consul/access.ts';
 import { ConsulClient } from '../consul/client.ts';
+import { httpsFetch } from '../consul/https.ts';
 import { findInstanceAddress, listTaggedInstanceAddresses, type InstancesApi } from '../fleet/aws/index.ts';
 import type { LifecycleProcedures, Log } from '../handlers/ports.ts';
 import { createProcedures } from '../handlers/procedures.ts';
@@ -26,11 +27,21 @@ export interface ConsulProceduresOptions {
   /** The newest generation (node meta `generation`): leadership goes to it, the old leader leaves last. */
   readonly newestGeneration: string;
   readonly log: Log;
+  /**
+   * Wraps the transport of every request to a server's API (node:https with `tls`, else fetch).
+   * The rehearsal cuts a killed invocation off with it. @default the transport as it is
+   */
+  readonly wrapFetch?: (transport: typeof fetch) => typeof fetch;
 }
 
 /** The client the procedures use for the server at `ip`: HTTPS with the CA and server name when `tls` is set. */
-export function serverClient(ip: string, options: Pick<ConsulProceduresOptions, 'consulHttpPort' | 'consulToken' | 'tls'>): ConsulClient {
+export function serverClient(
+  ip: string,
+  options: Pick<ConsulProceduresOptions, 'consulHttpPort' | 'consulToken' | 'tls' | 'wrapFetch'>,
+): ConsulClient {
+  const transport = options.tls === undefined ? globalThis.fetch : httpsFetch(options.tls);
   return new ConsulClient({
+    ...(options.wrapFetch === undefined ? {} : { fetch: options.wrapFetch(transport) }),
     address: parseConsulAddress(`${ip}:${options.consulHttpPort}`, 'server address', { https: options.tls !== undefined }),
     ...(options.consulToken === undefined ? {} : { token: options.consulToken }),
     ...(options.tls === undefined ? {} : { tls: options.tls }),
@@ -42,7 +53,7 @@ export function serverClient(ip: string, options: Pick<ConsulProceduresOptions, 
  * every other server carrying the cluster tag — the ones the procedures trust to confirm a removal.
  * Undefined when EC2 no longer has the instance.
  */
-export function locateOnEc2(options: Pick<ConsulProceduresOptions, 'ec2' | 'serverTag' | 'consulHttpPort' | 'consulToken' | 'tls'>): LocateServer {
+export function locateOnEc2(options: Pick<ConsulProceduresOptions, 'ec2' | 'serverTag' | 'consulHttpPort' | 'consulToken' | 'tls' | 'wrapFetch'>): LocateServer {
   const clientFor = (ip: string): ConsulClient => serverClient(ip, options);
   return async (instanceId) => {
     const [ip, servers] = await Promise.all([

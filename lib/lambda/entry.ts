@@ -183,6 +183,8 @@ export interface AwsClients {
   readonly autoScaling: LifecycleApi;
   readonly ec2: InstancesApi;
   readonly ssm: ParametersApi;
+  /** Wraps the transport of the requests to the servers' API. @default none (on AWS) */
+  readonly wrapFetch?: (transport: typeof fetch) => typeof fetch;
 }
 
 function sdkClients(): AwsClients {
@@ -252,6 +254,7 @@ export async function createLambdaDeps(
       newestGeneration: settings[LAMBDA_ENVIRONMENT.newestGeneration],
       ...(consulToken === undefined ? {} : { consulToken }),
       ...(tls === undefined ? {} : { tls }),
+      ...(clients.wrapFetch === undefined ? {} : { wrapFetch: clients.wrapFetch }),
       log: jsonLog,
     }),
     log: jsonLog,

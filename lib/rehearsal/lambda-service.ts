@@ -9,8 +9,17 @@
  *
  * The function's stdout (its log, which CloudWatch Logs keeps on AWS) is captured per invocation:
  * writes made from inside an invocation's async context go to that invocation's log, not to this
- * process's stdout. A timed-out invocation is abandoned, not killed — unlike Lambda, its promise
- * may still run to its end; its environment is never reused.
+ * process's stdout.
+ *
+ * A timed-out invocation is killed, as Lambda kills it: "The amount of time (in seconds) that Lambda
+ * allows a function to run before stopping it" (FunctionConfiguration.Timeout, Lambda API
+ * reference). Lambda stops the execution environment, so nothing the function would do afterwards
+ * (a `finally` releasing the drain lock, a last CompleteLifecycleAction, a log line) happens, while
+ * a request it had already sent may still land. A promise cannot be stopped in Node, so the model
+ * cuts the environment off from the world instead: every client the function reaches AWS or Consul
+ * through is wrapped by its environment (ExecutionEnvironment.cutOff), and once killed a new call
+ * never starts and never settles, a call already sent takes effect but its answer never comes
+ * back, and its log writes are dropped. The environment is never reused.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
@@ -23,8 +32,27 @@ export type LambdaEntry = (event: unknown, context: LambdaContext) => Promise<un
 export interface LambdaFunctionSettings {
   readonly name: string;
   readonly timeoutSeconds: number;
-  /** Builds the function's handler for a fresh execution environment. */
-  readonly createEntry: () => LambdaEntry;
+  /**
+   * ReservedConcurrentExecutions: at most this many invocations at once; the event source
+   * mapping's pollers still receive beyond it, and those invocations are throttled.
+   * @default unreserved (only the mapping's maximum concurrency limits)
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * Builds the function's handler for a fresh execution environment. Everything the handler
+   * reaches the world through must be wrapped with `environment.cutOff`, so that a killed
+   * invocation has no further effects.
+   */
+  readonly createEntry: (environment: ExecutionEnvironment) => LambdaEntry;
+}
+
+/** One execution environment, as the function's clients see it. */
+export interface ExecutionEnvironment {
+  /**
+   * `call`, as long as the environment runs: once Lambda has stopped it, a call never starts and
+   * never settles, and a call started before answers nothing (its request may have landed).
+   */
+  cutOff<A extends unknown[], R>(call: (...args: A) => Promise<R>): (...args: A) => Promise<R>;
 }
 
 export interface EventSourceMappingSettings {
@@ -53,7 +81,7 @@ export interface InvocationRecord {
   readonly endedAt: number;
   readonly coldStart: boolean;
   readonly records: readonly RecordSummary[];
-  readonly outcome: 'succeeded' | 'partial-failure' | 'failed' | 'timed-out';
+  readonly outcome: 'succeeded' | 'partial-failure' | 'failed' | 'timed-out' | 'throttled';
   readonly failedMessageIds: readonly string[];
   readonly error?: string;
   /** The function's JSON log lines (non-JSON lines as `{ line }`). */
@@ -74,6 +102,23 @@ export interface LambdaServiceOptions {
 interface Environment {
   readonly entry: LambdaEntry;
   invoked: boolean;
+  /** Set when Lambda stopped the environment (its invocation timed out). */
+  readonly killed: { value: boolean };
+}
+
+const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
+
+function createEnvironment(fn: LambdaFunctionSettings): Environment {
+  const killed = { value: false };
+  const answer = <R>(settled: () => Promise<R>): Promise<R> => (killed.value ? never() : settled());
+  const cutOff: ExecutionEnvironment['cutOff'] = (call) => (...args) =>
+    killed.value
+      ? never()
+      : call(...args).then(
+          (value) => answer(async () => value),
+          (error: unknown) => answer(() => Promise.reject(error)),
+        );
+  return { entry: fn.createEntry({ cutOff }), invoked: false, killed };
 }
 
 export class LocalLambdaService {
@@ -122,6 +167,10 @@ export class LocalLambdaService {
     while (!this.#stopped && this.#running.size < max) {
       const records = this.#options.queue.receive(this.#options.mapping.batchSize);
       if (records.length === 0) return;
+      if (this.#running.size >= (this.#options.fn.reservedConcurrency ?? Infinity)) {
+        this.#throttle(records);
+        continue;
+      }
       const run: Promise<void> = this.#invoke(records).finally(() => {
         this.#running.delete(run);
         this.#pump();
@@ -130,9 +179,37 @@ export class LocalLambdaService {
     }
   }
 
+  /**
+   * "If you configured reserved concurrency on your function, then Lambda throttles your function
+   * when the function reaches the reserved value. Event source mappings don't account for reserved
+   * concurrency and can process more messages off your queue than can be sent to your function."
+   * (AWS Knowledge Center, lambda-sqs-scaling). The batch is not deleted: "After the visibility
+   * timeout, the messages become visible to Lambda again" (Lambda developer guide,
+   * services-sqs-configure), their receive already counted towards the dead-letter queue.
+   */
+  #throttle(records: readonly SqsRecord[]): void {
+    const now = this.#options.clock.now();
+    this.#record({
+      requestId: randomUUID(),
+      startedAt: now,
+      endedAt: now,
+      coldStart: false,
+      records: records.map(summarize),
+      outcome: 'throttled',
+      failedMessageIds: records.map((r) => r.messageId),
+      error: 'Rate Exceeded. (TooManyRequestsException: reserved concurrency)',
+      logs: [],
+    });
+  }
+
+  #record(invocation: InvocationRecord): void {
+    this.invocations.push(invocation);
+    this.#options.onInvocation?.(invocation);
+  }
+
   async #invoke(records: readonly SqsRecord[]): Promise<void> {
     const { clock, fn, queue, mapping } = this.#options;
-    const environment = this.#idle.pop() ?? { entry: fn.createEntry(), invoked: false };
+    const environment = this.#idle.pop() ?? createEnvironment(fn);
     const coldStart = !environment.invoked;
     environment.invoked = true;
     const requestId = randomUUID();
@@ -142,6 +219,7 @@ export class LocalLambdaService {
     const context: LambdaContext = { awsRequestId: requestId, getRemainingTimeInMillis: () => Math.max(0, deadline - clock.now()) };
     const logs: Record<string, unknown>[] = [];
     const log = (chunk: string): void => {
+      if (environment.killed.value) return; // a stopped environment writes nothing more
       for (const line of chunk.split('\n').filter((l) => l.trim() !== '')) {
         const record = parseLogLine(line);
         logs.push(record);
@@ -150,7 +228,10 @@ export class LocalLambdaService {
     };
     let cancelTimeout = (): void => undefined;
     const timedOut = new Promise<{ readonly kind: 'timeout' }>((resolve) => {
-      cancelTimeout = clock.schedule(timeoutSeconds * 1000, () => resolve({ kind: 'timeout' }));
+      cancelTimeout = clock.schedule(timeoutSeconds * 1000, () => {
+        environment.killed.value = true; // before any continuation of the function can run
+        resolve({ kind: 'timeout' });
+      });
     });
     const invocation = withCapturedStdout(log, () => environment.entry({ Records: records }, context)).then(
       (value) => ({ kind: 'returned' as const, value }),
@@ -188,8 +269,7 @@ export class LocalLambdaService {
       ...(error === undefined ? {} : { error }),
       logs,
     };
-    this.invocations.push(invocationRecord);
-    this.#options.onInvocation?.(invocationRecord);
+    this.#record(invocationRecord);
   }
 }
 

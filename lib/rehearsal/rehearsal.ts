@@ -18,10 +18,10 @@
  */
 import { RolloutError, UsageError } from '../errors.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
-import { createLambdaDeps, createLambdaHandler } from '../lambda/entry.ts';
+import { createLambdaDeps, createLambdaHandler, type AwsClients } from '../lambda/entry.ts';
 import { AutoScalingEngine, type InstanceLauncher } from './auto-scaling-engine.ts';
 import { eventBridgeEvent, matchesEventPattern, type EventBridgeEvent } from './eventbridge.ts';
-import { LocalLambdaService, type InvocationRecord } from './lambda-service.ts';
+import { LocalLambdaService, type ExecutionEnvironment, type InvocationRecord } from './lambda-service.ts';
 import { LocalParameterStore } from './parameter-store.ts';
 import { LocalQueue } from './queue.ts';
 import type { RehearsalStack, StackGroup, StackHandler } from './stack.ts';
@@ -96,15 +96,18 @@ export class Rehearsal {
         else this.#delivery(event, deliver);
       },
     });
-    const clients = { autoScaling: this.engine, ec2: this.engine.ec2, ssm: new LocalParameterStore(options.parameters) };
+    const ssm = new LocalParameterStore(options.parameters);
     this.lambda = new LocalLambdaService({
       queue: this.queue,
       clock,
       fn: {
         name: handler.functionName,
         timeoutSeconds: handler.timeoutSeconds,
-        // A copy per execution environment: the function sees the stack's environment and nothing else.
-        createEntry: () => createLambdaHandler(() => createLambdaDeps({ ...handler.environment }, clients)),
+        ...(handler.reservedConcurrency === undefined ? {} : { reservedConcurrency: handler.reservedConcurrency }),
+        // A copy per execution environment: the function sees the stack's environment and nothing
+        // else, and reaches AWS and Consul only through clients its environment can cut off.
+        createEntry: (environment) =>
+          createLambdaHandler(() => createLambdaDeps({ ...handler.environment }, environmentClients(environment, this.engine, ssm))),
       },
       mapping: {
         batchSize: handler.batchSize,
@@ -276,4 +279,24 @@ function minutes(ms: number): string {
   const m = Math.floor(ms / 60_000);
   const s = Math.round((ms % 60_000) / 1000);
   return `${m}m${s}s`;
+}
+
+/**
+ * The function's clients in one execution environment: every call to Auto Scaling, EC2, SSM and
+ * the servers' API goes through `environment.cutOff`, so that once Lambda has stopped the
+ * environment (a timeout) the handler's remaining work (a heartbeat, a `finally` releasing the
+ * drain lock) reaches nothing.
+ */
+function environmentClients(environment: ExecutionEnvironment, engine: AutoScalingEngine, ssm: LocalParameterStore): AwsClients {
+  // The SDK clients' `send` is overloaded per command; the wrapper passes any command through.
+  const through = <T extends { send(command: never): Promise<unknown> }>(client: T): T => {
+    const send = client.send.bind(client) as (command: unknown) => Promise<unknown>;
+    return { send: environment.cutOff(send) } as unknown as T;
+  };
+  return {
+    autoScaling: through<AwsClients['autoScaling']>(engine),
+    ec2: through<AwsClients['ec2']>(engine.ec2),
+    ssm: through<AwsClients['ssm']>(ssm),
+    wrapFetch: (transport) => environment.cutOff(transport) as typeof fetch,
+  };
 }

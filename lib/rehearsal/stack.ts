@@ -49,6 +49,8 @@ export interface StackHandler {
   readonly batchSize: number;
   readonly reportBatchItemFailures: boolean;
   readonly maximumConcurrency: number | undefined;
+  /** aws_lambda_function.reserved_concurrent_executions (undefined or -1: unreserved). */
+  readonly reservedConcurrency: number | undefined;
   readonly queue: {
     readonly name: string;
     readonly visibilityTimeoutSeconds: number;
@@ -96,6 +98,7 @@ const groupBlock = z.looseObject({
 const functionBlock = z.looseObject({
   function_name: z.string().min(1),
   timeout: z.number().int().positive().optional(),
+  reserved_concurrent_executions: z.number().int().min(-1).optional(),
   environment: z.object({ variables: z.record(z.string(), z.string()) }).optional(),
 });
 const mappingBlock = z.looseObject({
@@ -264,6 +267,8 @@ function readHandler(resources: Resources, source: string): StackHandler {
     batchSize: mapping.batch_size ?? STACK_DEFAULTS.batchSize,
     reportBatchItemFailures: (mapping.function_response_types ?? []).includes('ReportBatchItemFailures'),
     maximumConcurrency: scaling?.maximum_concurrency,
+    reservedConcurrency:
+      fn.reserved_concurrent_executions === undefined || fn.reserved_concurrent_executions === -1 ? undefined : fn.reserved_concurrent_executions,
     queue: {
       name: queue.name,
       visibilityTimeoutSeconds: queue.visibility_timeout_seconds ?? STACK_DEFAULTS.visibilityTimeoutSeconds,

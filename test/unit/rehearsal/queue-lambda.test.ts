@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { eventBridgeEvent, matchesEventPattern } from '../../../lib/rehearsal/eventbridge.ts';
 import { type LifecycleNotice } from '../../../lib/rehearsal/auto-scaling-engine.ts';
 import { TRANSITIONS } from '../../../lib/vocabulary.ts';
-import { LocalLambdaService, type LambdaEntry } from '../../../lib/rehearsal/lambda-service.ts';
+import { LocalLambdaService, type ExecutionEnvironment, type LambdaEntry } from '../../../lib/rehearsal/lambda-service.ts';
 import { LocalQueue } from '../../../lib/rehearsal/queue.ts';
 import { ManualClock, settle } from '../../support/manual-clock.ts';
 
@@ -74,13 +74,22 @@ describe('EventBridge lifecycle events', () => {
 });
 
 describe('local Lambda service (SQS event source mapping)', () => {
-  function service(clock: ManualClock, entry: LambdaEntry, options: { batchSize?: number; timeoutSeconds?: number } = {}) {
+  function service(
+    clock: ManualClock,
+    entry: LambdaEntry | { readonly perEnvironment: (environment: ExecutionEnvironment) => LambdaEntry },
+    options: { batchSize?: number; timeoutSeconds?: number; reservedConcurrency?: number } = {},
+  ) {
     const { queue, dlq } = queues(clock, 3);
     let environments = 0;
     const lambda = new LocalLambdaService({
       queue,
       clock,
-      fn: { name: 'fn', timeoutSeconds: options.timeoutSeconds ?? 30, createEntry: () => (environments++, entry) },
+      fn: {
+        name: 'fn',
+        timeoutSeconds: options.timeoutSeconds ?? 30,
+        ...(options.reservedConcurrency === undefined ? {} : { reservedConcurrency: options.reservedConcurrency }),
+        createEntry: (environment) => (environments++, 'perEnvironment' in entry ? entry.perEnvironment(environment) : entry),
+      },
       mapping: { batchSize: options.batchSize ?? 1, reportBatchItemFailures: true },
     }).start();
     return { queue, dlq, lambda, environments: () => environments };
@@ -158,6 +167,67 @@ describe('local Lambda service (SQS event source mapping)', () => {
     assert.equal(lambda.invocations.length, 3, 'redelivered up to maxReceiveCount');
     await clock.advance(60 * SECOND);
     assert.deepEqual(dlq.bodies(), ['slow'], 'then dead-lettered');
+  });
+
+  it('a timed-out invocation is killed: its finally and later calls reach nothing, a call already sent lands', async () => {
+    const clock = new ManualClock();
+    const landed: string[] = [];
+    const { queue, lambda } = service(
+      clock,
+      { perEnvironment: (environment) => {
+        // A client whose requests take 20 s to be answered, as a slow Consul would.
+        const request = environment.cutOff(async (what: string) => {
+          landed.push(what);
+          await new Promise<void>((resolve) => clock.schedule(20 * SECOND, resolve));
+          return what;
+        });
+        return async () => {
+          try {
+            await request('acquire lock');
+            await request('drain');
+          } finally {
+            await request('release lock');
+            process.stdout.write('{"msg":"released"}\n');
+          }
+        };
+      } },
+      { timeoutSeconds: 30 },
+    );
+    queue.send('drain');
+    await settle();
+    await clock.advance(25 * SECOND);
+    assert.deepEqual(landed, ['acquire lock', 'drain'], 'the second request was sent before the kill');
+    await clock.advance(5 * SECOND);
+    assert.equal(lambda.invocations[0]?.outcome, 'timed-out');
+    await clock.advance(20 * SECOND);
+    assert.deepEqual(landed, ['acquire lock', 'drain'], 'the finally released nothing after the kill');
+    assert.deepEqual(lambda.invocations[0]?.logs, [], 'nor logged');
+    await lambda.stop();
+  });
+
+  it('beyond reserved concurrency an invocation is throttled: its message returns after the visibility timeout, its receive counted', async () => {
+    const clock = new ManualClock();
+    const seen: string[] = [];
+    const { queue, lambda } = service(
+      clock,
+      async (event) => {
+        const [record] = (event as { Records: { body: string; attributes: { ApproximateReceiveCount: string } }[] }).Records;
+        seen.push(`${record?.body}#${record?.attributes.ApproximateReceiveCount}`);
+        await new Promise<void>((resolve) => clock.schedule(10 * SECOND, resolve));
+        return { batchItemFailures: [] };
+      },
+      { reservedConcurrency: 1 },
+    );
+    queue.send('a');
+    queue.send('b');
+    await settle();
+    assert.equal(lambda.inFlight, 1);
+    assert.deepEqual(lambda.invocations.map((i) => i.outcome), ['throttled']);
+    assert.deepEqual(queue.counts(), { visible: 0, inFlight: 2 }, 'the throttled message was received, not left visible');
+    await clock.advance(60 * SECOND);
+    assert.deepEqual(seen, ['a#1', 'b#2'], 'it comes back after the visibility timeout with a second receive');
+    await clock.advance(10 * SECOND);
+    await lambda.stop();
   });
 
   it("captures the function's stdout as its log, leaving this process's stdout alone", async () => {

@@ -30,6 +30,7 @@ describe('readRehearsalStack', () => {
     assert.equal(h.timeoutSeconds, 300);
     assert.equal(h.environment['CONSUL_ROLLOUT_CLUSTER'], 'test-consul');
     assert.deepEqual([h.batchSize, h.reportBatchItemFailures], [1, true]);
+    assert.equal(h.reservedConcurrency, 8, 'two generations of 3 servers waiting at once, plus 2');
     assert.deepEqual([h.queue.visibilityTimeoutSeconds, h.queue.maxReceiveCount, h.queue.deadLetter?.name], [330, 11, 'test-consul-lifecycle-dead-letters']);
     assert.deepEqual((h.eventPattern as { source: string[] }).source, ['aws.autoscaling']);
   });
