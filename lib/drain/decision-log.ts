@@ -10,6 +10,7 @@ export type DecisionEvent =
   | 'lock-waiting'
   | 'lock-acquired'
   | 'lock-released'
+  | 'lock-abandoned'
   | 'voters-silent'
   | 'quorum-verdict'
   | 'leadership-transferred'

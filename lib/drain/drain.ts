@@ -78,6 +78,12 @@ export interface DrainOptions {
    * such). The lifecycle action's drain deadline. @default no deadline
    */
   readonly deadline?: number;
+  /**
+   * Clock time at which the invocation running this drain is cut off. No leave or remove-peer is
+   * started unless its confirmation (leaveConfirmTimeoutMs, fallbackConfirmTimeoutMs) fits before
+   * both this and `deadline`. @default no budget
+   */
+  readonly budgetEndsAt?: number;
 }
 
 /**
@@ -135,14 +141,13 @@ export async function drain(target: ServerRef, deps: DrainDependencies, options:
     }
     const targetServer = cluster.servers.find((s) => matchesRef(target, s))!;
     const transferredTo = verdict.transferLeadershipFirst ? await handOverLeadership(run, cluster, targetServer, signal) : undefined;
-    beforeDeadline(run, 'the leave');
     const leaveSent = run.clock.now();
     const left = await leave(run, targetServer, signal);
     const confirmed = left ?? (await fallbackRemoval(run, targetServer, signal));
     run.timings.leaveToConfirmMs = run.clock.now() - leaveSent;
     return complete(run, { removedId: targetServer.id, confirmed, usedFallback: left === undefined, transferredTo, verdict });
   } finally {
-    await releaseLock(lock, run.log);
+    await letGoOfLock(run, lock);
   }
 }
 
@@ -170,6 +175,11 @@ interface Run {
   readonly clock: Clock;
   readonly log: DecisionRecorder;
   readonly timings: { lockWaitMs: number; quorumWaitMs: number; transferMs: number; leaveToConfirmMs: number };
+  /**
+   * Set when a leave or remove-peer has been sent and not yet confirmed: from then on the lock
+   * must not be handed over by an explicit release (see {@link letGoOfLock}).
+   */
+  removalInFlight: boolean;
 }
 
 function startRun(target: ServerRef, deps: DrainDependencies, options: DrainOptions): Run {
@@ -184,6 +194,7 @@ function startRun(target: ServerRef, deps: DrainDependencies, options: DrainOpti
     clock,
     log: new DecisionRecorder('drain', name, deps.sink, clock),
     timings: { lockWaitMs: 0, quorumWaitMs: 0, transferMs: 0, leaveToConfirmMs: 0 },
+    removalInFlight: false,
   };
 }
 
@@ -199,6 +210,22 @@ function beforeDeadline(run: Run, step: string): void {
   if (remainingMs(run) > 0) return;
   throw new RolloutError(`the drain deadline of ${run.name} has passed; not starting ${step}`, {
     remedy: 'the lifecycle action is abandoned and the instance retained: run `consul-rollout doctor`, fix the cause, then terminate the instance yourself',
+  });
+}
+
+/**
+ * Before a step that cannot be taken back (leave, remove-peer): there must be time to confirm it
+ * within both the action's deadline and this invocation's budget, and the lock must still be
+ * ours. A removal started and then cut off is the one that overlaps the next drain's.
+ */
+function beforeIrreversible(run: Run, step: string, confirmMs: number, signal: AbortSignal): void {
+  beforeDeadline(run, step);
+  signal.throwIfAborted();
+  const budgetLeftMs = run.options.budgetEndsAt === undefined ? Number.POSITIVE_INFINITY : run.options.budgetEndsAt - run.clock.now();
+  const leftMs = Math.min(remainingMs(run), budgetLeftMs);
+  if (leftMs >= confirmMs) return;
+  throw new RolloutError(`${Math.max(0, leftMs)} ms left, less than the ${confirmMs} ms needed to confirm ${step} of ${run.name}: not starting it`, {
+    remedy: 'nothing was sent; the event is re-delivered (or the action abandoned at its deadline) and a later attempt starts it with time to confirm',
   });
 }
 
@@ -225,13 +252,14 @@ function aliveInSerf(run: Run, cluster: ClusterSnapshot): boolean {
  * confirm it left serf, so that the leader never adds it afterwards.
  */
 async function leaveBeforeJoining(run: Run, signal: AbortSignal): Promise<DrainResult> {
-  beforeDeadline(run, 'the leave');
   const { deps, log, name, settings } = run;
   if (deps.targetAgent === undefined) {
     throw new RolloutError(`${name} is alive in serf but not in Raft, and its agent API is unknown: it cannot be asked to leave`, {
       remedy: 'do not terminate the instance yet; run `consul leave` on it, then complete the lifecycle action',
     });
   }
+  beforeIrreversible(run, 'the leave', settings.leaveConfirmTimeoutMs, signal);
+  run.removalInFlight = true;
   log.record('leave-sent', `PUT /v1/agent/leave sent to ${name}: alive in serf, not yet in Raft`);
   const leaveSent = run.clock.now();
   await deps.targetAgent.leave({ signal, timeoutMs: settings.leaveConfirmTimeoutMs }).catch((error: unknown) => {
@@ -386,6 +414,8 @@ async function leave(run: Run, targetServer: ServerRecord, signal: AbortSignal):
   }
   const confirmAbort = new AbortController();
   let removalSeen = false; // after this, the agent shutting down (or being terminated) is expected
+  beforeIrreversible(run, 'the leave', settings.leaveConfirmTimeoutMs, signal);
+  run.removalInFlight = true;
   log.record('leave-sent', `PUT /v1/agent/leave sent to ${name}`);
   const leaveCall = deps.targetAgent.leave({ signal, timeoutMs: settings.leaveConfirmTimeoutMs }).then(
     () => undefined,
@@ -409,6 +439,8 @@ async function leave(run: Run, targetServer: ServerRecord, signal: AbortSignal):
 /** The leave did not take (dead, hung, or partitioned agent): remove it through the leader. */
 async function fallbackRemoval(run: Run, targetServer: ServerRecord, signal: AbortSignal): Promise<Confirmed> {
   const { deps, name } = run;
+  beforeIrreversible(run, 'remove-peer', run.settings.fallbackConfirmTimeoutMs, signal);
+  run.removalInFlight = true;
   run.log.record('fallback-used', `removing ${name} (${targetServer.id}) with remove-peer and force-leave -prune`);
   await throughAny(deps.cluster, (c) => c.removeRaftPeer({ id: targetServer.id }, { signal }), 'remove-peer').catch((error: unknown) => {
     // "not found" means it is already out of the configuration: exactly what we want.
@@ -437,6 +469,7 @@ function complete(
   },
 ): DrainResult {
   const { confirmed, usedFallback } = done;
+  run.removalInFlight = false; // its effect is visible: the next drain may read the cluster now
   run.log.record('removal-confirmed', `${run.name} is gone from the Raft configuration and ${confirmed.serfStatus} in serf`, {
     ms: run.timings.leaveToConfirmMs,
     voters: confirmed.servers.filter((s) => s.voter).length,
@@ -608,7 +641,17 @@ function alreadyDrained(run: Run, cluster: ClusterSnapshot, verdict?: RemovalDec
   };
 }
 
-async function releaseLock(lock: HeldLock, log: DecisionRecorder): Promise<void> {
+/**
+ * Confirmed (or nothing sent): release, so the next drain follows at once. A removal sent but not
+ * confirmed (cut off, failed): abandon the session instead, so Consul's lock-delay keeps the next
+ * drain from reading the cluster while the leaving server still looks like a healthy voter.
+ */
+async function letGoOfLock(run: Run, lock: HeldLock): Promise<void> {
+  if (run.removalInFlight) {
+    await lock.abandon();
+    run.log.record('lock-abandoned', `a removal of ${run.name} was sent but not confirmed: drain lock ${lock.key} left to its lock-delay`);
+    return;
+  }
   await lock.release();
-  log.record('lock-released', `released drain lock ${lock.key}`);
+  run.log.record('lock-released', `released drain lock ${lock.key}`);
 }

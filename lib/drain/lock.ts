@@ -47,6 +47,12 @@ export interface HeldLock {
   readonly lost: AbortSignal;
   readonly waitedMs: number;
   release(): Promise<void>;
+  /**
+   * Destroys the session without releasing the key first. That is invalidation, so Consul's
+   * lock-delay holds every other holder off: for a holder whose leave or remove-peer may still be
+   * taking effect, the next drain must not read the cluster before it shows.
+   */
+  abandon(): Promise<void>;
 }
 
 export interface AcquireContext {
@@ -234,6 +240,15 @@ function holdLock(
       // still holds it counts as invalidation and would impose the lock delay on the next drain.
       await client.kvPut(key, '', { release: sessionId }).catch(() => false);
       await client.sessionDestroy(sessionId).catch(() => undefined); // else it expires by TTL
+    },
+    async abandon() {
+      if (released) return;
+      released = true;
+      stop();
+      for (const server of [client, ...context.servers().filter((c) => c.baseUrl !== client.baseUrl)]) {
+        if (await server.sessionDestroy(sessionId).then(() => true, () => false)) return;
+      }
+      // No server answered: the session expires by its TTL, and lock-delay applies then too.
     },
   };
 }

@@ -114,6 +114,7 @@ export async function handleLifecycleEvent(event: LifecycleEvent, deps: HandleDe
         signal: controller.signal,
         onWaiting: () => heartbeats.onWaiting(),
         ...(deadline === undefined ? {} : { deadline }),
+        budgetEndsAt: started + deps.budgetMs,
         clock,
       }),
     );

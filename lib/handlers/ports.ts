@@ -29,6 +29,12 @@ export interface ProcedureOptions {
    * Undefined: no deadline (the procedures' own timeouts apply).
    */
   readonly deadline?: number;
+  /**
+   * Clock time (ms since the epoch) at which this invocation's time budget runs out and the
+   * procedure is aborted (or, on AWS, killed mid-flight). A drain sends no leave or remove-peer
+   * it could not confirm before then. Undefined: no budget.
+   */
+  readonly budgetEndsAt?: number;
   /** The clock the deadline is on. @default systemClock */
   readonly clock?: Clock;
 }

@@ -27,7 +27,7 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
     options.log({ level: 'info', msg: `${record.procedure}: ${record.event}`, ...record });
 
   return {
-    async drain({ instanceId }, { signal, onWaiting, deadline, clock }) {
+    async drain({ instanceId }, { signal, onWaiting, deadline, budgetEndsAt, clock }) {
       const located = await locate(instanceId);
       if (located === undefined) {
         options.log({ level: 'warn', msg: 'drain: the instance is already terminated; nothing to drain', instanceId });
@@ -44,6 +44,7 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
           holder: `lifecycle handler draining ${instanceId}`,
           ...(clock === undefined ? {} : { clock }),
           ...(deadline === undefined ? {} : { deadline }),
+          ...(budgetEndsAt === undefined ? {} : { budgetEndsAt }),
         },
       );
       return {

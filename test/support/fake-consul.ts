@@ -44,8 +44,10 @@ export class FakeConsul {
   /** Every request, as "METHOD /path", for assertions. */
   readonly requests: string[] = [];
   readonly #kv = new Map<string, { value: string; session: string | undefined; modifyIndex: number }>();
-  /** Session id → TTL and the clock time of its last renewal. */
-  readonly #sessions = new Map<string, { ttlMs: number; renewedAt: number }>();
+  /** Session id → TTL, lock-delay and the clock time of its last renewal. */
+  readonly #sessions = new Map<string, { ttlMs: number; lockDelayMs: number; renewedAt: number }>();
+  /** Keys freed by session invalidation: not acquirable until this clock time (Consul's lock-delay). */
+  readonly #delayedUntil = new Map<string, number>();
   #index = 10;
   readonly #clock: Clock;
 
@@ -195,8 +197,13 @@ export class FakeConsul {
     }
     if (method === 'PUT' && path === '/v1/session/create') {
       const id = randomUUID();
-      const spec = JSON.parse(typeof init?.body === 'string' ? init.body : '{}') as { TTL?: string };
-      this.#sessions.set(id, { ttlMs: Number.parseInt(spec.TTL ?? '86400s', 10) * 1_000, renewedAt: this.#clock.now() });
+      const spec = JSON.parse(typeof init?.body === 'string' ? init.body : '{}') as { TTL?: string; LockDelay?: string };
+      this.#sessions.set(id, {
+        ttlMs: Number.parseInt(spec.TTL ?? '86400s', 10) * 1_000,
+        // Consul's default lock-delay is 15 s.
+        lockDelayMs: Number.parseInt(spec.LockDelay ?? '15s', 10) * 1_000,
+        renewedAt: this.#clock.now(),
+      });
       return json({ ID: id });
     }
     if (method === 'PUT' && path.startsWith('/v1/session/renew/')) {
@@ -207,7 +214,8 @@ export class FakeConsul {
       return json([{ ID: id }]);
     }
     if (method === 'PUT' && path.startsWith('/v1/session/destroy/')) {
-      this.#sessions.delete(path.split('/').pop()!);
+      // Destroying a session is invalidation: its keys are released, and lock-delay applies.
+      this.#invalidate(path.split('/').pop()!);
       return json(true);
     }
     if (path.startsWith('/v1/kv/')) return this.#kvCall(method, decodeURIComponent(path.slice('/v1/kv/'.length)), url, init);
@@ -249,6 +257,7 @@ export class FakeConsul {
     const entry = this.#kv.get(key);
     if (acquire !== null) {
       if (entry?.session !== undefined && entry.session !== acquire) return new Response('false', { status: 200, headers });
+      if ((this.#delayedUntil.get(key) ?? 0) > this.#clock.now()) return new Response('false', { status: 200, headers });
       this.#kv.set(key, { value: body, session: acquire, modifyIndex: ++this.#index });
       return new Response('true', { status: 200, headers });
     }
@@ -264,11 +273,18 @@ export class FakeConsul {
   /** Consul may wait up to 2×TTL; the fake invalidates at exactly TTL, the earliest it may. */
   #expireSessions(): void {
     for (const [id, session] of this.#sessions) {
-      if (this.#clock.now() - session.renewedAt < session.ttlMs) continue;
-      this.#sessions.delete(id);
-      for (const [key, entry] of this.#kv) {
-        if (entry.session === id) this.#kv.set(key, { ...entry, session: undefined, modifyIndex: ++this.#index });
-      }
+      if (this.#clock.now() - session.renewedAt >= session.ttlMs) this.#invalidate(id);
+    }
+  }
+
+  /** Expiry or destroy: the session's keys are released and held off for its lock-delay. */
+  #invalidate(id: string): void {
+    const session = this.#sessions.get(id);
+    this.#sessions.delete(id);
+    for (const [key, entry] of this.#kv) {
+      if (entry.session !== id) continue;
+      this.#kv.set(key, { ...entry, session: undefined, modifyIndex: ++this.#index });
+      this.#delayedUntil.set(key, this.#clock.now() + (session?.lockDelayMs ?? 0));
     }
   }
 
