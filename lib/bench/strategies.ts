@@ -10,6 +10,7 @@ import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import type { LocalFleet } from '../fleet/local/fleet.ts';
 import type { LocalServer } from '../fleet/local/server.ts';
 import { LocalRollout } from '../rehearsal/local-rollout.ts';
+import { synthesizeStages } from '../rehearsal/stages.ts';
 import { STAGES } from '../config/schema.ts';
 import { waitFor } from '../util/wait.ts';
 import type { GateTiming } from './metrics.ts';
@@ -74,7 +75,8 @@ export const STRATEGIES_BY_NAME: Record<StrategyName, Strategy> = {
 async function preparePipeline(context: StrategyContext): Promise<PreparedStrategy> {
   const { fleet, binaries } = context;
   const servers = fleet.running().length;
-  const rollout = new LocalRollout({ fleet, binaries, servers, outdir: join(context.workDir, 'cdktf.out'), onDecision: context.sink });
+  const stages = synthesizeStages(servers, binaries, join(context.workDir, 'cdktf.out'));
+  const rollout = new LocalRollout({ fleet, binaries, stages, onDecision: context.sink });
   return {
     async run() {
       for (const stage of STAGES) {

@@ -17,7 +17,7 @@ import { describeError, RolloutError } from '../errors.ts';
 import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import { LocalFleet } from '../fleet/local/fleet.ts';
 import { LocalRollout, REHEARSAL_FLEET_OPTIONS } from '../rehearsal/local-rollout.ts';
-import { LOCAL_ROLLOUT } from '../rehearsal/stages.ts';
+import { LOCAL_ROLLOUT, synthesizeStages } from '../rehearsal/stages.ts';
 import { diagnose } from '../recovery/doctor.ts';
 import { isHealthy } from '../recovery/findings.ts';
 import { localDoctorSource } from '../fleet/local/recovery.ts';
@@ -104,9 +104,7 @@ export async function runScenario(
     const rollout = new LocalRollout({
       fleet,
       binaries,
-      servers,
-      outdir: join(workDir, 'cdktf.out'),
-      ...(scenario.timeouts === undefined ? {} : { timeouts: scenario.timeouts }),
+      stages: synthesizeStages(servers, binaries, join(workDir, 'cdktf.out'), scenario.timeouts),
       onDecision: (decision) => listeners.forEach((listen) => listen(decision)),
     });
     fault = FAULTS[scenario.name]({ fleet, rollout, servers, onDecision: (l) => listeners.push(l), progress });

@@ -10,7 +10,7 @@ import { buildRolloutApp, CONTEXT_KEYS } from '../stacks/app.ts';
 import { checkStageStep, resolveTfBin, stepStage, type ProcessRun } from '../rollout/stage-step.ts';
 import { LocalRollout } from '../rehearsal/local-rollout.ts';
 import type { DecisionSink } from '../drain/decision-log.ts';
-import { LOCAL_ROLLOUT } from '../rehearsal/stages.ts';
+import { LOCAL_ROLLOUT, synthesizeStages } from '../rehearsal/stages.ts';
 import { verifyRollout } from '../rehearsal/verify.ts';
 import { RolloutError, UsageError } from '../errors.ts';
 import type { ImageBuildResult } from '../image/build.ts';
@@ -158,8 +158,7 @@ export class StepCommand extends RolloutCommand {
     const rollout = new LocalRollout({
       fleet,
       binaries,
-      servers: state.servers,
-      outdir: join(fleet.baseDir, 'cdktf.out'),
+      stages: synthesizeStages(state.servers, binaries, join(fleet.baseDir, 'cdktf.out')),
       ...(applied === undefined ? {} : { applied }),
       onDecision: sink,
     });

@@ -16,7 +16,7 @@ import { LocalFleet } from '../fleet/local/fleet.ts';
 import { LocalRollout, REHEARSAL_FLEET_OPTIONS, type RolloutReport } from '../rehearsal/local-rollout.ts';
 import type { Progress } from './progress.ts';
 import { STAGES } from '../config/schema.ts';
-import { LOCAL_ROLLOUT } from '../rehearsal/stages.ts';
+import { LOCAL_ROLLOUT, synthesizeStages } from '../rehearsal/stages.ts';
 import { verifyRollout } from '../rehearsal/verify.ts';
 
 export interface DemoOptions {
@@ -66,19 +66,19 @@ export async function runDemo(progress: Progress, options: DemoOptions = {}, sin
       for (const [key, value] of Object.entries(data)) await leader.client.kvPut(key, value);
     });
 
-    const rollout = await progress.step('synthesize the canary, expand and retire stacks (cdktf synth)', async () =>
-      new LocalRollout({
-        fleet,
-        binaries,
-        servers: count,
-        outdir: join(baseDir, 'cdktf.out'),
-        ...(sink === undefined ? {} : { onDecision: sink }),
-        onInvocation: (inv) =>
-          progress.note(
-            `lambda ${inv.outcome}: ${inv.records.map((r) => `${r.detailType ?? '?'} ${rollout.serverOf(r.instanceId) ?? r.instanceId ?? '?'} (receive #${r.receiveCount})`).join(', ')}`,
-          ),
-      }),
+    const stages = await progress.step('synthesize the canary, expand and retire stacks (cdktf synth)', async () =>
+      synthesizeStages(count, binaries, join(baseDir, 'cdktf.out')),
     );
+    const rollout: LocalRollout = new LocalRollout({
+      fleet,
+      binaries,
+      stages,
+      ...(sink === undefined ? {} : { onDecision: sink }),
+      onInvocation: (inv) =>
+        progress.note(
+          `lambda ${inv.outcome}: ${inv.records.map((r) => `${r.detailType ?? '?'} ${rollout.serverOf(r.instanceId) ?? r.instanceId ?? '?'} (receive #${r.receiveCount})`).join(', ')}`,
+        ),
+    });
     const observer = new ClusterObserver(() => fleet.running().map((s) => s.client)).start();
     const rolloutStarted = Date.now();
     let observed: ObservationSummary;

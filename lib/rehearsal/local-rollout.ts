@@ -22,27 +22,23 @@ import { LAMBDA_ENVIRONMENT } from '../lambda/environment.ts';
 import { Rehearsal, type ApplyReport } from './rehearsal.ts';
 import type { RehearsalStack } from './stack.ts';
 import type { Stage } from '../config/schema.ts';
-import type { RolloutTimeouts } from '../config/load.ts';
-import { LOCAL_ROLLOUT, synthesizeStages, type SynthesizedStage } from './stages.ts';
+import { LOCAL_ROLLOUT, type SynthesizedStage } from './stages.ts';
 
 export interface LocalRolloutOptions {
   readonly fleet: LocalFleet;
   readonly binaries: ConsulBinaries;
-  /** Servers per generation. */
-  readonly servers: number;
-  /** Where the synthesized stacks go (cdktf.out layout, one directory per stage). */
-  readonly outdir: string;
+  /**
+   * Every deploy stage's stack, as synthesizeStages (stages.ts) returns them. Synthesis is the
+   * slow part (cdktf synth, three times); the caller runs it as its own step — before bench's
+   * measured window, under its own progress line in demo — and the rollout only uses the result.
+   */
+  readonly stages: readonly SynthesizedStage[];
   /**
    * The deploy stage whose stack describes the groups as they are now, or undefined before the
    * canary (only the old generation runs). Running servers are taken into those groups, the way
    * Terraform refreshes its state from what really exists.
    */
   readonly applied?: Stage;
-  /**
-   * The rollout config's `timeouts` (gate and drain deadlines, heartbeat and handler timeouts),
-   * as a user's config file sets them. @default the config defaults (CONFIG_DEFAULTS.timeouts)
-   */
-  readonly timeouts?: Partial<RolloutTimeouts>;
   /** Each drain/gate decision the handler logs, as it logs it. */
   readonly onDecision?: (record: DecisionRecord) => void;
   readonly onInvocation?: (record: InvocationRecord) => void;
@@ -100,7 +96,7 @@ export class LocalRollout {
 
   constructor(options: LocalRolloutOptions) {
     const { fleet, binaries } = options;
-    this.stages = synthesizeStages(options.servers, binaries, options.outdir, options.timeouts);
+    this.stages = options.stages;
     const first = this.#stack('canary');
     this.#launcher = consulLauncher(
       fleet,
@@ -193,7 +189,11 @@ export class LocalRollout {
 
   #stack(stage: Stage): RehearsalStack {
     const found = this.stages.find((s) => s.stage === stage);
-    if (found === undefined) throw new Error(`no synthesized stack for stage ${stage}`);
+    if (found === undefined) {
+      throw new UsageError(`the local rollout was given no synthesized stack for stage ${stage}`, {
+        remedy: 'pass every stage synthesizeStages (lib/rehearsal/stages.ts) returns',
+      });
+    }
     return found.stack;
   }
 }

@@ -18,7 +18,7 @@ import { findLost, KvWriter, readBack } from '../../lib/bench/writer.ts';
 import { STAGES } from '../../lib/config/schema.ts';
 import { ClusterObserver } from '../../lib/consul/observer.ts';
 import { LocalRollout } from '../../lib/rehearsal/local-rollout.ts';
-import { LOCAL_ROLLOUT } from '../../lib/rehearsal/stages.ts';
+import { LOCAL_ROLLOUT, synthesizeStages } from '../../lib/rehearsal/stages.ts';
 import { verifyRollout } from '../../lib/rehearsal/verify.ts';
 import { handOverAllowance } from '../support/hand-over.ts';
 import { binaries, testFleet } from '../support/fleet.ts';
@@ -31,7 +31,8 @@ for (const servers of [3, 5]) {
       await fleet.bootstrap(servers, bins.old, LOCAL_ROLLOUT.generations.old);
       await fleet.waitForHealthy(servers);
       const clients = () => fleet.running().map((s) => s.client);
-      const rollout = new LocalRollout({ fleet, binaries: bins, servers, outdir: join(fleet.baseDir, 'cdktf.out') });
+      const stages = synthesizeStages(servers, bins, join(fleet.baseDir, 'cdktf.out'));
+      const rollout = new LocalRollout({ fleet, binaries: bins, stages });
       t.after(() => rollout.stop());
       const observer = new ClusterObserver(clients).start();
       const writer = new KvWriter(clients).start(Date.now());

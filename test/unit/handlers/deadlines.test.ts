@@ -13,29 +13,23 @@ import { classifyEvent, type LifecycleEvent } from '../../../lib/handlers/events
 import { handleLifecycleEvent, type HandleDeps, type HandleOutcome } from '../../../lib/handlers/handler.ts';
 import { type LifecycleProcedures, type LogRecord } from '../../../lib/handlers/ports.ts';
 import type { OutcomeMetric } from '../../../lib/handlers/metrics.ts';
-import { AutoScalingEngine, type LifecycleNotice } from '../../../lib/rehearsal/auto-scaling-engine.ts';
-import { TRANSITIONS } from '../../../lib/vocabulary.ts';
 import { eventBridgeEvent } from '../../support/lifecycle-events.ts';
-import { ManualClock } from '../../support/manual-clock.ts';
+import { drainHook, engineWithHooks, GROUP, launchHook } from '../../support/engine-fixture.ts';
+import type { ManualClock } from '../../support/manual-clock.ts';
 
-const GROUP = 'prod-consul-g1';
 const MINUTE = 60_000;
 const DEADLINES = { gateMs: 20 * MINUTE, drainMs: 45 * MINUTE };
 const BUDGET_MS = 14 * MINUTE;
 
 function setup(procedures: LifecycleProcedures) {
-  const clock = new ManualClock();
-  const notices: LifecycleNotice[] = [];
-  const model = new AutoScalingEngine({ clock, onLifecycleNotice: (n) => notices.push(n) });
-  model.createGroup({
-    name: GROUP,
-    minSize: 0,
-    maxSize: 3,
-    desiredCapacity: 0,
-    hooks: [
-      { name: 'gate', transition: TRANSITIONS.launch, heartbeatTimeoutSeconds: 300, defaultResult: 'ABANDON' },
-      { name: 'drain', transition: TRANSITIONS.terminate, heartbeatTimeoutSeconds: 300, defaultResult: 'ABANDON' },
-    ],
+  const { clock, engine: model, notices } = engineWithHooks({
+    group: {
+      maxSize: 3,
+      hooks: [
+        launchHook({ name: 'gate', heartbeatTimeoutSeconds: 300, defaultResult: 'ABANDON' }),
+        drainHook({ name: 'drain', heartbeatTimeoutSeconds: 300, defaultResult: 'ABANDON' }),
+      ],
+    },
   });
   const metrics: OutcomeMetric[] = [];
   const logs: LogRecord[] = [];

@@ -12,12 +12,10 @@ import { sleep, type Clock } from '../../../lib/util/clock.ts';
 import { classifyEvent, type LifecycleEvent } from '../../../lib/handlers/events.ts';
 import { HANDLER_DEFAULTS, handleLifecycleEvent, type HandleDeps } from '../../../lib/handlers/handler.ts';
 import { type LifecycleDrainResult, type LifecycleGateResult, type LifecycleActions, type LifecycleProcedures, type LogRecord, type ProcedureOptions } from '../../../lib/handlers/ports.ts';
-import { AutoScalingEngine, type LifecycleNotice } from '../../../lib/rehearsal/auto-scaling-engine.ts';
-import { TRANSITIONS } from '../../../lib/vocabulary.ts';
 import { eventBridgeEvent } from '../../support/lifecycle-events.ts';
-import { ManualClock } from '../../support/manual-clock.ts';
+import { drainHook, engineWithHooks, GROUP, launchHook } from '../../support/engine-fixture.ts';
+import type { ManualClock } from '../../support/manual-clock.ts';
 
-const GROUP = 'prod-consul-g1';
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const POLL_MS = 5 * SECOND;
@@ -73,19 +71,14 @@ class FakeCluster implements LifecycleProcedures {
 
 /** A group with the rollout's two hooks, a fake cluster, and the handler's dependencies. */
 function setup(options: { heartbeatTimeoutSeconds?: number; servers?: number } = {}) {
-  const clock = new ManualClock();
-  const notices: LifecycleNotice[] = [];
-  const model = new AutoScalingEngine({ clock, onLifecycleNotice: (notice) => notices.push(notice) });
   const heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds ?? 180;
-  model.createGroup({
-    name: GROUP,
-    minSize: 0,
-    maxSize: 5,
-    desiredCapacity: 0,
-    hooks: [
-      { name: 'consul-launch-gate', transition: TRANSITIONS.launch, heartbeatTimeoutSeconds, defaultResult: 'ABANDON' },
-      { name: 'consul-drain', transition: TRANSITIONS.terminate, heartbeatTimeoutSeconds, defaultResult: 'CONTINUE' },
-    ],
+  const { clock, engine: model, notices } = engineWithHooks({
+    group: {
+      hooks: [
+        launchHook({ heartbeatTimeoutSeconds, defaultResult: 'ABANDON' }),
+        drainHook({ heartbeatTimeoutSeconds, defaultResult: 'CONTINUE' }),
+      ],
+    },
   });
   const cluster = new FakeCluster(clock);
   const adapter = new AwsLifecycleActions(model);

@@ -16,18 +16,15 @@ import {
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { AutoScalingEngine, type LifecycleHookSpec, type InstanceLauncher, type LifecycleNotice } from '../../../lib/rehearsal/auto-scaling-engine.ts';
+import type { LifecycleHookSpec, InstanceLauncher, LifecycleNotice } from '../../../lib/rehearsal/auto-scaling-engine.ts';
 import { TRANSITIONS, type LifecycleResult, type LifecycleTransition } from '../../../lib/vocabulary.ts';
-import { ManualClock, settle } from '../../support/manual-clock.ts';
+import { drainHook, engineWithHooks, GROUP, launchHook } from '../../support/engine-fixture.ts';
+import { settle } from '../../support/manual-clock.ts';
 
-const GROUP = 'prod-consul-g1';
 const SECOND = 1000;
 
 function setup(hooks: readonly LifecycleHookSpec[], sizes = { minSize: 0, maxSize: 5, desiredCapacity: 0 }) {
-  const clock = new ManualClock();
-  const notices: LifecycleNotice[] = [];
-  const model = new AutoScalingEngine({ clock, onLifecycleNotice: (n) => notices.push(n) });
-  model.createGroup({ name: GROUP, ...sizes, hooks });
+  const { clock, engine: model, notices } = engineWithHooks({ group: { ...sizes, hooks } });
   const noticeFor = (instanceId: string, transition: LifecycleTransition = TRANSITIONS.launch): LifecycleNotice => {
     const found = notices.findLast((n) => n.EC2InstanceId === instanceId && n.LifecycleTransition === transition);
     assert.ok(found, `no ${transition} notice for ${instanceId}`);
@@ -52,17 +49,6 @@ function setup(hooks: readonly LifecycleHookSpec[], sizes = { minSize: 0, maxSiz
     );
   return { clock, model, notices, noticeFor, complete, heartbeat };
 }
-
-const launchHook = (over: Partial<LifecycleHookSpec> = {}): LifecycleHookSpec => ({
-  name: 'consul-launch-gate',
-  transition: TRANSITIONS.launch,
-  ...over,
-});
-const drainHook = (over: Partial<LifecycleHookSpec> = {}): LifecycleHookSpec => ({
-  name: 'consul-drain',
-  transition: TRANSITIONS.terminate,
-  ...over,
-});
 
 async function rejectsWith(promise: Promise<unknown>, message: string): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
@@ -388,11 +374,8 @@ function manualLauncher() {
 
 describe('Auto Scaling engine: machines behind the instances', () => {
   it('a capacity change launches every instance at once; launch hooks fire once each machine runs', async () => {
-    const clock = new ManualClock();
-    const notices: LifecycleNotice[] = [];
     const { launcher, launches } = manualLauncher();
-    const engine = new AutoScalingEngine({ clock, launcher, onLifecycleNotice: (n) => notices.push(n) });
-    engine.createGroup({ name: GROUP, minSize: 0, maxSize: 5, desiredCapacity: 0, hooks: [launchHook()] });
+    const { engine, notices } = engineWithHooks({ launcher, group: { hooks: [launchHook()] } });
     const ids = engine.setDesiredCapacity(GROUP, 3);
     assert.equal(ids.length, 3);
     for (const id of ids) assert.match(id, /^i-[0-9a-f]{17}$/);
@@ -405,11 +388,8 @@ describe('Auto Scaling engine: machines behind the instances', () => {
   });
 
   it('deleting a group: ResourceInUse while it has instances; scaled to 0, every terminate hook fires at once', async () => {
-    const clock = new ManualClock();
-    const notices: LifecycleNotice[] = [];
     const { launcher, launches, stops } = manualLauncher();
-    const engine = new AutoScalingEngine({ clock, launcher, onLifecycleNotice: (n) => notices.push(n) });
-    const ids = engine.createGroup({ name: GROUP, minSize: 3, maxSize: 3, hooks: [drainHook()] });
+    const { engine, notices, launched: ids } = engineWithHooks({ launcher, group: { minSize: 3, maxSize: 3, desiredCapacity: 3, hooks: [drainHook()] } });
     ids.forEach((id, n) => launches.get(id)!.resolve(`127.0.0.${n + 2}`));
     await settle();
     assert.ok(ids.every((id) => engine.state(id) === 'InService'));
@@ -431,16 +411,8 @@ describe('Auto Scaling engine: machines behind the instances', () => {
   });
 
   it('instance retention: an abandoned or timed-out drain leaves the instance Terminating:Retained, out of capacity, running', async () => {
-    const clock = new ManualClock();
-    const notices: LifecycleNotice[] = [];
-    const engine = new AutoScalingEngine({ clock, onLifecycleNotice: (n) => notices.push(n) });
-    engine.createGroup({
-      name: GROUP,
-      minSize: 0,
-      maxSize: 3,
-      desiredCapacity: 2,
-      hooks: [drainHook({ heartbeatTimeoutSeconds: 60, defaultResult: 'ABANDON' })],
-      terminateHookAbandon: 'retain',
+    const { clock, engine, notices } = engineWithHooks({
+      group: { maxSize: 3, desiredCapacity: 2, hooks: [drainHook({ heartbeatTimeoutSeconds: 60, defaultResult: 'ABANDON' })], terminateHookAbandon: 'retain' },
     });
     const [a, b] = engine.instancesOf(GROUP);
     assert.ok(a && b);
@@ -470,16 +442,17 @@ describe('Auto Scaling engine: machines behind the instances', () => {
   });
 
   it('DescribeInstances: tags, state and address filters; malformed and unknown ids are EC2 errors', async () => {
-    const clock = new ManualClock();
-    const engine = new AutoScalingEngine({ clock });
-    engine.createGroup({
-      name: GROUP,
-      minSize: 2,
-      maxSize: 2,
-      tags: [
-        { key: 'consul-rollout:cluster', value: 'prod', propagateAtLaunch: true },
-        { key: 'hidden', value: 'x', propagateAtLaunch: false },
-      ],
+    const { engine } = engineWithHooks({
+      group: {
+        minSize: 2,
+        maxSize: 2,
+        desiredCapacity: 2,
+        hooks: [],
+        tags: [
+          { key: 'consul-rollout:cluster', value: 'prod', propagateAtLaunch: true },
+          { key: 'hidden', value: 'x', propagateAtLaunch: false },
+        ],
+      },
     });
     const tagged = await engine.ec2.send(
       new DescribeInstancesCommand({ Filters: [{ Name: 'tag:consul-rollout:cluster', Values: ['prod'] }, { Name: 'instance-state-name', Values: ['running'] }] }),

@@ -6,31 +6,23 @@ import { RolloutError } from '../../../../lib/errors.ts';
 import { AwsLifecycleActions, isNoActiveLifecycleAction, type LifecycleApi } from '../../../../lib/fleet/aws/index.ts';
 import { isThrottling, THROTTLING_BACKOFF_MS } from '../../../../lib/fleet/aws/lifecycle-actions.ts';
 import { classifyEvent, type LifecycleEvent } from '../../../../lib/handlers/events.ts';
-import { AutoScalingEngine, throttlingError } from '../../../../lib/rehearsal/auto-scaling-engine.ts';
-import { TRANSITIONS } from '../../../../lib/vocabulary.ts';
+import { throttlingError } from '../../../../lib/rehearsal/auto-scaling-engine.ts';
 import { eventBridgeEvent } from '../../../support/lifecycle-events.ts';
+import { engineWithHooks, launchHook } from '../../../support/engine-fixture.ts';
 import { ManualClock } from '../../../support/manual-clock.ts';
 
 const GROUP = 'prod-consul-g2';
 
 /** A group with a launch hook and one instance waiting on it; its event as the handler sees it. */
 function waitingLaunch() {
-  const clock = new ManualClock();
   const events: LifecycleEvent[] = [];
-  const model = new AutoScalingEngine({
-    clock,
+  const { clock, engine: model } = engineWithHooks({
+    group: { name: GROUP, maxSize: 3, desiredCapacity: 1, hooks: [launchHook()] },
     onLifecycleNotice: (notice) => {
       const decision = classifyEvent(eventBridgeEvent(notice), { managedGroups: () => true });
       assert.equal(decision.action, 'gate');
       if (decision.action === 'gate') events.push(decision.event);
     },
-  });
-  model.createGroup({
-    name: GROUP,
-    minSize: 0,
-    maxSize: 3,
-    desiredCapacity: 1,
-    hooks: [{ name: 'consul-launch-gate', transition: TRANSITIONS.launch }],
   });
   const [event] = events;
   assert.ok(event);
