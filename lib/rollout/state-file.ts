@@ -37,7 +37,7 @@ export const RolloutStateSchema = z
   // foreign file, and resuming from it would skip a stage.
   .refine((s) => /^(done,)*(running,)?(pending,)*$/.test(s.stages.map((r) => `${r.status},`).join('')), {
     error: (issue) => {
-      const { stages } = issue.input as RolloutState;
+      const { stages } = issue.input as { stages: z.infer<typeof StageRecordSchema>[] };
       return `stage statuses (${stages.map((r) => `${r.stage} ${r.status}`).join(', ')}) are not done stages followed by at most one running stage and then pending ones`;
     },
   });
