@@ -198,6 +198,12 @@ const HAND_WRITTEN: SweepCase[] = [
   { command: 'bench', argv: ['bench', '--servers', '2'] },
   { command: 'bench', argv: ['bench', '--servers', '9'] },
   { command: 'bench', argv: ['bench', '--repeat', '1000'] },
+  // A missing required flag names the flag, not "unknown command".
+  ...[['image', 'build'], ['image', 'build', '--json'], ['image', 'build', '--generation', ''], ['image', 'build', '--config', '{dir}/none.json']].map((argv) => ({
+    command: 'image',
+    argv,
+    mentions: /missing --generation.*\n.*image build --generation c1-15-4/,
+  })),
 ];
 
 /** Hand-written: the cdktf app (what `cdktf synth` runs) with a malformed context or config. */
