@@ -9,7 +9,7 @@ import { BENCH_DEFAULTS, STRATEGIES, validateBenchOptions } from '../bench/optio
 import { renderMarkdown } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
 import { provisionConsulBinaries } from '../fleet/local/binaries.ts';
-import { parseList, parsePositiveInt, RolloutCommand, type CommandOutcome } from './command.ts';
+import { parseList, parsePositiveInt, parsePositiveIntList, RolloutCommand, type CommandOutcome } from './command.ts';
 
 export class BenchCommand extends RolloutCommand {
   static override paths = [['bench']];
@@ -38,7 +38,7 @@ export class BenchCommand extends RolloutCommand {
 
   async perform(): Promise<CommandOutcome> {
     const options = validateBenchOptions({
-      servers: this.servers === undefined ? BENCH_DEFAULTS.servers : parseList('--servers', this.servers).map(Number),
+      servers: this.servers === undefined ? BENCH_DEFAULTS.servers : parsePositiveIntList('--servers', this.servers),
       repeat: parsePositiveInt('--repeat', this.repeat, BENCH_DEFAULTS.repeat),
       strategies: this.strategies === undefined ? BENCH_DEFAULTS.strategies : parseList('--strategies', this.strategies),
       out: this.out ?? BENCH_DEFAULTS.out,

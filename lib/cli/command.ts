@@ -94,16 +94,28 @@ export function parseList(flag: string, value: string): string[] {
 }
 
 /**
- * Parse a positive integer flag value: decimal digits only, so `0x10`, `1e3`, ` 5` and `1.0` are
- * refused rather than read as numbers nobody meant.
+ * Parse a positive integer flag value: canonical decimal only (`[1-9][0-9]*`), so `0x10`, `1e3`,
+ * ` 5`, `+5`, `1.0` and `05` are refused rather than read as numbers nobody meant. The one parser
+ * for every integer flag of every command, list items included.
  */
 export function parsePositiveInt(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(n) || n <= 0) {
-    throw new UsageError(`${flag} must be a positive whole number, got "${value}"`, { remedy: `e.g. ${flag} 3` });
+  return value === undefined ? fallback : parseWholeNumber(flag, value);
+}
+
+/**
+ * A comma-separated list of positive integers (`--servers 3,5`). Items are not trimmed, unlike
+ * parseList's: a number flag is held to the same plain-decimal spelling in a list as alone.
+ */
+export function parsePositiveIntList(flag: string, value: string): number[] {
+  return value.split(',').map((item) => parseWholeNumber(flag, item));
+}
+
+/** A required positive integer; see parsePositiveInt. */
+function parseWholeNumber(flag: string, value: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(value)) {
+    throw new UsageError(`${flag} must be a positive whole number in plain decimal, got "${value}"`, { remedy: `e.g. ${flag} 3` });
   }
-  return n;
+  return Number(value);
 }
 
 /**

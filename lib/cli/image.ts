@@ -31,11 +31,17 @@ export class ImageBuildCommand extends RolloutCommand {
     ],
   });
 
-  generation = Option.String('--generation', { description: 'The generation whose image to build', required: true });
+  // Not `required: true`: clipanion then matches no command and reports "unknown command".
+  generation = Option.String('--generation', { description: 'The generation whose image to build (required)' });
   config = Option.String('--config', { description: 'Rollout config file (default: consul-rollout.config.json)' });
   packerBin = Option.String('--packer-bin', { description: 'The packer executable (default: $PACKER_BIN, else packer on PATH)' });
 
   async perform(): Promise<CommandOutcome> {
+    if (this.generation === undefined || this.generation === '') {
+      throw new UsageError('image build: missing --generation (the generation whose image to build)', {
+        remedy: 'example: consul-rollout image build --generation c1-15-4',
+      });
+    }
     const config = loadRolloutConfig({ path: this.config });
     const result = await buildImageWithAws(config, this.generation, { packerBin: this.packerBin, progress: (line) => this.progress(line) });
     const text =

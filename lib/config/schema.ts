@@ -46,32 +46,44 @@ const vpcIdSchema = name('a VPC id', /^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'a VP
 const subnetIdSchema = name('a subnet id', /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'a subnet id such as "subnet-0123456789abcdef0"');
 const securityGroupIdSchema = name('a security group id', /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'a security group id such as "sg-0123456789abcdef0"');
 /**
- * Client networks allowed to reach Consul's plaintext HTTP/DNS ports. A valid IPv4 block of at
+ * Client networks allowed to reach Consul's plaintext HTTP/DNS ports. A canonical IPv4 block of at
  * most /8 (no private range is larger): `0.0.0.0/0` would open those ports to the internet
- * wherever the subnets are public.
+ * wherever the subnets are public. Canonical means what AWS echoes back: no leading zeros (which
+ * some tools read as octal) and no host bits (AWS silently widens `10.0.0.1/8` to `10.0.0.0/8`, so
+ * the plan would never match the config).
  */
 const cidrSchema = z.string({ error: 'must be a string: an IPv4 CIDR block' }).superRefine((value, ctx) => {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+  const problem = cidrProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** Why `value` is not an acceptable client CIDR block, or undefined when it is. */
+export function cidrProblem(value: string): string | undefined {
   if (value.trim() === '::/0' || /^0\.0\.0\.0\/0$/.test(value.trim())) {
-    ctx.addIssue({
-      code: 'custom',
-      message:
-        `"${value}" is the whole internet: Consul's HTTP and DNS ports are plaintext; list your client subnets' CIDR blocks ` +
-        '(e.g. "10.0.0.0/16") or their security groups in clientAccess.securityGroupIds',
-    });
-    return;
+    return (
+      `"${value}" is the whole internet: Consul's HTTP and DNS ports are plaintext; list your client subnets' CIDR blocks ` +
+      '(e.g. "10.0.0.0/16") or their security groups in clientAccess.securityGroupIds'
+    );
   }
+  const decimal = '(0|[1-9][0-9]{0,2})';
+  const match = new RegExp(`^${decimal}\\.${decimal}\\.${decimal}\\.${decimal}/(0|[1-9][0-9]?)$`).exec(value);
   const octets = match?.slice(1, 5).map(Number) ?? [];
   const prefix = Number(match?.[5]);
   if (match === null || octets.some((o) => o > 255) || prefix > 32) {
-    ctx.addIssue({ code: 'custom', message: `must be an IPv4 CIDR block such as "10.0.0.0/16" (octets 0–255, prefix /8–/32), got "${value}"` });
-  } else if (prefix < 8) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `"${value}" is wider than any private network (/${prefix}); list your client subnets' CIDR blocks (e.g. "10.0.0.0/16")`,
-    });
+    return `must be an IPv4 CIDR block such as "10.0.0.0/16" (octets 0–255 without leading zeros, prefix /8–/32), got "${value}"`;
   }
-});
+  if (prefix < 8) {
+    return `"${value}" is wider than any private network (/${prefix}); list your client subnets' CIDR blocks (e.g. "10.0.0.0/16")`;
+  }
+  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const size = 2 ** (32 - prefix);
+  const network = address - (address % size);
+  if (network !== address) {
+    const canonical = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join('.');
+    return `"${value}" has host bits set below /${prefix}: write the network address, "${canonical}/${prefix}"`;
+  }
+  return undefined;
+}
 const instanceTypeSchema = name('an EC2 instance type', /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'an EC2 instance type such as "t3.small"');
 const snsTopicArnSchema = name('an SNS topic ARN', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN');
 const kmsKeyArnSchema = name('a KMS key ARN', /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'a KMS key ARN such as "arn:aws:kms:eu-west-1:111122223333:key/…"');

@@ -24,6 +24,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { UsageError } from '../errors.ts';
+import { pemProblem, type PemKind } from './pem.ts';
 
 /** The environment variables Consul's CLI reads, by role. */
 export const CONSUL_ENV = {
@@ -179,6 +180,14 @@ function pick(flag: string | undefined, flagName: string, env: Env, envName: str
   return fromEnv === undefined || fromEnv === '' ? undefined : { value: fromEnv, source: envName };
 }
 
+/** A TLS file, refused unless it holds PEM of `kind` (the message names the source, never the content). */
+function readPemFile(path: string, source: string, kind: PemKind, what: string): string {
+  const text = readSecretFile(path, source, what);
+  const problem = pemProblem(text, kind);
+  if (problem !== undefined) throw new UsageError(`${source}: the ${what} ${path} ${problem}`, { remedy: `point ${source} at a PEM ${kind} file` });
+  return text;
+}
+
 function readSecretFile(path: string, source: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -225,12 +234,12 @@ export function resolveConsulAccess(flags: AccessFlags, env: Env = process.env):
             ? {}
             : {
                 // Consul (go-rootcerts) uses the CA file when both are set.
-                ca: caFile !== undefined ? [readSecretFile(caFile.value, caFile.source, 'CA certificate')] : readCaDirectory(caPath!.value, caPath!.source),
+                ca: caFile !== undefined ? [readPemFile(caFile.value, caFile.source, 'certificate', 'CA certificate')] : readCaDirectory(caPath!.value, caPath!.source),
                 caSource: caFile !== undefined ? `${caFile.source}=${caFile.value}` : `${caPath!.source}=${caPath!.value}`,
               }),
           ...(cert === undefined || key === undefined
             ? {}
-            : { cert: readSecretFile(cert.value, cert.source, 'client certificate'), key: readSecretFile(key.value, key.source, 'client key') }),
+            : { cert: readPemFile(cert.value, cert.source, 'certificate', 'client certificate'), key: readPemFile(key.value, key.source, 'private key', 'client key') }),
           ...(serverName === undefined ? {} : { serverName: stripPort(serverName.value) }),
           verify,
         }

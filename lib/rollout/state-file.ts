@@ -31,6 +31,15 @@ export const RolloutStateSchema = z
   })
   .refine((s) => JSON.stringify(s.stages.map((r) => r.stage)) === JSON.stringify(STAGES), {
     message: `stages must be ${STAGES.join(', ')}, in that order`,
+  })
+  // Stages run strictly in order, so the done ones are a prefix, followed by at most one running
+  // (interrupted) stage; anything else (canary pending while expand is done) is a hand-edited or
+  // foreign file, and resuming from it would skip a stage.
+  .refine((s) => /^(done,)*(running,)?(pending,)*$/.test(s.stages.map((r) => `${r.status},`).join('')), {
+    error: (issue) => {
+      const { stages } = issue.input as { stages: z.infer<typeof StageRecordSchema>[] };
+      return `stage statuses (${stages.map((r) => `${r.stage} ${r.status}`).join(', ')}) are not done stages followed by at most one running stage and then pending ones`;
+    },
   });
 
 export type RolloutState = z.infer<typeof RolloutStateSchema>;

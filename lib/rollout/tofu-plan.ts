@@ -24,8 +24,16 @@ const LAUNCH_TEMPLATE_TYPE = 'aws_launch_template';
  * OpenTofu). Loose objects: everything else in the document is left alone.
  */
 const planAction = z.enum(['no-op', 'create', 'read', 'update', 'delete', 'forget']);
+/**
+ * The action lists Terraform and OpenTofu emit (the JSON output format's documented set; `forget`
+ * is a `removed` block with `destroy = false`). Anything else — `["create","update","delete"]`,
+ * a repeated action — is not a plan either tool made, so nothing said about it could be trusted.
+ */
+const PLAN_ACTION_LISTS = ['no-op', 'create', 'read', 'update', 'delete,create', 'create,delete', 'delete', 'forget'];
 const changeSchema = z.looseObject({
-  actions: z.array(planAction).min(1, { error: 'must list at least one action' }),
+  actions: z.array(planAction).refine((actions) => PLAN_ACTION_LISTS.includes(actions.join(',')), {
+    error: (issue) => `${JSON.stringify(issue.input)} is not an action list Terraform or OpenTofu produces (one of ${PLAN_ACTION_LISTS.map((l) => JSON.stringify(l.split(','))).join(', ')})`,
+  }),
   // Absent when unknown (an output known only after apply) or null.
   before: z.unknown().optional(),
   after: z.unknown().optional(),

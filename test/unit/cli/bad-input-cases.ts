@@ -58,7 +58,7 @@ function flagMistakes(): SweepCase[] {
 }
 
 /** Generated: each numeric flag with each malformed number. */
-const BAD_NUMBERS = ['abc', '-1', '0', '1.5', '1e308', 'NaN', 'Infinity', '0x10', ' ', '3,,5'];
+const BAD_NUMBERS = ['abc', '-1', '0', '1.5', '1e308', 'NaN', 'Infinity', '0x10', ' ', '3,,5', '0x5', '5e0', '3.0', ' 3', '+3', '03'];
 function badNumbers(): SweepCase[] {
   const cases: SweepCase[] = [];
   for (const value of BAD_NUMBERS) {
@@ -66,6 +66,7 @@ function badNumbers(): SweepCase[] {
     cases.push({ command: 'bench', argv: ['bench', '--repeat', value] });
     // demo's upper bound is not this sweep's business; everything below 1 or not a whole number is.
     if (value !== '1e308') cases.push({ command: 'demo', argv: ['demo', '--servers', value] });
+    cases.push({ command: 'chaos', argv: ['chaos', '--servers', value], mentions: /--servers/ });
     cases.push({ command: 'recover', argv: ['recover', '--http-addr', '127.0.0.1:1', '--raft-protocol', value], mentions: /--raft-protocol/ });
   }
   return cases;
@@ -197,6 +198,12 @@ const HAND_WRITTEN: SweepCase[] = [
   { command: 'bench', argv: ['bench', '--servers', '2'] },
   { command: 'bench', argv: ['bench', '--servers', '9'] },
   { command: 'bench', argv: ['bench', '--repeat', '1000'] },
+  // A missing required flag names the flag, not "unknown command".
+  ...[['image', 'build'], ['image', 'build', '--json'], ['image', 'build', '--generation', ''], ['image', 'build', '--config', '{dir}/none.json']].map((argv) => ({
+    command: 'image',
+    argv,
+    mentions: /missing --generation.*\n.*image build --generation c1-15-4/,
+  })),
 ];
 
 /** Hand-written: the cdktf app (what `cdktf synth` runs) with a malformed context or config. */

@@ -73,6 +73,16 @@ describe('clientAccess.cidrBlocks', () => {
     ['0.0.0.0/0', /"0\.0\.0\.0\/0" is the whole internet: .*plaintext.*securityGroupIds/],
     ['::/0', /"::\/0" is the whole internet/],
     ['0.0.0.0/1', /wider than any private network/],
+    // Not canonical: leading zeros (octal to some parsers) and host bits AWS would silently drop.
+    ['010.0.0.0/8', /without leading zeros/],
+    ['10.00.0.0/16', /without leading zeros/],
+    ['10.0.0.0/016', /must be an IPv4 CIDR block/],
+    ['10.0.0.0/+8', /must be an IPv4 CIDR block/],
+    [' 10.0.0.0/8', /must be an IPv4 CIDR block/],
+    ['10.0.0.1/8', /host bits set .*"10\.0\.0\.0\/8"/],
+    ['192.168.1.129/25', /host bits set .*"192\.168\.1\.128\/25"/],
+    ['172.16.0.1/12', /host bits set .*"172\.16\.0\.0\/12"/],
+    ['10.1.2.3/31', /host bits set .*"10\.1\.2\.2\/31"/],
   ] as const) {
     it(`refuses ${block}`, () => {
       const error = refusal((raw) => (raw.clientAccess.cidrBlocks = [block]));

@@ -143,6 +143,14 @@ describe('reviewPlan refuses what is not a plan, with one line', () => {
     ['a future format', { format_version: '2.0' }, /format_version: must be a 1\.x plan format/],
     ['an unknown action', { format_version: '1.2', resource_changes: [{ address: 'a.b', mode: 'managed', type: 'a', change: { actions: ['explode'] } }] }, /resource_changes\.0\.change\.actions\.0/],
     ['null', null, /top level/],
+    // Lists of known actions that neither tool emits: the class is "not one of the eight".
+    ...[[], ['create', 'update', 'delete'], ['update', 'delete'], ['create', 'create'], ['no-op', 'create'], ['read', 'delete'], ['forget', 'create'], ['delete', 'delete', 'create']].map(
+      (actions): [string, unknown, RegExp] => [
+        `the action list ${JSON.stringify(actions)}`,
+        { format_version: '1.2', resource_changes: [{ address: 'a.b', mode: 'managed', type: 'a', change: { actions } }] },
+        /resource_changes\.0\.change\.actions: .* is not an action list Terraform or OpenTofu produces/,
+      ],
+    ),
   ];
   for (const [name, input, message] of cases) {
     it(name, () => {
