@@ -8,7 +8,7 @@ import { UsageError } from '../errors.ts';
 import { LocalFleet } from '../fleet/local/fleet.ts';
 import type { DoctorDependencies } from '../recovery/doctor.ts';
 import { diagnose } from '../recovery/doctor.ts';
-import { isHealthy, type Diagnosis } from '../recovery/findings.ts';
+import { isHealthy, type Diagnosis, type Fact } from '../recovery/findings.ts';
 import { localDoctorSource } from '../fleet/local/recovery.ts';
 import { ClusterCommand, type CommandOutcome } from './command.ts';
 
@@ -68,12 +68,18 @@ export function renderDiagnosis(diagnosis: Diagnosis): string {
     .filter(([, n]) => n > 0)
     .map(([severity, n]) => `${n} ${severity}`);
   const lines = [
-    `leader: ${diagnosis.leader === null ? 'none' : `${diagnosis.leader.name ?? '?'} (${diagnosis.leader.address})`}`,
-    `failure tolerance: ${diagnosis.failureTolerance ?? 'none (no leader)'}`,
+    `leader: ${renderFact(diagnosis.leader, (l) => `${l.name ?? '?'} (${l.address})`, 'none')}`,
+    `failure tolerance: ${renderFact(diagnosis.failureTolerance, (t) => String(t.value), 'none (no leader)')}`,
     `verdict: ${counts.length === 0 ? 'healthy' : counts.join(', ')}`,
   ];
   for (const finding of diagnosis.findings) {
     lines.push('', `[${finding.severity}] ${finding.kind}`, `  evidence: ${finding.evidence}`, `  remedy:   ${finding.remedy}`);
   }
   return lines.join('\n');
+}
+
+/** An unread fact prints as `unknown (<reason>)`, never as `none`: see Fact. */
+function renderFact<T>(fact: Fact<T>, known: (value: T) => string, none: string): string {
+  if (fact.state === 'unknown') return `unknown (${fact.reason})`;
+  return fact.state === 'none' ? none : known(fact);
 }

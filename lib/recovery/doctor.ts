@@ -98,7 +98,8 @@ async function readServer(
   if ('error' in identity) {
     request.signal?.throwIfAborted();
     const problem = accessProblemOf(identity.error);
-    return { address, reachable: false, error: messageOf(identity.error), ...(problem === undefined ? {} : { accessProblem: problem }) };
+    const answered = problem === undefined ? {} : { accessProblem: problem, ...(leader === undefined ? {} : { leader }) };
+    return { address, reachable: false, error: messageOf(identity.error), ...answered };
   }
   const { self } = identity;
   const peersJsonPresent = await attempt(async () => deps.peersJsonPresent?.({ address, name: self.nodeName, nodeId: self.nodeId }));

@@ -38,6 +38,11 @@ export interface UnreachableServerEvidence {
   readonly error: string;
   /** Set when the server answered but refused us (403) or TLS failed: it is not down. */
   readonly accessProblem?: AccessProblem;
+  /**
+   * What `/v1/status/leader` (which needs no token) answered when only the identity read was
+   * refused: such a server is answering, and its leader is a fact, not a gap.
+   */
+  readonly leader?: string;
 }
 
 /** A read refused for want of an ACL rule, or a TLS failure: the server is up, our access is wrong. */
@@ -105,10 +110,19 @@ export interface Finding {
   readonly recoveryApplies?: boolean;
 }
 
+/**
+ * A fact doctor reports, in three states: `unknown` (could not be read, with why) must never be
+ * shown as `none`: "no leader" sends an operator to peers.json, which damages a healthy cluster.
+ */
+export type Fact<T> =
+  | ({ readonly state: 'known' } & T)
+  | { readonly state: 'none' }
+  | { readonly state: 'unknown'; readonly reason: string };
+
 export interface Diagnosis {
-  readonly leader: LeaderRef | null;
-  /** Autopilot's failure tolerance (computed from serf when autopilot did not answer); null without a leader. */
-  readonly failureTolerance: number | null;
+  readonly leader: Fact<LeaderRef>;
+  /** Autopilot's failure tolerance (computed from serf when autopilot did not answer); none without a leader. */
+  readonly failureTolerance: Fact<{ readonly value: number }>;
   /** Most severe first. */
   readonly findings: readonly Finding[];
 }
@@ -127,14 +141,25 @@ export function computeFindings(evidence: Evidence): Diagnosis {
     // looks gone): concluding "no leader" or "stale voter" from that would send the operator to
     // peers.json or remove-peer for a cluster that is fine. Report the access problem alone.
     const view = picture(evidence.servers.filter((s) => s.reachable || s.accessProblem === undefined));
+    const reason = deniedReason(evidence.servers);
+    const leaderAddress = mostReported(evidence.servers.map((s) => s.leader ?? '').filter((address) => address !== ''));
     return {
-      leader: view.leader ?? null,
-      failureTolerance: null,
+      leader:
+        view.leader !== undefined
+          ? { state: 'known', ...view.leader }
+          : leaderAddress !== undefined
+            ? { state: 'known', address: leaderAddress, name: undefined, id: undefined }
+            : { state: 'unknown', reason },
+      failureTolerance: { state: 'unknown', reason },
       findings: [...denied, ...unreachable(view)],
     };
   }
   const view = picture(evidence.servers);
   const tolerance = toleranceOf(view, evidence.autopilot);
+  if (view.reachable.length === 0) {
+    const reason = 'no server answered';
+    return { leader: { state: 'unknown', reason }, failureTolerance: { state: 'unknown', reason }, findings: [...noLeader(view), ...unreachable(view)] };
+  }
   const findings = [
     ...noLeader(view),
     ...raftMembersNotAlive(view),
@@ -144,8 +169,8 @@ export function computeFindings(evidence: Evidence): Diagnosis {
     ...peersJsonPresent(view),
   ].toSorted((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
   return {
-    leader: view.leader ?? null,
-    failureTolerance: tolerance ?? null,
+    leader: view.leader === undefined ? { state: 'none' } : { state: 'known', ...view.leader },
+    failureTolerance: tolerance === undefined ? { state: 'none' } : { state: 'known', value: tolerance },
     findings: findings.length > 0 ? findings : [healthy(view, tolerance)],
   };
 }
@@ -288,6 +313,12 @@ function removalRemedy(view: ClusterPicture, server: RaftServer, status: Member[
   return status === 'failed'
     ? `${removePeer}, then \`consul force-leave -http-addr=${view.leaderApi} -prune ${server.node}\` to drop it from serf`
     : removePeer;
+}
+
+/** Why facts are unknown: the first refusal, which names the operation and the missing rule. */
+function deniedReason(servers: readonly ServerEvidence[]): string {
+  const problem = servers.flatMap((s) => (s.reachable ? (s.accessProblems ?? []) : s.accessProblem === undefined ? [] : [s.accessProblem]))[0];
+  return problem === undefined ? 'access denied' : `${problem.kind === 'tls' ? 'TLS failure' : 'permission denied'}: ${problem.message}`;
 }
 
 function accessDenied(servers: readonly ServerEvidence[]): Finding[] {

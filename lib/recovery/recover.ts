@@ -59,6 +59,7 @@ export interface RecoveryPlan {
  */
 export function planRecovery(evidence: Evidence, options: PlanOptions = {}): RecoveryPlan {
   const protocol = options.protocol ?? RECOVERY_DEFAULTS.protocol;
+  refuseWhileAccessDenied(evidence);
   const view = picture(evidence.servers);
   refuseWhileLed(view.reachable, view.leaderApi);
   const survivors = view.reachable.map((server) => identityOf(server));
@@ -89,6 +90,28 @@ export function planRecovery(evidence: Evidence, options: PlanOptions = {}): Rec
     });
   }
   return { protocol, survivors, dead, peersJson, files };
+}
+
+/**
+ * Refuse while any read was refused (403) or failed TLS: the leader state is then unknown, and a
+ * peers.json built from a partial picture would rewrite the configuration of a cluster that may
+ * be led and healthy. "Refused the token" is not "no server answered": the remedy differs.
+ */
+function refuseWhileAccessDenied(evidence: Evidence): void {
+  const problems = evidence.servers.flatMap((s) => (s.reachable ? (s.accessProblems ?? []) : s.accessProblem === undefined ? [] : [s.accessProblem]));
+  const first = problems[0];
+  if (first === undefined) return;
+  const refusing = evidence.servers.filter((s) => (s.reachable ? (s.accessProblems ?? []).length > 0 : s.accessProblem !== undefined));
+  const what = first.kind === 'tls' ? 'failed TLS' : 'refused the token';
+  throw new RolloutError(
+    `${refusing.length} of ${evidence.servers.length} servers answered but ${what}, so the leader state is unknown: peers.json is not built from a partial picture (${first.message})`,
+    {
+      remedy:
+        first.kind === 'tls'
+          ? `${first.remedy ?? 'fix the TLS settings (CONSUL_CACERT, CONSUL_TLS_SERVER_NAME)'}; then run \`consul-rollout doctor\` again`
+          : 'use a token whose policy grants the rules in policies/consul-rollout-recover.hcl (for --dry-run, policies/consul-rollout-read.hcl suffices); then plan again',
+    },
+  );
 }
 
 /**

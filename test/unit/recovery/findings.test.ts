@@ -16,8 +16,8 @@ const only = (d: Diagnosis, kind: FindingKind) => d.findings.filter((f) => f.kin
 describe('computeFindings', () => {
   it('reports a healthy cluster as one ok finding, with leader and tolerance', () => {
     const d = computeFindings(cluster({ size: 3, leader: 1, autopilot: autopilot(3, [1, 2, 3], 1) }));
-    assert.deepEqual(d.leader, { address: raftAddress(1), name: 's1', id: id(1) });
-    assert.equal(d.failureTolerance, 1);
+    assert.deepEqual(d.leader, { state: 'known', address: raftAddress(1), name: 's1', id: id(1) });
+    assert.deepEqual(d.failureTolerance, { state: 'known', value: 1 });
     assert.deepEqual(kinds(d), ['healthy']);
     assert.equal(d.findings[0]!.severity, 'ok');
     assert.match(d.findings[0]!.evidence, /leader s1 \(10\.0\.0\.1:8300\); 3 voters, all alive; failure tolerance 1; version 1\.22\.6/);
@@ -46,14 +46,14 @@ describe('computeFindings', () => {
     assert.equal(low!.severity, 'critical');
     assert.match(low!.evidence, /failure tolerance 0: 3 of 5 voters healthy per autopilot, quorum 3/);
     assert.match(low!.remedy, /remove the dead voters/);
-    assert.equal(d.failureTolerance, 0);
+    assert.deepEqual(d.failureTolerance, { state: 'known', value: 0 });
     assert.ok(only(d, 'unreachable').every((f) => f.severity === 'warning'));
   });
 
   it('says peers.json recovery applies when a server survives and none leads (incident B)', () => {
     const d = computeFindings(cluster({ size: 3, leader: 0, dead: [2, 3] }));
-    assert.equal(d.leader, null);
-    assert.equal(d.failureTolerance, null);
+    assert.deepEqual(d.leader, { state: 'none' });
+    assert.deepEqual(d.failureTolerance, { state: 'none' });
     assert.deepEqual(kinds(d), ['no-leader', 'stale-voter', 'stale-voter', 'unreachable', 'unreachable']);
     const [noLeader] = only(d, 'no-leader');
     assert.equal(noLeader!.severity, 'critical');
@@ -88,7 +88,7 @@ describe('computeFindings', () => {
   it('does not believe in a leader that serf reports failed (a follower has not timed out yet)', () => {
     const evidence = cluster({ size: 3, leader: 2, dead: [2, 3] });
     const d = computeFindings(evidence);
-    assert.equal(d.leader, null);
+    assert.deepEqual(d.leader, { state: 'none' });
     assert.equal(kinds(d)[0], 'no-leader');
   });
 
@@ -194,9 +194,9 @@ describe('computeFindings', () => {
 
   it('computes the tolerance from serf when autopilot did not answer', () => {
     const d = computeFindings(cluster({ size: 5, leader: 1, dead: [5] }));
-    assert.equal(d.failureTolerance, 1);
+    assert.deepEqual(d.failureTolerance, { state: 'known', value: 1 });
     const d2 = computeFindings(cluster({ size: 3, leader: 1, dead: [3] }));
-    assert.equal(d2.failureTolerance, 0);
+    assert.deepEqual(d2.failureTolerance, { state: 'known', value: 0 });
     assert.match(only(d2, 'low-failure-tolerance')[0]!.evidence, /2 of 3 voters alive in serf \(autopilot did not answer\)/);
   });
 

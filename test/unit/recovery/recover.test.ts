@@ -51,6 +51,20 @@ describe('planRecovery', () => {
     );
   });
 
+  it('refuses when the servers answered but refused the token: not "nothing to recover from", and names the policy', () => {
+    const problem = { kind: 'permission-denied' as const, message: 'GET /v1/agent/self: permission denied (HTTP 403)', remedy: undefined };
+    const servers = [1, 2, 3].map((n) => ({ address: http(n), reachable: false as const, error: problem.message, accessProblem: problem, leader: raftAddress(1) }));
+    assert.throws(
+      () => planRecovery({ servers, autopilot: undefined }),
+      (error: unknown) =>
+        error instanceof RolloutError &&
+        /refused the token/.test(error.message) &&
+        /leader state is unknown/.test(error.message) &&
+        !/nothing to recover/.test(error.message) &&
+        /policies\/consul-rollout-recover\.hcl/.test(error.remedy ?? ''),
+    );
+  });
+
   it('refuses when a server the fleet runs did not answer: it could elect a second leader', () => {
     const evidence = cluster({ size: 3, leader: 0, dead: [3] });
     assert.throws(
