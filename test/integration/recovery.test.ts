@@ -101,8 +101,8 @@ describe('doctor on real servers', () => {
       diagnosis.findings.map((f) => [f.kind, f.severity]),
       [['healthy', 'ok']],
     );
-    assert.deepEqual(diagnosis.leader, { address: leader.raftAddress, name: leader.name, id: leader.nodeId() });
-    assert.equal(diagnosis.failureTolerance, 1);
+    assert.deepEqual(diagnosis.leader, { state: 'known', address: leader.raftAddress, name: leader.name, id: leader.nodeId() });
+    assert.deepEqual(diagnosis.failureTolerance, { state: 'known', value: 1 });
 
     const run = await cliReading(fleet, 'doctor', '--http-addr', addresses(servers).join(','), '--json');
     assert.equal(run.exitCode, 0, run.stderr);
@@ -186,7 +186,7 @@ describe('doctor on real servers', () => {
       ['healthy'],
       JSON.stringify(repaired.findings, null, 2),
     );
-    assert.equal(repaired.failureTolerance, 1);
+    assert.deepEqual(repaired.failureTolerance, { state: 'known', value: 1 });
   });
 });
 
@@ -201,7 +201,7 @@ describe('recover on real servers', () => {
     await waitNoLeader(survivors);
 
     const diagnosis = await diagnose(addresses(servers), depsOf(fleet));
-    assert.equal(diagnosis.leader, null);
+    assert.deepEqual(diagnosis.leader, { state: 'none' });
     const [noLeader] = ofKind(diagnosis, 'no-leader');
     assert.equal(noLeader?.severity, 'critical');
     assert.equal(noLeader?.recoveryApplies, true);
