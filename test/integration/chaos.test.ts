@@ -60,7 +60,7 @@ describe('chaos scenarios on a real 3-server rollout', () => {
     for (const [args, message] of [
       [['--scenarios', 'leader-killed,nope'], 'consul-rollout: unknown scenario "nope"'],
       [['--servers', '4'], 'consul-rollout: --servers must be one of 3, 5, 7, got 4'],
-      [['--servers', 'three'], 'consul-rollout: --servers must be a positive whole number, got "three"'],
+      [['--servers', 'three'], 'consul-rollout: --servers must be a positive whole number in plain decimal, got "three"'],
       [['--scenarios', 'leader-killed,,leave-hangs'], 'consul-rollout: --scenarios has an empty item in "leader-killed,,leave-hangs"'],
     ] as const) {
       const result = await execa('node', [CLI, 'chaos', ...args], { reject: false, stdin: 'ignore' });

@@ -47,7 +47,7 @@ describe('demo', () => {
   it('rejects a bad flag with exit 2 and one message', async () => {
     const result = await execa('node', [CLI, 'demo', '--servers', 'three'], { reject: false, stdin: 'ignore' });
     assert.equal(result.exitCode, 2);
-    assert.equal(result.stderr.trim().split('\n')[0], 'consul-rollout: --servers must be a positive whole number, got "three"');
+    assert.equal(result.stderr.trim().split('\n')[0], 'consul-rollout: --servers must be a positive whole number in plain decimal, got "three"');
     assert.equal(result.stdout, '');
   });
 });
