@@ -12,12 +12,18 @@ import { FakeConsul } from '../../support/fake-consul.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
 import { runOnClock } from './run-on-clock.ts';
 
+/** Three old (blue) and three new (green) voters, all healthy. */
+function blueAndGreen(): { clock: ManualClock; consul: FakeConsul } {
+  const clock = new ManualClock();
+  const consul = new FakeConsul(clock);
+  for (const n of [1, 2, 3]) consul.add({ name: `blue-${n}`, generation: 'blue' });
+  for (const n of [1, 2, 3]) consul.add({ name: `green-${n}`, generation: 'green' });
+  return { clock, consul };
+}
+
 describe('a drain cut off after its leave was sent', () => {
   it('does not free the lock for the next drain before the lock-delay', async () => {
-    const clock = new ManualClock();
-    const consul = new FakeConsul(clock);
-    for (const n of [1, 2, 3]) consul.add({ name: `blue-${n}`, generation: 'blue' });
-    for (const n of [1, 2, 3]) consul.add({ name: `green-${n}`, generation: 'green' });
+    const { clock, consul } = blueAndGreen();
     consul.leaveIgnored = true; // the leave is in flight: accepted, not yet visible
     const budget = new AbortController();
     const target = consul.server('blue-2');
@@ -45,10 +51,7 @@ describe('a drain cut off after its leave was sent', () => {
   });
 
   it('does not start a leave it could not confirm before the invocation is cut off', async () => {
-    const clock = new ManualClock();
-    const consul = new FakeConsul(clock);
-    for (const n of [1, 2, 3]) consul.add({ name: `blue-${n}`, generation: 'blue' });
-    for (const n of [1, 2, 3]) consul.add({ name: `green-${n}`, generation: 'green' });
+    const { clock, consul } = blueAndGreen();
     const target = consul.server('blue-2');
     await assert.rejects(
       runOnClock(
