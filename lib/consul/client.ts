@@ -39,6 +39,7 @@ import {
   type Member,
   type RaftConfiguration,
 } from './schemas.ts';
+import { systemClock, timeoutSignal, type Clock } from '../util/clock.ts';
 
 export interface ConsulClientOptions {
   /**
@@ -54,6 +55,8 @@ export interface ConsulClientOptions {
   readonly timeoutMs?: number;
   /** The fetch implementation, injectable for tests of error paths. @default globalThis.fetch */
   readonly fetch?: typeof fetch;
+  /** Whose time the per-request timeout runs on. @default systemClock */
+  readonly clock?: Clock;
 }
 
 export const CONSUL_CLIENT_DEFAULTS = {
@@ -448,7 +451,7 @@ export class ConsulClient {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
     const timeoutMs = timeoutOverrideMs ?? options?.timeoutMs ?? this.#timeoutMs;
-    const timeout = AbortSignal.timeout(timeoutMs);
+    const timeout = timeoutSignal(this.#options.clock ?? systemClock, timeoutMs);
     const signal = options?.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     const headers: Record<string, string> = {};
     if (this.#token !== undefined) headers['X-Consul-Token'] = this.#token.reveal();

@@ -10,6 +10,7 @@ import { findInstanceAddress, listTaggedInstanceAddresses, type InstancesApi } f
 import type { LifecycleProcedures, Log } from '../handlers/ports.ts';
 import { createProcedures } from '../handlers/procedures.ts';
 import { type LocateServer } from '../handlers/ports.ts';
+import type { Clock } from '../util/clock.ts';
 
 export interface ConsulProceduresOptions {
   readonly ec2: InstancesApi;
@@ -32,12 +33,14 @@ export interface ConsulProceduresOptions {
    * The rehearsal cuts a killed invocation off with it. @default the transport as it is
    */
   readonly wrapFetch?: (transport: typeof fetch) => typeof fetch;
+  /** Whose time the requests' timeouts run on (the handler's clock). @default systemClock */
+  readonly clock?: Clock;
 }
 
 /** The client the procedures use for the server at `ip`: HTTPS with the CA and server name when `tls` is set. */
 export function serverClient(
   ip: string,
-  options: Pick<ConsulProceduresOptions, 'consulHttpPort' | 'consulToken' | 'tls' | 'wrapFetch'>,
+  options: Pick<ConsulProceduresOptions, 'consulHttpPort' | 'consulToken' | 'tls' | 'wrapFetch' | 'clock'>,
 ): ConsulClient {
   const transport = options.tls === undefined ? globalThis.fetch : httpsFetch(options.tls);
   return new ConsulClient({
@@ -45,6 +48,7 @@ export function serverClient(
     address: parseConsulAddress(`${ip}:${options.consulHttpPort}`, 'server address', { https: options.tls !== undefined }),
     ...(options.consulToken === undefined ? {} : { token: options.consulToken }),
     ...(options.tls === undefined ? {} : { tls: options.tls }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
 }
 
@@ -53,7 +57,9 @@ export function serverClient(
  * every other server carrying the cluster tag — the ones the procedures trust to confirm a removal.
  * Undefined when EC2 no longer has the instance.
  */
-export function locateOnEc2(options: Pick<ConsulProceduresOptions, 'ec2' | 'serverTag' | 'consulHttpPort' | 'consulToken' | 'tls' | 'wrapFetch'>): LocateServer {
+export function locateOnEc2(
+  options: Pick<ConsulProceduresOptions, 'ec2' | 'serverTag' | 'consulHttpPort' | 'consulToken' | 'tls' | 'wrapFetch' | 'clock'>,
+): LocateServer {
   const clientFor = (ip: string): ConsulClient => serverClient(ip, options);
   return async (instanceId) => {
     const [ip, servers] = await Promise.all([

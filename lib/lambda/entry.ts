@@ -24,7 +24,7 @@ import {
 } from '../fleet/aws/index.ts';
 import { LAMBDA_ENVIRONMENT } from './environment.ts';
 import { createConsulProcedures } from './aws-procedures.ts';
-import type { Clock } from '../util/clock.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 import { classifyEvents, type ClassifyPolicy, type LambdaContext, type RecordDecision } from '../handlers/events.ts';
 import { handleLifecycleEvent, type HandleDeps } from '../handlers/handler.ts';
 import { type LifecycleActions, type LifecycleProcedures, type Log } from '../handlers/ports.ts';
@@ -213,6 +213,7 @@ export function handlerTls(ca: string, caParameter: string, serverName: string |
 export async function createLambdaDeps(
   env: NodeJS.ProcessEnv = process.env,
   clients: AwsClients = sdkClients(),
+  clock: Clock = systemClock,
 ): Promise<LambdaDeps> {
   const parsed = environment.safeParse(env);
   if (!parsed.success) {
@@ -243,7 +244,7 @@ export async function createLambdaDeps(
       gateMs: settings[LAMBDA_ENVIRONMENT.gateDeadlineSeconds] * 1_000,
       drainMs: settings[LAMBDA_ENVIRONMENT.drainDeadlineSeconds] * 1_000,
     },
-    metric: (metric, fields) => process.stdout.write(`${JSON.stringify(emfRecord(cluster, metric, Date.now(), fields))}\n`),
+    metric: (metric, fields) => process.stdout.write(`${JSON.stringify(emfRecord(cluster, metric, clock.now(), fields))}\n`),
     actions: new AwsLifecycleActions(clients.autoScaling),
     procedures: createConsulProcedures({
       ec2: clients.ec2,
@@ -255,9 +256,11 @@ export async function createLambdaDeps(
       ...(consulToken === undefined ? {} : { consulToken }),
       ...(tls === undefined ? {} : { tls }),
       ...(clients.wrapFetch === undefined ? {} : { wrapFetch: clients.wrapFetch }),
+      clock,
       log: jsonLog,
     }),
     log: jsonLog,
+    clock,
   };
 }
 

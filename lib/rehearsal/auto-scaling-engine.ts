@@ -376,6 +376,24 @@ export class AutoScalingEngine {
     this.#changed();
   }
 
+  /**
+   * An instance ends outside Auto Scaling — EC2 TerminateInstances by an operator, a scheduled
+   * retirement, a host failure: the machine is gone at once, with no lifecycle hook in the way.
+   * The group then finds it unhealthy and replaces it, taking it through its terminate hooks; the
+   * handler finds the instance already terminated in EC2.
+   */
+  terminateOutsideAutoScaling(instanceId: string): void {
+    const instance = this.#instances.get(instanceId);
+    if (instance === undefined || instance.ec2State === 'terminated') return;
+    instance.ec2State = 'terminated';
+    void instance.launched.then(() => this.#launcher?.terminate(instance.id)).catch(noop);
+    if (!isTerminating(instance.state)) {
+      this.#beginTermination(instance);
+      this.#reconcile(instance.group);
+    }
+    this.#changed();
+  }
+
   /** SetDesiredCapacity; returns the instances launched to reach it. */
   setDesiredCapacity(groupName: string, desired: number): readonly string[] {
     return this.#setDesired(this.#group(groupName), desired);
@@ -771,7 +789,7 @@ export class AutoScalingEngine {
   #terminateMachine(instance: Instance, waited: boolean): void {
     if (waited || instance.state === 'Terminating:Retained') this.#enter(instance, 'Terminating:Proceed');
     const launcher = this.#launcher;
-    if (launcher === undefined) {
+    if (launcher === undefined || instance.ec2State === 'terminated') {
       instance.ec2State = 'terminated';
       this.#enter(instance, 'Terminated');
       return;

@@ -38,6 +38,12 @@ export interface RehearsalOptions {
   /** Each log record of the handler, as it is written. */
   readonly onLog?: (record: Record<string, unknown>) => void;
   readonly onInvocation?: (record: InvocationRecord) => void;
+  /**
+   * The network between the function and the servers' API. @default the transport the function
+   * builds itself (HTTPS to the servers' addresses); `consul-rollout simulate` passes its model of
+   * the cluster, which answers in simulated time.
+   */
+  readonly serversApi?: typeof fetch;
 }
 
 export interface ApplyReport {
@@ -107,7 +113,9 @@ export class Rehearsal {
         // A copy per execution environment: the function sees the stack's environment and nothing
         // else, and reaches AWS and Consul only through clients its environment can cut off.
         createEntry: (environment) =>
-          createLambdaHandler(() => createLambdaDeps({ ...handler.environment }, environmentClients(environment, this.engine, ssm))),
+          createLambdaHandler(() =>
+            createLambdaDeps({ ...handler.environment }, environmentClients(environment, this.engine, ssm, options.serversApi), clock),
+          ),
       },
       mapping: {
         batchSize: handler.batchSize,
@@ -287,7 +295,12 @@ function minutes(ms: number): string {
  * environment (a timeout) the handler's remaining work (a heartbeat, a `finally` releasing the
  * drain lock) reaches nothing.
  */
-function environmentClients(environment: ExecutionEnvironment, engine: AutoScalingEngine, ssm: LocalParameterStore): AwsClients {
+function environmentClients(
+  environment: ExecutionEnvironment,
+  engine: AutoScalingEngine,
+  ssm: LocalParameterStore,
+  serversApi: typeof fetch | undefined,
+): AwsClients {
   // The SDK clients' `send` is overloaded per command; the wrapper passes any command through.
   const through = <T extends { send(command: never): Promise<unknown> }>(client: T): T => {
     const send = client.send.bind(client) as (command: unknown) => Promise<unknown>;
@@ -297,6 +310,6 @@ function environmentClients(environment: ExecutionEnvironment, engine: AutoScali
     autoScaling: through<AwsClients['autoScaling']>(engine),
     ec2: through<AwsClients['ec2']>(engine.ec2),
     ssm: through<AwsClients['ssm']>(ssm),
-    wrapFetch: (transport) => environment.cutOff(transport) as typeof fetch,
+    wrapFetch: (transport) => environment.cutOff(serversApi ?? transport) as typeof fetch,
   };
 }

@@ -36,3 +36,16 @@ export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Prom
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * An AbortSignal that aborts `delayMs` from now on `clock`, with the TimeoutError
+ * `AbortSignal.timeout` gives. On the system clock it is `AbortSignal.timeout` itself (its timer
+ * does not keep the process alive); on any other clock a request times out in that clock's time, so
+ * a simulated slow server is slow in simulated time.
+ */
+export function timeoutSignal(clock: Clock, delayMs: number): AbortSignal {
+  if (clock === systemClock) return AbortSignal.timeout(delayMs);
+  const controller = new AbortController();
+  clock.schedule(delayMs, () => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')));
+  return controller.signal;
+}
