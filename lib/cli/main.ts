@@ -15,6 +15,7 @@ import { DemoCommand } from './demo.ts';
 import { DoctorCommand } from './doctor.ts';
 import { PlanCommand } from './plan.ts';
 import { RecoverCommand } from './recover.ts';
+import { SimulateCommand } from './simulate.ts';
 import { StepCommand } from './step.ts';
 import { HandleCommand } from './handle.ts';
 import { ImageBuildCommand } from './image.ts';
@@ -29,6 +30,7 @@ const COMMANDS: CommandClass[] = [
   DoctorCommand,
   PlanCommand,
   RecoverCommand,
+  SimulateCommand,
   StepCommand,
   HandleCommand,
   ImageBuildCommand,

@@ -39,7 +39,7 @@ import {
   type Member,
   type RaftConfiguration,
 } from './schemas.ts';
-import { systemClock, timeoutSignal, type Clock } from '../util/clock.ts';
+import { systemClock, timeLimit, type Clock } from '../util/clock.ts';
 
 export interface ConsulClientOptions {
   /**
@@ -251,11 +251,15 @@ export class ConsulClient {
   /** Stream a snapshot of the cluster state to `file` (a gzipped tar, as `consul snapshot save`). */
   async saveSnapshot(file: string, options?: RequestOptions): Promise<void> {
     const operation = 'GET /v1/snapshot';
-    const response = await this.#send(operation, 'GET', '/v1/snapshot', {}, undefined, options, 60_000);
-    if (!response.ok || response.body === null) {
-      throw this.#httpError(operation, undefined, response.status, await response.text().catch(() => ''), response.statusText);
+    const { response, done } = await this.#send(operation, 'GET', '/v1/snapshot', {}, undefined, options, 60_000);
+    try {
+      if (!response.ok || response.body === null) {
+        throw this.#httpError(operation, undefined, response.status, await response.text().catch(() => ''), response.statusText);
+      }
+      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(file));
+    } finally {
+      done();
     }
-    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(file));
   }
 
   /** One KV entry (undefined when absent) and the index to block on for the next change. */
@@ -399,7 +403,7 @@ export class ConsulClient {
     const operation = operationOf(spec.method, spec.path);
     const blocking = spec.options?.index !== undefined;
     const waitMs = blocking ? parseWait(spec.options?.wait) : 0;
-    const response = await this.#send(
+    const { response, done } = await this.#send(
       operation,
       spec.method,
       spec.path,
@@ -409,7 +413,7 @@ export class ConsulClient {
       blocking ? waitMs + waitMs / 16 + CONSUL_CLIENT_DEFAULTS.blockingSlackMs : undefined,
     );
     const index = Number(response.headers.get('x-consul-index') ?? 0);
-    const text = await response.text();
+    const text = await response.text().finally(done);
     if (spec.notFoundStatus?.includes(response.status)) return { value: undefined, index };
     if (!response.ok && !spec.acceptStatus?.includes(response.status)) {
       throw this.#httpError(operation, kvKeyOf(spec.path), response.status, text, response.statusText);
@@ -445,24 +449,28 @@ export class ConsulClient {
     body: unknown,
     options: RequestOptions | undefined,
     timeoutOverrideMs: number | undefined,
-  ): Promise<Response> {
+  ): Promise<{ response: Response; done: () => void }> {
     const url = new URL(this.baseUrl + path);
     for (const [name, value] of Object.entries(query)) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
     const timeoutMs = timeoutOverrideMs ?? options?.timeoutMs ?? this.#timeoutMs;
-    const timeout = timeoutSignal(this.#options.clock ?? systemClock, timeoutMs);
+    // The limit covers the answer and the reading of its body; `done` ends it.
+    const limit = timeLimit(this.#options.clock ?? systemClock, timeoutMs);
+    const timeout = limit.signal;
     const signal = options?.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     const headers: Record<string, string> = {};
     if (this.#token !== undefined) headers['X-Consul-Token'] = this.#token.reveal();
     try {
-      return await this.#fetch(url, {
+      const response = await this.#fetch(url, {
         method,
         headers,
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
         signal,
       });
+      return { response, done: limit.cancel };
     } catch (cause) {
+      limit.cancel();
       if (options?.signal?.aborted) throw cause;
       if (timeout.aborted) {
         throw new ConsulApiError(operation, 'timeout', `no answer from ${this.baseUrl} within ${timeoutMs} ms`, {

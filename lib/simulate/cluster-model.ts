@@ -226,7 +226,7 @@ export class ClusterModel {
 
   /** The network to the servers' API: `fetch` as the handler's clients use it. */
   readonly fetch: typeof fetch = async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
+    const url = input instanceof URL ? input : new URL(input instanceof Request ? input.url : input);
     const server = this.servers.find((s) => s.ip === url.hostname && s.process === 'running');
     const signal = init?.signal ?? undefined;
     await sleep(this.#clock, between(this.#random, MODEL_TIMINGS.requestMs[0], MODEL_TIMINGS.requestMs[1]), signal);
@@ -234,8 +234,7 @@ export class ClusterModel {
     if (server === undefined || server.process !== 'running') throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED') });
     if (server.apiDelayMs > 0) await sleep(this.#clock, server.apiDelayMs, signal);
     if (server.process !== 'running') throw new TypeError('fetch failed', { cause: new Error('socket hang up') });
-    const headers = new Headers(init?.headers);
-    if (headers.get('x-consul-token') !== this.#token) return text('ACL not found', 403);
+    if (tokenOf(init?.headers) !== this.#token) return text('ACL not found', 403);
     this.#expireSessions();
     return this.#route(server, init?.method ?? 'GET', url, typeof init?.body === 'string' ? init.body : '', signal);
   };
@@ -558,8 +557,8 @@ export class ClusterModel {
       }
       const entry = this.#kv.get(key);
       const headers = { 'X-Consul-Index': String(Math.max(1, entry?.modifyIndex ?? this.#index)) };
-      if (entry === undefined) return new Response('', { status: 404, headers });
-      return new Response(
+      if (entry === undefined) return answer('', 404, headers);
+      return answer(
         JSON.stringify([
           {
             Key: key,
@@ -571,7 +570,8 @@ export class ClusterModel {
             LockIndex: entry.lockIndex,
           },
         ]),
-        { status: 200, headers },
+        200,
+        headers,
       );
     }
     if (method !== 'PUT') return text(`no route ${method} /v1/kv/`, 405);
@@ -612,12 +612,38 @@ export class ClusterModel {
   }
 }
 
+function tokenOf(headers: RequestInit['headers']): string | null {
+  if (headers === undefined) return null;
+  if (headers instanceof Headers) return headers.get('x-consul-token');
+  const entries: readonly (readonly [string, unknown])[] = Array.isArray(headers) ? (headers as [string, string][]) : Object.entries(headers);
+  const value = entries.find(([name]) => name.toLowerCase() === 'x-consul-token')?.[1];
+  return typeof value === 'string' ? value : null;
+}
+
 function json(body: unknown): Response {
-  return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } });
+  return answer(JSON.stringify(body), 200, { 'Content-Type': 'application/json' });
 }
 
 function text(body: string, status: number): Response {
-  return new Response(body, { status });
+  return answer(body, status, {});
+}
+
+/**
+ * An HTTP answer with what the client reads of one — status, headers, the body as text. Not an
+ * undici Response: building and reading one costs more than the rest of a simulated request, and
+ * the simulation's speed is what lets it search many schedules.
+ */
+function answer(body: string, status: number, headers: Readonly<Record<string, string>>): Response {
+  const lower = new Map(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+  const reply = {
+    status,
+    ok: status >= 200 && status < 300,
+    statusText: '',
+    headers: { get: (name: string) => lower.get(name.toLowerCase()) ?? null },
+    body: null,
+    text: () => Promise.resolve(body),
+  };
+  return reply as unknown as Response;
 }
 
 /** A Go duration in whole seconds ("30s"), as the handler sends TTL and LockDelay. */

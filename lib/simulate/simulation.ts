@@ -9,7 +9,8 @@ import { DRAIN_LOCK_DEFAULTS } from '../drain/lock.ts';
 import { LAMBDA_ENVIRONMENT } from '../lambda/environment.ts';
 import { Rehearsal } from '../rehearsal/rehearsal.ts';
 import type { InstanceLauncher } from '../rehearsal/auto-scaling-engine.ts';
-import type { SynthesizedStage } from '../rehearsal/stages.ts';
+import type { RehearsalStack } from '../rehearsal/stack.ts';
+import type { Stage } from '../config/schema.ts';
 import { TRANSITIONS } from '../vocabulary.ts';
 import { between, chance, seededRandom } from '../util/random.ts';
 import { ClusterModel, type ModelServer } from './cluster-model.ts';
@@ -29,6 +30,12 @@ import { VirtualClock } from './virtual-clock.ts';
 export const SIMULATION_HORIZON_MS = 3 * 3_600_000;
 /** Simulated time after the last apply, for late and duplicate deliveries to play out. */
 const AFTERMATH_MS = 5 * 60_000;
+
+/** What a simulation needs of a synthesized stage (plain data: it crosses to the worker processes). */
+export interface SimulatedStage {
+  readonly stage: Stage;
+  readonly stack: RehearsalStack;
+}
 
 export interface SimulationResult {
   readonly schedule: Schedule;
@@ -51,7 +58,7 @@ const SIM_CA = '-----BEGIN CERTIFICATE-----\nc2ltdWxhdGVkIENB\n-----END CERTIFIC
  * Runs `schedule` on `stages` (synthesized for its size and versions). `stages[0]` is the canary;
  * the old generation's servers run before it, as one healthy cluster.
  */
-export async function simulate(schedule: Schedule, stages: readonly SynthesizedStage[]): Promise<SimulationResult> {
+export async function simulate(schedule: Schedule, stages: readonly SimulatedStage[]): Promise<SimulationResult> {
   const clock = new VirtualClock();
   const started = clock.now();
   const random = seededRandom(schedule.seed);
@@ -60,7 +67,6 @@ export async function simulate(schedule: Schedule, stages: readonly SynthesizedS
     // One report per invariant and server is enough to act on; a broken invariant tends to stay broken.
     if (violations.some((v) => v.invariant === invariant && v.message === message)) return;
     violations.push({ invariant, atMs: clock.now() - started, message });
-    if (process.env['SIM_DEBUG']) console.error(message, JSON.stringify(model.servers.map((s) => [s.name, s.generation, s.process, s.serf, s.inRaft, s.voter, s.leaving, s.healthySince])));
   };
   const faulted = new Map<string, number>();
   const first = stages[0]!.stack;
@@ -207,7 +213,7 @@ function inject(f: Fault, model: ClusterModel, rehearsal: Rehearsal, faulted: Ma
   }
 }
 
-function versionOf(schedule: Schedule, generation: string, stages: readonly SynthesizedStage[]): string {
+function versionOf(schedule: Schedule, generation: string, stages: readonly SimulatedStage[]): string {
   const newest = stages[0]!.stack.handler.environment[LAMBDA_ENVIRONMENT.newestGeneration];
   return generation === newest ? schedule.versions[1] : schedule.versions[0];
 }

@@ -37,15 +37,25 @@ export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Prom
   });
 }
 
+/** A request's time limit: its signal, and `cancel` for when the request is over. */
+export interface TimeLimit {
+  readonly signal: AbortSignal;
+  /**
+   * Forgets the limit once the work is over. On a simulated clock a forgotten timer is never
+   * fired, where an idle one would be a step of the simulation.
+   */
+  cancel(): void;
+}
+
 /**
- * An AbortSignal that aborts `delayMs` from now on `clock`, with the TimeoutError
+ * A time limit of `delayMs` from now on `clock`, aborting with the TimeoutError
  * `AbortSignal.timeout` gives. On the system clock it is `AbortSignal.timeout` itself (its timer
- * does not keep the process alive); on any other clock a request times out in that clock's time, so
- * a simulated slow server is slow in simulated time.
+ * does not keep the process alive); on any other clock a request times out in that clock's time,
+ * so a simulated slow server is slow in simulated time.
  */
-export function timeoutSignal(clock: Clock, delayMs: number): AbortSignal {
-  if (clock === systemClock) return AbortSignal.timeout(delayMs);
+export function timeLimit(clock: Clock, delayMs: number): TimeLimit {
+  if (clock === systemClock) return { signal: AbortSignal.timeout(delayMs), cancel: () => undefined };
   const controller = new AbortController();
-  clock.schedule(delayMs, () => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')));
-  return controller.signal;
+  const cancel = clock.schedule(delayMs, () => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')));
+  return { signal: controller.signal, cancel };
 }
