@@ -126,6 +126,8 @@ function findMember(members: readonly Member[], raft: RaftServer): Member | unde
 
 /** How a drain or gate names its server; any one field that matches identifies it. */
 export interface ServerRef {
+  /** The EC2 instance id the server carries in its node meta `instance_id` (catalog). */
+  readonly instanceId?: string;
   readonly nodeId?: string;
   readonly name?: string;
   /** IP address (as EC2 reports the instance's private IP) or Raft address ip:port. */
@@ -133,7 +135,7 @@ export interface ServerRef {
 }
 
 export function describeRef(ref: ServerRef): string {
-  return ref.name ?? ref.nodeId ?? ref.ip ?? '(unnamed server)';
+  return ref.name ?? ref.nodeId ?? ref.ip ?? (ref.instanceId === undefined ? '(unnamed server)' : `the server of ${ref.instanceId}`);
 }
 
 export function matchesRef(ref: ServerRef, server: { id: string; name: string; address: string }): boolean {

@@ -90,8 +90,12 @@ export type Log = (record: LogRecord) => void;
 export interface LocatedServer {
   /** How drain and gate recognise the server in the cluster's own views. */
   readonly ref: ServerRef;
-  /** The server's own agent API: where the graceful leave is sent. */
-  readonly agent: ConsulClient;
+  /**
+   * The server's own agent API: where the graceful leave is sent. Absent when the instance was
+   * terminated outside the lifecycle hooks (EC2 reports it terminated): its server may still be
+   * in the Raft configuration, found by its node meta `instance_id`, with no agent left to ask.
+   */
+  readonly agent: ConsulClient | undefined;
   /** Clients of every other server (never the target): the ones the procedures trust. */
   readonly others: () => readonly ConsulClient[];
 }

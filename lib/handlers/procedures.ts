@@ -9,6 +9,8 @@ import type { DecisionSink } from '../drain/decision-log.ts';
 import { drain, type DrainOptions } from '../drain/drain.ts';
 import { gate, type GateOptions } from '../drain/gate.ts';
 import type { LifecycleProcedures, LocateServer, Log } from './ports.ts';
+import type { ConsulClient } from '../consul/client.ts';
+import { readCluster, throughAny, type ServerRef } from '../consul/cluster.ts';
 
 /** Procedure options that stay fixed for every event; per-call ones (signal, heartbeats) come from the handler. */
 export interface ProcedureTuning {
@@ -33,10 +35,20 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
         options.log({ level: 'warn', msg: 'drain: the instance is already terminated; nothing to drain', instanceId });
         return { outcome: 'instance-gone' };
       }
-      const { ref, agent, others } = located;
+      const { agent, others } = located;
+      const ref = agent === undefined ? await staleServerOf(instanceId, others) : located.ref;
+      if (ref === undefined) {
+        options.log({ level: 'warn', msg: 'drain: the instance is terminated and its server is in no Raft configuration; nothing to drain', instanceId });
+        return { outcome: 'instance-gone' };
+      }
+      if (agent === undefined) {
+        // Incident A's stale voter in the making: nothing will ever make it leave. It is removed
+        // the way the fallback removes a server that did not leave, under the lock and the rule.
+        options.log({ level: 'warn', msg: 'drain: the instance was terminated outside the lifecycle hooks and its server is still in the Raft configuration: removing the stale voter', instanceId, server: ref.name });
+      }
       const result = await drain(
         ref,
-        { cluster: others, targetAgent: agent, sink },
+        { cluster: others, ...(agent === undefined ? {} : { targetAgent: agent }), sink },
         {
           ...options.drain,
           signal,
@@ -61,7 +73,8 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
     async gate({ instanceId }, { signal, onWaiting, deadline, clock }) {
       const located = await locate(instanceId);
       if (located === undefined) return { outcome: 'abandon', reason: `instance ${instanceId} is already terminated` };
-      const { ref, others } = located;
+      const { ref, agent, others } = located;
+      if (agent === undefined) return { outcome: 'abandon', reason: `instance ${instanceId} is already terminated` };
       const result = await gate(
         ref,
         { cluster: others, sink },
@@ -76,4 +89,15 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
       return { outcome: result.outcome, reason: result.reason, ...(result.refused === undefined ? {} : { permissionDenied: true }) };
     },
   };
+}
+
+/**
+ * The Raft server of a terminated instance, by its node meta `instance_id`, as the leader's view
+ * through any other server has it; undefined when it is in no Raft configuration. A cluster that
+ * cannot be read throws: "gone" would be a guess.
+ */
+async function staleServerOf(instanceId: string, others: () => readonly ConsulClient[]): Promise<ServerRef | undefined> {
+  const cluster = await throughAny(others, (client) => readCluster(client), `the Raft server of terminated instance ${instanceId}`);
+  const server = cluster.servers.find((s) => s.meta['instance_id'] === instanceId);
+  return server === undefined ? undefined : { nodeId: server.id, name: server.name, instanceId };
 }

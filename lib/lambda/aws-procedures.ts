@@ -55,7 +55,8 @@ export function serverClient(
 /**
  * Finds a lifecycle action's server as EC2 sees it: the instance's private IP, and a client of
  * every other server carrying the cluster tag — the ones the procedures trust to confirm a removal.
- * Undefined when EC2 no longer has the instance.
+ * When EC2 no longer has the instance running, the server is known only by its instance id (node
+ * meta `instance_id`) and has no agent to ask.
  */
 export function locateOnEc2(
   options: Pick<ConsulProceduresOptions, 'ec2' | 'serverTag' | 'consulHttpPort' | 'consulToken' | 'tls' | 'wrapFetch' | 'clock'>,
@@ -66,7 +67,12 @@ export function locateOnEc2(
       findInstanceAddress(options.ec2, instanceId),
       listTaggedInstanceAddresses(options.ec2, options.serverTag),
     ]);
-    if (ip === undefined) return undefined;
+    if (ip === undefined) {
+      // Terminated in EC2, maybe outside the hooks (a retirement, an operator): its server may be
+      // a stale voter still, known to the others by its node meta instance_id.
+      const others = servers.map(clientFor);
+      return { ref: { instanceId }, agent: undefined, others: () => others };
+    }
     const others = servers.filter((address) => address !== ip).map(clientFor);
     return { ref: { ip }, agent: clientFor(ip), others: () => others };
   };
