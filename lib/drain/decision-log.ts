@@ -20,6 +20,7 @@ export type DecisionEvent =
   | 'leave-failed'
   | 'removal-confirmed'
   | 'fallback-used'
+  | 'alive-after-removal'
   | 'gate-waiting'
   | 'gate-passed'
   | 'gate-abandoned';

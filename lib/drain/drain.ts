@@ -455,7 +455,27 @@ async function fallbackRemoval(run: Run, targetServer: ServerRecord, signal: Abo
       remedy: 'do not terminate the instance; run `consul-rollout doctor` against the remaining servers',
     });
   }
-  return confirmed;
+  return confirmed.serfStatus === 'alive' ? leaveAfterRemoval(run, targetServer, confirmed, signal) : confirmed;
+}
+
+/**
+ * Out of Raft but alive in serf: the leader's reconcile adds an alive server back to the
+ * configuration, and the instance would then be terminated as a voter. The agent that did not
+ * leave may have been restarted since (a crash mid-leave), so it is asked once more; an agent that
+ * still does not leave is hung, and its removal stands as it is — the instance's termination is
+ * then the only way to stop it.
+ */
+async function leaveAfterRemoval(run: Run, targetServer: ServerRecord, removed: Confirmed, signal: AbortSignal): Promise<Confirmed> {
+  const agent = run.deps.targetAgent;
+  if (agent !== undefined) {
+    await agent.leave({ signal, timeoutMs: run.settings.leaveConfirmTimeoutMs }).catch((error: unknown) => {
+      if (signal.aborted) throw error;
+    });
+    const left = await confirmRemoval(run, targetServer.id, run.settings.leaveConfirmTimeoutMs, signal);
+    if (left !== undefined) return left;
+  }
+  run.log.record('alive-after-removal', `${run.name} is out of the Raft configuration but still alive in serf; its agent did not leave`);
+  return removed;
 }
 
 function complete(

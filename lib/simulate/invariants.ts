@@ -6,10 +6,10 @@
  *   remove-peer, until it takes effect, no other may start;
  * - never a terminate CONTINUE while the server is in the Raft configuration or alive in serf;
  * - never an instance destroyed (by its group) while its server is a Raft voter;
- * - failure tolerance ≥ 1: counted with the servers a fault took away as if they were healthy —
- *   faults are the world's doing, the tolerance the rollout leaves is its own — and, when a
- *   removal starts, strictly: servers down for longer than the drain can take to see it count as
- *   down, so a removal the quorum rule should have refused is caught;
+ * - failure tolerance ≥ 1: after every step until the first fault (afterwards a lower tolerance
+ *   may be the fault's cost, a replacement not yet promoted), and, when a removal starts, whatever the faults: servers down for longer than
+ *   a drain takes to see it count as down, and the removal must not take the tolerance below 1
+ *   (removing a voter that is down costs nothing);
  * - every lifecycle action ends, CONTINUE or ABANDON, by the handler and before its timeout: an
  *   action resolved by the hook's timeout is a violation;
  * - no lock held by a session that nobody renewed for 2×TTL + lock-delay (Consul invalidates an
@@ -57,9 +57,9 @@ export function toleranceOf(model: ClusterModel, healthy: (server: ModelServer) 
   return voters.filter(healthy).length - (Math.floor(voters.length / 2) + 1);
 }
 
-/** Up by the rollout's doing: running and not leaving; a server a fault took is counted up. */
-export function upForRollout(faulted: Faulted): (server: ModelServer) => boolean {
-  return (server) => faulted.has(server.id) || (server.process === 'running' && !server.leaving);
+/** Up, in truth: running, reachable and not leaving. */
+export function upNow(server: ModelServer): boolean {
+  return server.process === 'running' && !server.leaving && !server.partitioned;
 }
 
 /**
@@ -70,7 +70,7 @@ export function upAsSeenAt(faulted: Faulted, now: number): (server: ModelServer)
   return (server) => {
     const since = faulted.get(server.id);
     if (since !== undefined) return now - since < FAULT_VISIBLE_AFTER_MS;
-    return server.process === 'running' && !server.leaving && !server.partitioned;
+    return upNow(server);
   };
 }
 
