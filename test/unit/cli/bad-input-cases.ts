@@ -32,6 +32,7 @@ const VALUE_FLAGS: Readonly<Record<string, readonly string[]>> = {
   plan: ['--http-addr', '--to-version', '--to-generation', '--base', '--head', '--stack', '--plan-json', '--commit'],
   recover: ['--fleet', '--http-addr', '--raft-protocol', '--check-keys'],
   step: ['--fleet', '--state', '--to-version', '--to-generation', '--stage', '--tf-bin'],
+  simulate: ['--schedules', '--seed', '--servers'],
 };
 
 /** A minimal valid-looking rest of the command line, so the flag under test is the only mistake. */
@@ -68,7 +69,10 @@ function badNumbers(): SweepCase[] {
     if (value !== '1e308') cases.push({ command: 'demo', argv: ['demo', '--servers', value] });
     cases.push({ command: 'chaos', argv: ['chaos', '--servers', value], mentions: /--servers/ });
     cases.push({ command: 'recover', argv: ['recover', '--http-addr', '127.0.0.1:1', '--raft-protocol', value], mentions: /--raft-protocol/ });
+    for (const flag of ['--schedules', '--seed', '--servers']) cases.push({ command: 'simulate', argv: ['simulate', flag, value], mentions: new RegExp(flag) });
   }
+  // A whole number, but not a size the stacks deploy.
+  for (const size of ['1', '4', '9']) cases.push({ command: 'simulate', argv: ['simulate', '--servers', size], mentions: /--servers/ });
   return cases;
 }
 
