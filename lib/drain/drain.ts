@@ -58,10 +58,10 @@ export interface DrainOptions {
   /** Time between polls of the cluster. @default 100 */
   readonly pollIntervalMs?: number;
   /**
-   * The newest generation: leadership is handed to one of its voters, and when the leader cannot
-   * hand over deliberately (transfer-leader unsupported, Consul < 1.15), the leader drains only
-   * after every voter of another generation is gone. @default no preference: "old" means the
-   * target's own generation
+   * The newest generation. The leader drains only after every voter of another generation is
+   * gone, at every Consul version, and leadership is handed only to one of this generation's
+   * healthy voters (none healthy: the drain waits). @default none: "another generation" means
+   * the leader's own, and leadership goes to any healthy voter
    */
   readonly preferGeneration?: string;
   readonly lock?: DrainLockOptions;
@@ -87,8 +87,8 @@ export interface DrainOptions {
 }
 
 /**
- * The drain cannot proceed yet, and nothing was changed: the leader must leave last (it cannot
- * hand leadership over deliberately and other old voters remain). A caller with time left retries.
+ * The drain cannot proceed yet, and nothing was changed: the leader leaves last, and other old
+ * voters remain. A caller with time left retries.
  */
 export class LeaderMustLeaveLastError extends RolloutError {
   override readonly name: string = 'LeaderMustLeaveLastError';
@@ -517,34 +517,45 @@ function evaluateFor(cluster: ClusterSnapshot, target: ServerRef, settings: Sett
 }
 
 /**
- * Hands leadership to a healthy voter (of `preferGeneration` when there is one) and waits until
- * every remaining server sees it. Returns the new leader's name, or undefined when the cluster
- * cannot transfer deliberately (the leader runs Consul < 1.15) and the leave may go ahead anyway
- * because no other old voter remains: Raft's own transfer on leave (1.14's
- * attemptLeadershipTransfer) can then only pick a server of the newest generation. While other old
- * voters remain, throws LeaderMustLeaveLastError and changes nothing.
+ * One ordering rule at every Consul version: the leader drains last. While another voter of an
+ * older generation remains, throws LeaderMustLeaveLastError and changes nothing (the drain is
+ * retried): draining the leader first would move leadership now and, if it went to an old server,
+ * again at that server's drain. Then leadership goes only to a healthy voter of the newest
+ * generation (`preferGeneration`), never to an old one; with none healthy, the drain waits (a
+ * retried error). On Consul < 1.15 there is no transfer-leader; the leave goes ahead, and Raft's
+ * own transfer on leave (1.14's attemptLeadershipTransfer) can only pick a server of the newest
+ * generation, since no other remains. Returns the new leader's name, or undefined then.
+ * Without a newest generation (a drain by hand) "older" means the leader's own generation.
  */
 async function transferLeadership(run: Run, cluster: ClusterSnapshot, leader: ServerRecord, signal: AbortSignal): Promise<string | undefined> {
   const { deps, settings } = run;
   const preferGeneration = run.options.preferGeneration;
-  const next = pickTransferTarget(cluster, { excludeIds: [leader.id], preferGeneration });
-  if (next === undefined) {
-    throw new RolloutError('the target is the leader and no other healthy voter can take over', {
-      remedy: 'wait for the new servers to become healthy voters (their launch gate), then retry',
-    });
-  }
   // Known from autopilot: a leader older than 1.15 has no transfer-leader. Not asking at all is
   // what "never retry it" means across re-delivered events.
-  let unsupported = leader.version !== undefined && !supportsTransferLeader(leader.version) ? `leader runs Consul ${leader.version}` : undefined;
-  if (unsupported === undefined) {
+  const unsupported = leader.version !== undefined && !supportsTransferLeader(leader.version) ? `leader runs Consul ${leader.version}` : undefined;
+  leaderLeavesLast(cluster, leader, preferGeneration, unsupported, run.log);
+  const next = pickTransferTarget(cluster, { excludeIds: [leader.id], preferGeneration, onlyGeneration: preferGeneration });
+  if (next === undefined) {
+    throw new RolloutError(
+      `the target is the leader and no healthy voter${preferGeneration === undefined ? '' : ` of the newest generation (${preferGeneration})`} can take over`,
+      { remedy: 'wait for the new servers to become healthy voters (their launch gate); the drain is retried until its deadline' },
+    );
+  }
+  let noTransfer = unsupported;
+  if (noTransfer === undefined) {
     try {
       await throughAny(deps.cluster, (c) => c.transferLeader(next.id, { signal }), 'transfer-leader');
     } catch (error) {
       if (!isTransferLeaderUnsupported(error)) throw error;
-      unsupported = (error as Error).message;
+      noTransfer = (error as Error).message;
     }
   }
-  if (unsupported !== undefined) return leaveLastWithoutTransfer(cluster, leader, preferGeneration, unsupported, run.log);
+  if (noTransfer !== undefined) {
+    run.log.record('transfer-unsupported', `transfer-leader unsupported (${noTransfer}); no other old voter remains, so Raft's transfer on leave can only pick a ${preferGeneration ?? 'newer'} server`, {
+      reason: noTransfer,
+    });
+    return undefined;
+  }
   await waitFor(
     `${next.name} to lead`,
     async () => {
@@ -564,35 +575,23 @@ export function supportsTransferLeader(version: string): boolean {
   return major > 1 || (major === 1 && minor >= 15);
 }
 
-function leaveLastWithoutTransfer(
+function leaderLeavesLast(
   cluster: ClusterSnapshot,
   leader: ServerRecord,
   preferGeneration: string | undefined,
-  why: string,
+  unsupported: string | undefined,
   log: DecisionRecorder,
-): undefined {
+): void {
   const isOld = (s: ServerRecord): boolean =>
     preferGeneration === undefined ? s.generation === leader.generation : s.generation !== preferGeneration;
   const oldVoters = cluster.servers.filter((s) => s.voter && s.id !== leader.id && isOld(s));
-  if (oldVoters.length > 0) {
-    const names = oldVoters.map((s) => s.name).join(', ');
-    log.record('leader-waits-last', `transfer-leader unsupported (${why}): the leader leaves after ${names}`, {
-      reason: why,
-      oldVoters: oldVoters.map((s) => s.name),
-    });
-    throw new LeaderMustLeaveLastError(
-      `${leader.name} is the leader and cannot hand leadership over (${why}); it drains last, after ${names}`,
-      { remedy: 'nothing: the other old servers drain first, then this drain proceeds (it is retried until its deadline)' },
-    );
-  }
-  log.record(
-    'transfer-unsupported',
-    `transfer-leader unsupported (${why}); no other old voter remains, so Raft's transfer on leave can only pick a ${
-      preferGeneration ?? 'newer'
-    } server`,
-    { reason: why },
-  );
-  return undefined;
+  if (oldVoters.length === 0) return;
+  const names = oldVoters.map((s) => s.name).join(', ');
+  const why = unsupported ?? 'the leader drains last';
+  log.record('leader-waits-last', `${why}: the leader leaves after ${names}`, { reason: why, oldVoters: oldVoters.map((s) => s.name) });
+  throw new LeaderMustLeaveLastError(`${leader.name} is the leader; it drains last, after ${names}`, {
+    remedy: 'nothing: the other old servers drain first, then this drain proceeds (it is retried until its deadline)',
+  });
 }
 
 interface Confirmed {

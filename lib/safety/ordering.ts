@@ -44,6 +44,7 @@ export function pickTransferTarget(
     preferGeneration !== undefined && server.generation === preferGeneration ? 0 : 1;
   return view.servers
     .filter((server) => server.voter && server.healthy && !server.leader && !excluded.has(server.id))
+    .filter((server) => options.onlyGeneration === undefined || server.generation === options.onlyGeneration)
     .toSorted(
       (a, b) =>
         notPreferred(a) - notPreferred(b) ||

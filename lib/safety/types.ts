@@ -137,4 +137,10 @@ export interface TransferTargetOptions {
    * @default undefined (no preference: by name only)
    */
   readonly preferGeneration?: string;
+  /**
+   * The only generation that may receive leadership: the drain hands it to the newest generation
+   * or not at all, so leadership never moves to a server that will drain later.
+   * @default undefined (any generation)
+   */
+  readonly onlyGeneration?: string;
 }

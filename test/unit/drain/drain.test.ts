@@ -89,8 +89,15 @@ describe('drain on a manual clock', () => {
     assert.equal(consul.servers.find((s) => s.id === leaders[1])?.generation, 'green');
   });
 
-  it('a 1.15 leader hands leadership to the newest generation first', async () => {
-    const { consul, run } = cluster();
+  // One rule at every version (issue 21 §1.7): the leader drains last, even where it could hand
+  // leadership over, so that leadership moves once, to the newest generation.
+  it('a 1.15 leader drains last: it waits while other old voters remain, then hands leadership to the newest generation', async () => {
+    const { consul, run, decisions } = cluster();
+    await assert.rejects(run('blue-1'), LeaderMustLeaveLastError);
+    assert.equal(consul.raftNames.length, 6, 'nothing changed');
+    assert.ok(decisions.some((d) => d.event === 'leader-waits-last'));
+    await run('blue-2');
+    await run('blue-3');
     const result = await run('blue-1');
     assert.equal(result.leadershipTransferredTo, 'green-1');
     assert.equal(consul.servers.find((s) => s.id === consul.leaderId)?.name, 'green-1');
@@ -157,6 +164,11 @@ describe('drain on a manual clock', () => {
 
   it('never hands leadership to a voter whose API does not answer', async () => {
     const { consul, run } = cluster();
+    // Two more new servers, so that one whose API is down still leaves room for the removal.
+    consul.add({ name: 'green-4', generation: 'green' });
+    consul.add({ name: 'green-5', generation: 'green' });
+    await run('blue-2');
+    await run('blue-3');
     consul.server('green-1').down = true;
     const result = await run('blue-1');
     assert.equal(result.leadershipTransferredTo, 'green-2');

@@ -60,6 +60,19 @@ describe('orderForDrain', () => {
 });
 
 describe('pickTransferTarget', () => {
+  it('with onlyGeneration, never picks a voter of another generation, even when it is the only healthy one', () => {
+    const view: ClusterView = {
+      servers: [
+        { id: 'a', name: 'old-leader', address: '10.0.0.1:8300', voter: true, leader: true, healthy: true, generation: 'g1' },
+        { id: 'b', name: 'old-b', address: '10.0.0.2:8300', voter: true, leader: false, healthy: true, generation: 'g1' },
+        { id: 'c', name: 'new-c', address: '10.0.0.3:8300', voter: true, leader: false, healthy: false, generation: 'g2' },
+      ],
+    };
+    assert.equal(pickTransferTarget(view, { onlyGeneration: 'g2' }), undefined);
+    assert.equal(pickTransferTarget(view, { preferGeneration: 'g2' })?.name, 'old-b');
+    assert.equal(pickTransferTarget({ servers: view.servers.map((s) => ({ ...s, healthy: true })) }, { onlyGeneration: 'g2' })?.name, 'new-c');
+  });
+
   const generations: ClusterView = {
     servers: [
       server('old-a', 'L', 'g1'),
