@@ -11,15 +11,9 @@ import { join } from 'node:path';
 import { synthesizeStages } from '../rehearsal/stages.ts';
 import type { Invariant, Violation } from './invariants.ts';
 import { scheduleFor, VERSION_PAIRS, type Schedule, type SimulatedSize } from './schedule.ts';
+import { runSchedule, schedulesOf, summarize, versionKey, type ScheduleSummary, type StageSets } from './summary.ts';
 import { runOnWorkers } from './pool.ts';
-import { simulate, type SimulatedStage, type SimulationResult } from './simulation.ts';
-
-/** Stages per version pair ("1.15.4→1.16.3"), synthesized once per run. */
-export type StageSets = Readonly<Record<string, readonly SimulatedStage[]>>;
-
-export function versionKey(versions: readonly [string, string]): string {
-  return `${versions[0]}→${versions[1]}`;
-}
+import type { SimulationResult } from './simulation.ts';
 
 /** Synthesizes the stacks of every version pair for `servers`, as `cdktf synth` does (seconds). */
 export function synthesizeStageSets(servers: SimulatedSize): StageSets {
@@ -36,31 +30,6 @@ export function synthesizeStageSets(servers: SimulatedSize): StageSets {
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
-}
-
-/** One schedule's result, as the report keeps it. */
-export interface ScheduleSummary {
-  readonly seed: number;
-  readonly outcome: SimulationResult['outcome'];
-  readonly violations: readonly Violation[];
-  readonly steps: number;
-  readonly simulatedMs: number;
-}
-
-export function summarize(result: SimulationResult): ScheduleSummary {
-  const { schedule, outcome, violations, steps, simulatedMs } = result;
-  return { seed: schedule.seed, outcome, violations, steps, simulatedMs };
-}
-
-/** Runs one schedule on the stage set its versions call for. */
-export function runSchedule(schedule: Schedule, sets: StageSets): Promise<SimulationResult> {
-  const stages = sets[versionKey(schedule.versions)];
-  if (stages === undefined) throw new Error(`no stacks synthesized for ${versionKey(schedule.versions)}`);
-  return simulate(schedule, stages);
-}
-
-export function schedulesOf(seed: number, count: number, servers: SimulatedSize): Schedule[] {
-  return Array.from({ length: count }, (_, i) => scheduleFor(seed + i, servers));
 }
 
 /** A schedule that broke an invariant, and the smallest one found that still breaks it. */

@@ -5,7 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ScheduleSummary, StageSets } from './explore.ts';
+import type { ScheduleSummary, StageSets } from './summary.ts';
 import type { SimulatedSize } from './schedule.ts';
 
 export type WorkerRequest =

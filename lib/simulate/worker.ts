@@ -2,7 +2,7 @@
  * A worker process of the explorer (forked by pool.ts): it is given the synthesized stacks once,
  * then batches of seeds, and answers each batch with one summary per schedule.
  */
-import { runSchedule, schedulesOf, summarize, type StageSets } from './explore.ts';
+import { runSchedule, schedulesOf, summarize, type StageSets } from './summary.ts';
 import type { WorkerReply, WorkerRequest } from './pool.ts';
 
 let sets: StageSets | undefined;

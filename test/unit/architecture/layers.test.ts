@@ -39,6 +39,7 @@ const LAYERS: Readonly<Record<string, Layer>> = {
   'bench/': 'shell',
   'chaos/': 'shell',
   'demo/': 'shell',
+  'simulate/': 'shell',
   'constructs/': 'shell',
   'stacks/': 'shell',
   'cli/': 'shell',

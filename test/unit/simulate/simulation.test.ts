@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { runSchedule, shrink, synthesizeStageSets, type StageSets } from '../../../lib/simulate/explore.ts';
+import { shrink, synthesizeStageSets } from '../../../lib/simulate/explore.ts';
+import { runSchedule, type StageSets } from '../../../lib/simulate/summary.ts';
 import { scheduleFor, ScheduleSchema, type Schedule } from '../../../lib/simulate/schedule.ts';
 
 let sets: StageSets;
