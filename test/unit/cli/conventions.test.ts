@@ -100,7 +100,7 @@ describe('usage mistakes', () => {
     const raw = 'Command not found; did you mean one of:\n\n  0. consul-rollout plan [--json]\n\nWhile running upgrade --now';
     assert.deepEqual(explainParseError(raw), {
       message: 'unknown command "upgrade --now"',
-      remedy: 'use one of: bench, chaos, demo, doctor, plan, recover, step, handle, image (`consul-rollout --help` lists them)',
+      remedy: 'use one of: bench, chaos, demo, doctor, plan, recover, simulate, step, handle, image (`consul-rollout --help` lists them)',
     });
   });
 
