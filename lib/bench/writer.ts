@@ -65,6 +65,14 @@ export class KvWriter {
     return this;
   }
 
+  /**
+   * The attempts settled so far, oldest first. Every acknowledged one was acknowledged before this
+   * returned, so a read-back started afterwards must hold it (the soak checks between rollouts).
+   */
+  settled(): readonly WriteAttempt[] {
+    return [...this.#attempts].sort((a, b) => a.atMs - b.atMs);
+  }
+
   /** Stop issuing writes and wait for the ones in flight to settle. */
   async stop(): Promise<readonly WriteAttempt[]> {
     this.#stop = true;

@@ -118,7 +118,7 @@ export async function runScenario(
       // group's deletion until its timeout: the rollout is over once every old instance is
       // terminated or retained.
       const drive = (fault.drive ?? (() => applyEveryStage(rollout)))();
-      const settled = untilEveryOldInstanceSettled(rollout);
+      const settled = untilEveryOldInstanceSettled(rollout, OLD_GROUP);
       try {
         await Promise.race([drive, settled.done]);
       } finally {
@@ -181,10 +181,11 @@ export async function runScenario(
   }
 }
 
-/** Resolves once the old group has no instance left that is neither terminated nor retained, and one is retained. */
-function untilEveryOldInstanceSettled(rollout: LocalRollout): { done: Promise<void>; cancel: () => void } {
+const OLD_GROUP = `${LOCAL_ROLLOUT.clusterName}-${LOCAL_ROLLOUT.generations.old}`;
+
+/** Resolves once `oldGroup` has no instance left that is neither terminated nor retained, and one is retained. */
+export function untilEveryOldInstanceSettled(rollout: LocalRollout, oldGroup: string): { done: Promise<void>; cancel: () => void } {
   const engine = rollout.rehearsal.engine;
-  const oldGroup = `${LOCAL_ROLLOUT.clusterName}-${LOCAL_ROLLOUT.generations.old}`;
   let cancel = (): void => undefined;
   const done = new Promise<void>((resolve) => {
     const check = (): void => {

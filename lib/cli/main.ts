@@ -47,6 +47,7 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = {
   '--servers': 'N',
   'bench --servers': 'N[,N...]',
   '--repeat': 'N',
+  '--soak': 'N',
   '--strategies': 'NAME[,NAME...]',
   '--scenarios': 'NAME[,NAME...]',
   '--out': 'DIR',

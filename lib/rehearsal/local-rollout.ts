@@ -22,7 +22,7 @@ import { LAMBDA_ENVIRONMENT } from '../lambda/environment.ts';
 import { Rehearsal, type ApplyReport } from './rehearsal.ts';
 import type { RehearsalStack } from './stack.ts';
 import type { Stage } from '../config/schema.ts';
-import { LOCAL_ROLLOUT, type SynthesizedStage } from './stages.ts';
+import type { SynthesizedStage } from './stages.ts';
 
 export interface LocalRolloutOptions {
   readonly fleet: LocalFleet;
@@ -119,7 +119,8 @@ export class LocalRollout {
     });
     // Before the canary only the old generation exists: its group as every stage's stack has it.
     const current = options.applied === undefined ? undefined : this.#stack(options.applied);
-    const groups = current?.groups ?? first.groups.filter((g) => g.generation === LOCAL_ROLLOUT.generations.old);
+    const oldGeneration = this.stages[0]?.generations.old;
+    const groups = current?.groups ?? first.groups.filter((g) => g.generation === oldGeneration);
     for (const group of groups) {
       const servers = fleet.running().filter((s) => s.generation === group.generation);
       const ids = this.rehearsal.adopt(group, servers.map((s) => ({ privateIpAddress: s.ip })));

@@ -19,8 +19,36 @@ export const LOCAL_ROLLOUT = {
   generations: { old: 'blue', new: 'green' },
 } as const;
 
+/** A generation of the local rollout: its name and the Consul version its image runs. */
+export interface LocalGeneration {
+  readonly name: string;
+  readonly consulVersion: string;
+}
+
+/** Which generation a local rollout rolls from and to. */
+export interface LocalGenerations {
+  readonly old: LocalGeneration;
+  readonly new: LocalGeneration;
+}
+
+/** The rollout every rehearsal makes by default: blue on the old binary → green on the new one. */
+export function defaultGenerations(binaries: ConsulBinaries): LocalGenerations {
+  return {
+    old: { name: LOCAL_ROLLOUT.generations.old, consulVersion: binaries.old.version },
+    new: { name: LOCAL_ROLLOUT.generations.new, consulVersion: binaries.new.version },
+  };
+}
+
+/** Placeholder AMI per generation name, so a generation keeps its image id whichever role it has. */
+const LOCAL_AMIS: Readonly<Record<string, string>> = {
+  [LOCAL_ROLLOUT.generations.old]: 'ami-0b0b0b0b0b0b0b0b0',
+  [LOCAL_ROLLOUT.generations.new]: 'ami-0c0c0c0c0c0c0c0c0',
+};
+
 export interface SynthesizedStage {
   readonly stage: Stage;
+  /** The generations the config rolls from (`rollout.old`) and to (`rollout.new`). */
+  readonly generations: { readonly old: string; readonly new: string };
   /** The cdk.tf.json file, as `cdktf synth` writes it. */
   readonly file: string;
   readonly json: unknown;
@@ -28,7 +56,18 @@ export interface SynthesizedStage {
 }
 
 /** The rollout config of the local cluster (validated like a user's file). */
-export function localRolloutConfig(servers: number, binaries: ConsulBinaries, stage: Stage, timeouts?: Partial<RolloutTimeouts>) {
+export function localRolloutConfig(
+  servers: number,
+  binaries: ConsulBinaries,
+  stage: Stage,
+  timeouts?: Partial<RolloutTimeouts>,
+  generations: LocalGenerations = defaultGenerations(binaries),
+) {
+  const image = (generation: LocalGeneration) => ({
+    name: generation.name,
+    consulVersion: generation.consulVersion,
+    ami: { amiId: LOCAL_AMIS[generation.name] ?? 'ami-0d0d0d0d0d0d0d0d0' },
+  });
   return parseRolloutConfig(
     {
       clusterName: LOCAL_ROLLOUT.clusterName,
@@ -36,11 +75,8 @@ export function localRolloutConfig(servers: number, binaries: ConsulBinaries, st
       region: 'eu-west-1',
       vpcId: 'vpc-0a0a0a0a0a0a0a0a0',
       subnetIds: ['subnet-0a0a0a0a0a0a0a0a1'],
-      generations: [
-        { name: LOCAL_ROLLOUT.generations.old, consulVersion: binaries.old.version, ami: { amiId: 'ami-0b0b0b0b0b0b0b0b0' } },
-        { name: LOCAL_ROLLOUT.generations.new, consulVersion: binaries.new.version, ami: { amiId: 'ami-0c0c0c0c0c0c0c0c0' } },
-      ],
-      rollout: { old: LOCAL_ROLLOUT.generations.old, new: LOCAL_ROLLOUT.generations.new, stage },
+      generations: [image(generations.old), image(generations.new)],
+      rollout: { old: generations.old.name, new: generations.new.name, stage },
       ...(timeouts === undefined ? {} : { timeouts }),
       secrets: {
         gossipKeyParameter: `/${LOCAL_ROLLOUT.clusterName}/gossip-key`,
@@ -61,22 +97,24 @@ export function localRolloutConfig(servers: number, binaries: ConsulBinaries, st
 
 /**
  * Synthesizes every deploy stage into `outdir/<stage>/` and reads each back. `timeouts` are the
- * config's `timeouts` (validated like a user's: deadlines that do not add up are refused).
+ * config's `timeouts` (validated like a user's: deadlines that do not add up are refused);
+ * `generations` what it rolls from and to (the soak rolls blue → green → blue … on one fleet).
  */
 export function synthesizeStages(
   servers: number,
   binaries: ConsulBinaries,
   outdir: string,
   timeouts?: Partial<RolloutTimeouts>,
+  generations: LocalGenerations = defaultGenerations(binaries),
 ): readonly SynthesizedStage[] {
   return STAGES.map((stage) => {
     mkdirSync(join(outdir, stage), { recursive: true });
     const app = new App({ outdir: join(outdir, stage) });
-    const config = localRolloutConfig(servers, binaries, stage, timeouts);
+    const config = localRolloutConfig(servers, binaries, stage, timeouts, generations);
     new ConsulClusterStack(app, { config });
     app.synth();
     const file = join(outdir, stage, 'stacks', config.clusterName, 'cdk.tf.json');
     const json: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    return { stage, file, json, stack: readRehearsalStack(json, file) };
+    return { stage, generations: { old: config.rollout.old.name, new: config.rollout.new.name }, file, json, stack: readRehearsalStack(json, file) };
   });
 }

@@ -26,6 +26,7 @@ export interface SweepCase {
 /** Every command the CLI registers, with each of its value flags (the ones that take a value). */
 const VALUE_FLAGS: Readonly<Record<string, readonly string[]>> = {
   bench: ['--servers', '--repeat', '--strategies', '--out'],
+  chaos: ['--scenarios', '--servers', '--out', '--soak'],
   demo: ['--servers'],
   doctor: ['--http-addr', '--fleet'],
   handle: ['--managed-groups', '--http-addr'],
@@ -68,6 +69,7 @@ function badNumbers(): SweepCase[] {
     // demo's upper bound is not this sweep's business; everything below 1 or not a whole number is.
     if (value !== '1e308') cases.push({ command: 'demo', argv: ['demo', '--servers', value] });
     cases.push({ command: 'chaos', argv: ['chaos', '--servers', value], mentions: /--servers/ });
+    cases.push({ command: 'chaos', argv: ['chaos', '--soak', value], mentions: /--soak/ });
     cases.push({ command: 'recover', argv: ['recover', '--http-addr', '127.0.0.1:1', '--raft-protocol', value], mentions: /--raft-protocol/ });
     for (const flag of ['--schedules', '--seed', '--servers']) cases.push({ command: 'simulate', argv: ['simulate', flag, value], mentions: new RegExp(flag) });
   }
@@ -190,6 +192,14 @@ const HAND_WRITTEN: SweepCase[] = [
   { command: 'step', argv: ['step', '--cdktf', '--stage', 'canary', '--yes', '--tf-bin', '{dir}/no-such-tofu'], mentions: /cannot run .*no-such-tofu \(not an executable file\)/ },
   { command: 'step', argv: ['step', '--cdktf', '--stage', 'canary', '--yes', '--tf-bin', '{dir}/event.json', '--json'], mentions: /cannot run .*event\.json \(not an executable file\)/ },
   { command: 'step', argv: ['step', '--cdktf', '--stage', 'canary', '--yes', '--state', '{dir}/event.json', '--tf-bin', '/bin/true'], mentions: /is not a consul-rollout state file/ },
+
+  // chaos --soak: refused before a server starts, with nothing written.
+  { command: 'chaos', argv: ['chaos', '--soak', '3', '--scenarios', 'leader-killed'], mentions: /cannot be combined with --scenarios/ },
+  { command: 'chaos', argv: ['chaos', '--scenarios', 'leader-killed', '--soak', '3', '--json'], mentions: /cannot be combined with --scenarios/ },
+  { command: 'chaos', argv: ['chaos', '--soak', '84'], mentions: /--soak 84 on 3 servers needs 255 loopback addresses/ },
+  { command: 'chaos', argv: ['chaos', '--soak', '40', '--servers', '7'], mentions: /--soak 40 on 7 servers/ },
+  { command: 'chaos', argv: ['chaos', '--soak', '2', '--servers', '4'], mentions: /--servers must be one of 3, 5, 7/ },
+  { command: 'chaos', argv: ['chaos', '--soak', '2', '--soak', '3', '--soak'], mentions: /--soak/ },
 
   // demo and bench: flag-level only.
   { command: 'demo', argv: ['demo', 'now'] },

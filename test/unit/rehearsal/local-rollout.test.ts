@@ -26,7 +26,8 @@ function snapshotStages(): readonly SynthesizedStage[] {
   return STAGES.map((stage) => {
     const file = join(SNAPSHOTS, `${stage}.json`);
     const json: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    return { stage, file, json, stack: readRehearsalStack(json, file) };
+    // The test config rolls blue → green, as the local rollout does.
+    return { stage, generations: { old: 'blue', new: 'green' }, file, json, stack: readRehearsalStack(json, file) };
   });
 }
 
