@@ -5,6 +5,8 @@
  * write, and every check of its own fault held.
  */
 import { z } from 'zod';
+import type { OwnRemoval } from '../consul/observer.ts';
+import type { DecisionRecord } from '../drain/decision-log.ts';
 import { OUTCOMES, SCENARIO_NAMES } from './scenarios.ts';
 
 /** One fact the scenario's fault must have produced (the fault happened; the rollout coped with it). */
@@ -31,8 +33,15 @@ export const scenarioResultSchema = z.strictObject({
   /** Raft term increases seen by the 100 ms observer (each is at least one election). */
   elections: z.number().int().nonnegative(),
   minFailureTolerance: z.number().int().nullable(),
-  /** Largest drop in voters between two samples (2+ would mean two voters removed at once). */
+  /** Largest drop in voters between two adjacent readable samples (2+ would mean two voters removed at once). */
   maxVoterDrop: z.number().int(),
+  /**
+   * "Never two voters removed at once", judged across the observer's blind spots too: `unknown`
+   * when voters went while the observer could not read them and the rollout's own removals do
+   * not settle it (observer.ts removalsAtOnce). Only `none` passes.
+   */
+  removalsAtOnce: z.enum(['none', 'seen', 'unknown']),
+  removalsDetail: z.string(),
   /** Raft servers not alive in serf at the end. */
   staleVotersAtEnd: z.array(z.string()),
   /** Servers whose instance is `Terminating:Retained` at the end. */
@@ -66,7 +75,28 @@ export function verdict(result: Omit<ScenarioResult, 'pass'>): boolean {
     result.outcome === result.expected &&
     result.acknowledgedWritesLost === 0 &&
     result.maxVoterDrop <= 1 &&
+    result.removalsAtOnce === 'none' &&
     cleanEnd &&
     result.checks.every((c) => c.ok)
+  );
+}
+
+/**
+ * The rollout's own removals from its decision log (pure), in ms since `originMs`: each drained
+ * target from its first leave (or remove-peer fallback) to its removal's confirmation — open-ended
+ * when no confirmation was logged, so an unconfirmed removal overlaps everything after it.
+ */
+export function ownRemovals(decisions: readonly DecisionRecord[], originMs: number): OwnRemoval[] {
+  const byTarget = new Map<string, { fromMs?: number; toMs?: number }>();
+  for (const d of decisions) {
+    if (d.procedure !== 'drain') continue;
+    const at = Date.parse(d.at) - originMs;
+    const entry = byTarget.get(d.target) ?? {};
+    if ((d.event === 'leave-sent' || d.event === 'fallback-used') && entry.fromMs === undefined) entry.fromMs = at;
+    if (d.event === 'removal-confirmed') entry.toMs = at;
+    byTarget.set(d.target, entry);
+  }
+  return [...byTarget].flatMap(([target, { fromMs, toMs }]) =>
+    fromMs === undefined ? [] : [{ target, fromMs, toMs: toMs ?? Number.POSITIVE_INFINITY }],
   );
 }

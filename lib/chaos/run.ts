@@ -11,7 +11,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { readEndState } from '../bench/end-state.ts';
 import { findLost, KvWriter, readBack } from '../bench/writer.ts';
-import { ClusterObserver } from '../consul/observer.ts';
+import { ClusterObserver, removalsAtOnce } from '../consul/observer.ts';
 import type { DecisionRecord } from '../drain/decision-log.ts';
 import { describeError, RolloutError } from '../errors.ts';
 import type { ConsulBinaries } from '../fleet/local/binaries.ts';
@@ -22,7 +22,7 @@ import { diagnose } from '../recovery/doctor.ts';
 import { isHealthy } from '../recovery/findings.ts';
 import { localDoctorSource } from '../fleet/local/recovery.ts';
 import { applyEveryStage, FAULTS, type Fault } from './faults.ts';
-import { verdict, type ChaosDocument, type ScenarioResult } from './result.ts';
+import { ownRemovals, verdict, type ChaosDocument, type ScenarioResult } from './result.ts';
 import { Partition, systemIptables, type IptablesRunner } from './partition.ts';
 import { chaosSettings, scenariosNeeding, type ChaosOptions, type Scenario } from './scenarios.ts';
 
@@ -144,6 +144,8 @@ export async function runScenario(
     const source = localDoctorSource(fleet);
     const diagnosis = await diagnose(source.addresses, source.deps);
     const report = rollout.report();
+    // The observer may go blind for seconds (a killed leader): drops across that are judged by the rollout's own removals.
+    const removals = removalsAtOnce(observed, ownRemovals(rollout.decisions, observer.startedAt));
     const retained = report.instances.filter((i) => i.states.at(-1)?.state === 'Terminating:Retained').map((i) => i.server ?? i.instanceId);
     const checks = [
       ...(cleanupError === undefined ? [] : [{ name: 'the fault was cleaned up', ok: false, detail: cleanupError }]),
@@ -166,6 +168,8 @@ export async function runScenario(
       elections: observed.termIncreases,
       minFailureTolerance: observed.minFailureTolerance ?? null,
       maxVoterDrop: observed.maxVoterDrop,
+      removalsAtOnce: removals.verdict,
+      removalsDetail: removals.detail,
       staleVotersAtEnd: [...(end?.staleVoters ?? [])],
       instancesRetained: retained,
       doctor: {

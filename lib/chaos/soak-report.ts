@@ -40,6 +40,8 @@ export const soakRolloutSchema = z.strictObject({
   minFailureTolerance: z.number().int().nullable(),
   /** Largest drop in voters between two consecutive readable samples of the window. */
   maxVoterDrop: z.number().int(),
+  /** "Never two voters removed at once", across the observer's blind spots too (observer.ts removalsAtOnce). */
+  removalsAtOnce: z.enum(['none', 'seen', 'unknown']),
   doctorHealthy: z.boolean(),
   /** The window, in ms since the soak's observer started. */
   window: z.strictObject({ fromMs: z.number().int(), toMs: z.number().int() }),
@@ -140,6 +142,7 @@ export function rolloutPasses(row: Omit<SoakRollout, 'pass'>): boolean {
     row.stuckActions === 0 &&
     row.retained.length === 0 &&
     row.maxVoterDrop <= 1 &&
+    row.removalsAtOnce === 'none' &&
     row.doctorHealthy
   );
 }
@@ -183,7 +186,7 @@ export function renderSoakTable(document: SoakDocument): string {
       r.stuckActions,
       r.elections,
       r.leaderlessMs,
-      r.maxVoterDrop,
+      `${r.maxVoterDrop} (${r.removalsAtOnce} at once)`,
       r.doctorHealthy ? 'healthy' : 'unhealthy',
       seconds(r.wallMs),
       r.pass ? 'pass' : 'FAIL',
@@ -209,7 +212,7 @@ export function renderSoakTable(document: SoakDocument): string {
       `${document.machine.cpus} CPUs, load ${document.machine.loadAverage.start.toFixed(1)} → ${document.machine.loadAverage.end.toFixed(1)}`,
     ...(document.stoppedEarly === undefined ? [] : ['', `Stopped early: ${document.stoppedEarly}`]),
     '',
-    '| # | rollout | outcome | acked writes lost | stale voters | stuck actions | elections | leaderless ms | max voter drop | doctor | wall | result |',
+    '| # | rollout | outcome | acked writes lost | stale voters | stuck actions | elections | leaderless ms | max voter drop (two removals at once) | doctor | wall | result |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((row) => `| ${row} |`),
     `| ${total} |`,

@@ -13,7 +13,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { readEndState } from '../bench/end-state.ts';
 import { findLost, KvWriter, readBack, type WriteAttempt } from '../bench/writer.ts';
-import { ClusterObserver, OBSERVER_DEFAULTS } from '../consul/observer.ts';
+import { ClusterObserver, OBSERVER_DEFAULTS, removalsAtOnce, type OwnRemoval } from '../consul/observer.ts';
 import { describeError } from '../errors.ts';
 import type { ConsulBinaries } from '../fleet/local/binaries.ts';
 import { LocalFleet } from '../fleet/local/fleet.ts';
@@ -23,6 +23,7 @@ import { isHealthy } from '../recovery/findings.ts';
 import { LocalRollout, REHEARSAL_FLEET_OPTIONS } from '../rehearsal/local-rollout.ts';
 import { LOCAL_ROLLOUT, synthesizeStages, type SynthesizedStage } from '../rehearsal/stages.ts';
 import { applyEveryStage } from './faults.ts';
+import { ownRemovals } from './result.ts';
 import { untilEveryOldInstanceSettled } from './run.ts';
 import { chaosSettings } from './scenarios.ts';
 import {
@@ -114,7 +115,7 @@ export async function runSoak(options: SoakOptions, deps: SoakDependencies): Pro
         const n = index + 1;
         progress(`… rollout ${n}/${options.rollouts}: ${generations.old.name} ${generations.old.consulVersion} → ${generations.new.name} ${generations.new.consulVersion}`);
         const fromMs = Date.now() - origin;
-        const one = await rolloutOnce(fleet, binaries, stagesOf(generations), join(workDir, 'runs', `rollout-${String(n).padStart(3, '0')}.json`));
+        const one = await rolloutOnce(fleet, binaries, stagesOf(generations), join(workDir, 'runs', `rollout-${String(n).padStart(3, '0')}.json`), observer.startedAt);
         measured.push({ n, generations, fromMs, ...one });
         // Interim rows: the writes acknowledged so far against a read-back taken now; the final
         // rows below are recomputed from one read-back after the writer has stopped.
@@ -159,6 +160,8 @@ interface Measured {
   readonly stuckActions: number;
   readonly retained: readonly string[];
   readonly doctorHealthy: boolean;
+  /** The rollout's own removals, in observer ms: what a drop across a blind spot is judged by. */
+  readonly own: readonly OwnRemoval[];
 }
 
 /** One rehearsed rollout on the fleet as it is: its old generation's running servers are adopted. */
@@ -167,6 +170,7 @@ async function rolloutOnce(
   binaries: ConsulBinaries,
   stages: readonly SynthesizedStage[],
   reportFile: string,
+  observedSince: number,
 ): Promise<Omit<Measured, 'n' | 'generations' | 'fromMs'>> {
   const rollout = new LocalRollout({ fleet, binaries, stages });
   const oldGroup = `${LOCAL_ROLLOUT.clusterName}-${stages[0]!.generations.old}`;
@@ -207,6 +211,7 @@ async function rolloutOnce(
     stuckActions,
     retained,
     doctorHealthy: isHealthy(diagnosis),
+    own: ownRemovals(rollout.decisions, observedSince),
   };
 }
 
@@ -239,6 +244,7 @@ function rowsOf(
       leaderlessMs: observed.leaderlessMs,
       minFailureTolerance: observed.minFailureTolerance ?? null,
       maxVoterDrop: observed.maxVoterDrop,
+      removalsAtOnce: removalsAtOnce(observed, m.own).verdict,
       doctorHealthy: m.doctorHealthy,
       window: { fromMs: m.fromMs, toMs: Number.isFinite(toMs) ? toMs : observed.durationMs },
     };

@@ -34,9 +34,24 @@ export interface ObservationSummary {
   /** How many times the Raft term went up (each increase is at least one election). */
   readonly termIncreases: number;
   readonly minFailureTolerance: number | undefined;
-  /** Largest drop in voter count between two consecutive samples (2+ means concurrent removals). */
+  /**
+   * Largest drop in voter count between two consecutive samples that both read the voters, with
+   * no unreadable sample between them (2+ means concurrent removals). A drop across an unreadable
+   * stretch is not in it: it is in {@link unreadableGaps}, because the observer cannot tell
+   * whether the removals on either side of a gap were at once or seconds apart.
+   */
   readonly maxVoterDrop: number;
+  /** Stretches in which the voters could not be read, between two samples that read them. */
+  readonly unreadableGaps: readonly UnreadableGap[];
   readonly leaders: readonly string[];
+}
+
+/** Where the observer went blind: from the last readable sample before to the first after. */
+export interface UnreadableGap {
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** Voters before minus voters after (0 when none went, negative when some joined). */
+  readonly voterDrop: number;
 }
 
 export interface ClusterObserverOptions {
@@ -62,6 +77,11 @@ export class ClusterObserver {
     this.#clients = clients;
     this.#intervalMs = options.intervalMs ?? OBSERVER_DEFAULTS.intervalMs;
     this.#callTimeoutMs = options.callTimeoutMs ?? OBSERVER_DEFAULTS.callTimeoutMs;
+  }
+
+  /** When sampling started (epoch ms): samples' `at` is relative to it. */
+  get startedAt(): number {
+    return this.#started;
   }
 
   start(): this {
@@ -117,7 +137,9 @@ export function summarize(samples: readonly ClusterSample[], intervalMs: number)
   let minFailureTolerance: number | undefined;
   const leaders: string[] = [];
   let lastTerm: number | undefined;
-  let lastVoters: number | undefined;
+  let lastRead: { at: number; voters: number } | undefined;
+  let blind = false;
+  const unreadableGaps: UnreadableGap[] = [];
   for (const sample of samples) {
     if (sample.leader === '') leaderlessSamples++;
     else if (leaders.at(-1) !== sample.leader) {
@@ -128,9 +150,16 @@ export function summarize(samples: readonly ClusterSample[], intervalMs: number)
       if (lastTerm !== undefined && sample.term > lastTerm) termIncreases += sample.term - lastTerm;
       lastTerm = Math.max(lastTerm ?? 0, sample.term);
     }
-    if (sample.voters !== undefined) {
-      if (lastVoters !== undefined) maxVoterDrop = Math.max(maxVoterDrop, lastVoters - sample.voters);
-      lastVoters = sample.voters;
+    if (sample.voters === undefined) {
+      blind = lastRead !== undefined;
+    } else {
+      if (lastRead !== undefined) {
+        const drop = lastRead.voters - sample.voters;
+        if (blind) unreadableGaps.push({ fromMs: lastRead.at, toMs: sample.at, voterDrop: drop });
+        else maxVoterDrop = Math.max(maxVoterDrop, drop);
+      }
+      lastRead = { at: sample.at, voters: sample.voters };
+      blind = false;
     }
     if (sample.failureTolerance !== undefined) {
       minFailureTolerance = Math.min(minFailureTolerance ?? Number.POSITIVE_INFINITY, sample.failureTolerance);
@@ -146,6 +175,50 @@ export function summarize(samples: readonly ClusterSample[], intervalMs: number)
     termIncreases,
     minFailureTolerance,
     maxVoterDrop,
+    unreadableGaps,
     leaders,
   };
+}
+
+/** Whether two voters were removed at once: `unknown` is not `none` — the observer was blind. */
+export type RemovalsAtOnce = 'none' | 'seen' | 'unknown';
+
+/** A removal the rollout itself made, from its leave (or fallback) to its confirmation, in observer ms. */
+export interface OwnRemoval {
+  readonly target: string;
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+/**
+ * The verdict on "never two voters removed at once" (pure). A drop of 2+ between two adjacent
+ * readable samples was seen. A drop of 2+ across an unreadable gap cannot be judged from the
+ * samples: the removals may have been seconds apart (a killed leader's autopilot cleanup and a
+ * drain's confirmed leave, both inside a 9 s blind spot). It is judged from the rollout's own
+ * removals instead, when `own` is given: if at most one of them could have happened in the gap,
+ * or those that could were one after another (each confirmed before the next leave began, as the
+ * drain lock makes them), the rollout did not remove two at once there. Otherwise — or with no
+ * record of the rollout's removals at all — the answer is `unknown`.
+ */
+export function removalsAtOnce(
+  summary: Pick<ObservationSummary, 'maxVoterDrop' | 'unreadableGaps'>,
+  own?: readonly OwnRemoval[],
+): { verdict: RemovalsAtOnce; detail: string } {
+  if (summary.maxVoterDrop >= 2) return { verdict: 'seen', detail: `${summary.maxVoterDrop} voters gone between two adjacent samples` };
+  const blind = summary.unreadableGaps.filter((g) => g.voterDrop >= 2);
+  if (blind.length === 0) {
+    return { verdict: 'none', detail: `at most ${summary.maxVoterDrop} voter gone between adjacent samples; ${summary.unreadableGaps.length} unreadable gaps, none lost 2+ voters` };
+  }
+  const judged = blind.map((gap) => {
+    const where = `${gap.voterDrop} voters gone across the unreadable ${gap.fromMs}–${gap.toMs} ms`;
+    if (own === undefined) return { ok: false, detail: `${where}, and no record of the rollout's own removals to judge them by` };
+    const inGap = own.filter((r) => r.fromMs <= gap.toMs && r.toMs >= gap.fromMs);
+    const sorted = [...inGap].sort((a, b) => a.fromMs - b.fromMs);
+    const overlapping = sorted.some((r, i) => i > 0 && r.fromMs < sorted[i - 1]!.toMs);
+    const names = inGap.map((r) => r.target).join(', ') || 'none';
+    return overlapping
+      ? { ok: false, detail: `${where}; the rollout's own removals in it overlapped (${names})` }
+      : { ok: true, detail: `${where}; the rollout's own removals in it (${names}) were one at a time, the rest not the rollout's` };
+  });
+  return { verdict: judged.every((j) => j.ok) ? 'none' : 'unknown', detail: judged.map((j) => j.detail).join('; ') };
 }

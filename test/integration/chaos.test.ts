@@ -43,6 +43,7 @@ describe('chaos scenarios on a real 3-server rollout', () => {
       assert.equal(result.acknowledgedWritesLost, 0, '0 acknowledged writes lost');
       assert.ok(result.writes.acknowledged > 0, 'the writer got writes through');
       assert.ok(result.maxVoterDrop <= 1, 'never two voters removed at once');
+      assert.equal(result.removalsAtOnce, 'none', `never two voters removed at once, across the observer's blind spots too: ${result.removalsDetail}`);
       for (const check of result.checks) assert.ok(check.ok, `${check.name}: ${check.detail}`);
       if (scenario.expected === 'complete') {
         assert.deepEqual(result.instancesRetained, []);

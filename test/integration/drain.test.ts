@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { ClusterObserver } from '../../lib/consul/observer.ts';
+import { ClusterObserver, removalsAtOnce } from '../../lib/consul/observer.ts';
 import type { DecisionRecord } from '../../lib/drain/decision-log.ts';
 import { drain, LeaderMustLeaveLastError, type DrainOptions } from '../../lib/drain/drain.ts';
 import { gate } from '../../lib/drain/gate.ts';
@@ -186,6 +186,7 @@ describe('drain', () => {
     assert.equal(first.outcome, 'drained');
     assert.equal(second.outcome, 'drained');
     assert.ok(summary.maxVoterDrop <= 1, `voter count dropped by ${summary.maxVoterDrop} between two samples`);
+    assert.equal(removalsAtOnce(summary).verdict, 'none', removalsAtOnce(summary).detail);
     assert.equal(summary.leaderlessSamples, 0);
     // The lock orders them: one confirmed its removal before the other sent its leave.
     const at = (r: typeof first, event: DecisionRecord['event']) => Date.parse(r.decisions.find((d) => d.event === event)!.at);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { findLost, KvWriter, readBack } from '../../lib/bench/writer.ts';
 import { STAGES } from '../../lib/config/schema.ts';
-import { ClusterObserver } from '../../lib/consul/observer.ts';
+import { ClusterObserver, removalsAtOnce } from '../../lib/consul/observer.ts';
 import { LocalRollout } from '../../lib/rehearsal/local-rollout.ts';
 import { LOCAL_ROLLOUT, synthesizeStages } from '../../lib/rehearsal/stages.ts';
 import { verifyRollout } from '../../lib/rehearsal/verify.ts';
@@ -57,6 +57,8 @@ for (const servers of [3, 5]) {
       assert.ok(observed.leaderlessMs <= allowed.maxLeaderlessMs, `${observed.leaderlessMs} ms without a leader`);
       assert.ok((observed.minFailureTolerance ?? 0) >= allowed.minFailureTolerance, `min tolerance ${observed.minFailureTolerance}`);
       assert.ok(observed.maxVoterDrop <= 1, 'never two voters removed at once');
+      // …nor across a stretch the observer could not read (unknown is not none).
+      assert.equal(removalsAtOnce(observed).verdict, 'none', removalsAtOnce(observed).detail);
       await verifyRollout(fleet, { generation: LOCAL_ROLLOUT.generations.new, version: bins.new.version }, {});
 
       const newGroup = `${LOCAL_ROLLOUT.clusterName}-${LOCAL_ROLLOUT.generations.new}`;

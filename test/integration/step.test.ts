@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { execa } from 'execa';
-import { ClusterObserver } from '../../lib/consul/observer.ts';
+import { ClusterObserver, removalsAtOnce } from '../../lib/consul/observer.ts';
 import type { RolloutState } from '../../lib/rollout/state-file.ts';
 import { waitFor } from '../../lib/util/wait.ts';
 import { binaries, testFleet } from '../support/fleet.ts';
@@ -77,6 +77,7 @@ describe('step on a local fleet', () => {
     for (const server of fleet.running()) assert.equal((await server.client.self()).version, bins.new.version);
     for (let i = 0; i < 10; i++) assert.equal((await leader.client.kvGet(`app/${i}`)).entry?.value, `v${i}`);
     assert.ok(summary.maxVoterDrop <= 1, 'never two voters removed at once, even across the crash');
+    assert.equal(removalsAtOnce(summary).verdict, 'none', removalsAtOnce(summary).detail);
     t.diagnostic(`leaderless samples ${summary.leaderlessSamples}, leader changes ${summary.leaderChanges}, min tolerance ${summary.minFailureTolerance}`);
   });
 });

@@ -1,7 +1,8 @@
 /** The chaos command's pure parts: option validation, the scenario table, the pass/fail verdict. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { verdict, type ScenarioResult } from '../../../lib/chaos/result.ts';
+import { ownRemovals, verdict, type ScenarioResult } from '../../../lib/chaos/result.ts';
+import type { DecisionRecord } from '../../../lib/drain/decision-log.ts';
 import { CHAOS_DEFAULTS, chaosSettings, SCENARIO_NAMES, SCENARIOS, SCENARIOS_BY_NAME } from '../../../lib/chaos/scenarios.ts';
 import { UsageError } from '../../../lib/errors.ts';
 import { deadlineProblems } from '../../../lib/config/deadlines.ts';
@@ -58,6 +59,8 @@ describe('verdict', () => {
     elections: 3,
     minFailureTolerance: 1,
     maxVoterDrop: 1,
+    removalsAtOnce: 'none',
+    removalsDetail: '',
     staleVotersAtEnd: [],
     instancesRetained: [],
     doctor: { healthy: true, findings: [] },
@@ -74,6 +77,9 @@ describe('verdict', () => {
       { acknowledgedWritesLost: 1 },
       { acknowledgedWritesLost: null },
       { maxVoterDrop: 2 },
+      { removalsAtOnce: 'seen' },
+      // Blind is not clean: a removal the observer could not see is not a removal that did not happen.
+      { removalsAtOnce: 'unknown' },
       { staleVotersAtEnd: ['blue-1'] },
       { doctor: { healthy: false, findings: [{ kind: 'stale-voter', severity: 'critical', evidence: 'e' }] } },
       { checks: [{ name: 'c', ok: false, detail: '' }] },
@@ -84,5 +90,28 @@ describe('verdict', () => {
   it('a retained run need not end healthy: doctor is expected to explain it', () => {
     const retained = { ...complete, expected: 'retained' as const, outcome: 'retained' as const, instancesRetained: ['blue-2'], doctor: { healthy: false, findings: [] } };
     assert.equal(verdict(retained), true);
+  });
+});
+
+describe('ownRemovals', () => {
+  it('spans each drained target from its first leave (or fallback) to its confirmation, open-ended when unconfirmed', () => {
+    const at = (ms: number) => new Date(10_000 + ms).toISOString();
+    const d = (target: string, event: DecisionRecord['event'], ms: number): DecisionRecord => ({ at: at(ms), elapsedMs: 0, procedure: 'drain', target, event, message: '' });
+    const removals = ownRemovals(
+      [
+        d('10.0.0.2', 'lock-acquired', 0),
+        d('10.0.0.2', 'leave-sent', 100),
+        d('10.0.0.2', 'leave-failed', 5_000),
+        d('10.0.0.2', 'fallback-used', 5_100),
+        d('10.0.0.2', 'removal-confirmed', 5_500),
+        d('10.0.0.3', 'leave-sent', 6_000),
+        { ...d('10.0.0.4', 'gate-passed', 7_000), procedure: 'gate' },
+      ],
+      10_000,
+    );
+    assert.deepEqual(removals, [
+      { target: '10.0.0.2', fromMs: 100, toMs: 5_500 },
+      { target: '10.0.0.3', fromMs: 6_000, toMs: Number.POSITIVE_INFINITY },
+    ]);
   });
 });

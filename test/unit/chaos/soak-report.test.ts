@@ -41,6 +41,7 @@ const PASSING: Omit<SoakRollout, 'pass'> = {
   leaderlessMs: 0,
   minFailureTolerance: 1,
   maxVoterDrop: 1,
+  removalsAtOnce: 'none',
   doctorHealthy: true,
   window: { fromMs: 0, toMs: 41_000 },
 };
@@ -95,6 +96,7 @@ describe('rolloutPasses', () => {
       { staleVoters: ['blue-1'] },
       { stuckActions: 1 },
       { maxVoterDrop: 2 },
+      { removalsAtOnce: 'unknown' },
       { doctorHealthy: false },
     ];
     for (const change of failing) assert.equal(rolloutPasses({ ...PASSING, ...change }), false, JSON.stringify(change));
