@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { execa } from 'execa';
 import { scenarioResultSchema } from '../../lib/chaos/result.ts';
+import { soakDocumentSchema } from '../../lib/chaos/soak-report.ts';
 import { runScenario } from '../../lib/chaos/run.ts';
 import { SCENARIOS, type ScenarioName } from '../../lib/chaos/scenarios.ts';
 import { binaries } from '../support/fleet.ts';
@@ -57,12 +58,35 @@ describe('chaos scenarios on a real 3-server rollout', () => {
     });
   }
 
+  // ~90 s: two rollouts on one fleet (the upgrade, then the re-image back), through the CLI as a user runs it.
+  it('--soak 2: two rollouts back to back on one fleet, nothing left behind by either', async (t) => {
+    const out = join(OUTPUT, `soak-${Date.now()}`);
+    const run = await execa('node', [CLI, 'chaos', '--soak', '2', '--servers', '3', '--out', out, '--json'], { reject: false, stdin: 'ignore' });
+    t.diagnostic(run.stderr);
+    const document = soakDocumentSchema.parse(JSON.parse(run.stdout));
+    assert.equal(run.exitCode, 0);
+    assert.deepEqual(document.rollouts.map((r) => `${r.from.generation}→${r.to.generation}`), ['blue→green', 'green→blue']);
+    for (const row of document.rollouts) {
+      assert.equal(row.outcome, 'complete', `rollout ${row.rollout}: ${row.stoppedBecause ?? ''}`);
+      assert.equal(row.acknowledgedWritesLost, 0);
+      assert.ok(row.writes.acknowledged > 0, 'the writer got writes through');
+      assert.deepEqual(row.staleVoters, []);
+      assert.equal(row.stuckActions, 0);
+      assert.equal(row.removalsAtOnce, 'none');
+      assert.ok(row.doctorHealthy);
+    }
+    assert.equal(document.totals.ran, 2);
+    assert.equal(document.pass, true);
+  });
+
   it('refuses bad flags with exit 2 and one message, before starting anything', async () => {
     for (const [args, message] of [
       [['--scenarios', 'leader-killed,nope'], 'consul-rollout: unknown scenario "nope"'],
       [['--servers', '4'], 'consul-rollout: --servers must be one of 3, 5, 7, got 4'],
       [['--servers', 'three'], 'consul-rollout: --servers must be a positive whole number in plain decimal, got "three"'],
       [['--scenarios', 'leader-killed,,leave-hangs'], 'consul-rollout: --scenarios has an empty item in "leader-killed,,leave-hangs"'],
+      [['--soak', '0'], 'consul-rollout: --soak must be a positive whole number in plain decimal, got "0"'],
+      [['--soak', '2', '--scenarios', 'leader-killed'], 'consul-rollout: --soak runs no fault scenario, so it cannot be combined with --scenarios'],
     ] as const) {
       const result = await execa('node', [CLI, 'chaos', ...args], { reject: false, stdin: 'ignore' });
       assert.equal(result.exitCode, 2, args.join(' '));
