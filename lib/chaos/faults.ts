@@ -10,7 +10,7 @@ import {
   CompleteLifecycleActionCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
@@ -18,6 +18,8 @@ import { STAGES } from '../config/schema.ts';
 import { RolloutError } from '../errors.ts';
 import { loadState } from '../rollout/state-file.ts';
 import type { DecisionRecord } from '../drain/decision-log.ts';
+import { DRAIN_LOCK_DEFAULTS } from '../drain/lock.ts';
+import { VOTER_PROBE_DEFAULTS } from '../consul/cluster.ts';
 import { throttlingError, type InstanceView } from '../rehearsal/auto-scaling-engine.ts';
 import type { LocalFleet } from '../fleet/local/fleet.ts';
 import { FLEET_MANIFEST } from '../fleet/local/manifest.ts';
@@ -63,6 +65,8 @@ export const FAULTS: Readonly<Record<ScenarioName, (context: FaultContext) => Fa
   'handler-times-out': handlerTimesOut,
   'api-faults': apiFaults,
   partition,
+  'lock-holder-server-killed': lockHolderServerKilled,
+  'target-api-slow': targetApiSlow,
 };
 
 const OLD_GROUP = `${LOCAL_ROLLOUT.clusterName}-${LOCAL_ROLLOUT.generations.old}`;
@@ -592,6 +596,136 @@ function driverKilled({ fleet, progress }: FaultContext): Fault {
         { name: 'the driving process was killed mid-retire', ok: killedWith !== undefined, detail: killedWith ?? 'never killed' },
         { name: 'step --resume finished the rollout', ok: resumed?.exitCode === 0 && state?.stages.every((s) => s.status === 'done') === true, detail: `exit ${resumed?.exitCode ?? '-'}; stages ${state?.stages.map((s) => `${s.stage}:${s.status}`).join(', ') ?? 'no state file'}` },
         { name: 'every old server terminated', ok: old.length > 0 && old.every((s) => s.state === 'terminated'), detail: old.map((s) => `${s.name} ${s.state}`).join(', ') },
+      ];
+    },
+  };
+}
+
+/**
+ * kill -9 of the server the drain lock's session was created through, while a drain holds the
+ * lock. The session has no node checks (lock.ts), so it must outlive its node: the holder renews
+ * through another server and finishes its drain, and no second drain takes the lock meanwhile.
+ * Struck when the holder sends its leave (it holds the lock until the removal is confirmed, seconds
+ * later; at the lock's acquisition it may still give it back at once: the leader drains last),
+ * in a drain whose session node is an old server other than the drain target
+ * (killing the target would be leader-killed's or leave-hangs' fault; killing a new server would
+ * be quorum-refuses').
+ */
+function lockHolderServerKilled({ fleet, rollout, onDecision, progress }: FaultContext): Fault {
+  let killed: { server: LocalServer; session: string; holderTarget: string; at: number } | undefined;
+  const passed: string[] = [];
+  let struck: Promise<void> | undefined;
+  onDecision((decision) => {
+    if (killed !== undefined || struck !== undefined || decision.procedure !== 'drain' || decision.event !== 'leave-sent') return;
+    struck = (async () => {
+      const reader = (await fleet.leader()) ?? fleet.running()[0];
+      const session = (await reader?.client.kvGet(DRAIN_LOCK_DEFAULTS.key))?.entry?.session;
+      const info = session === undefined ? undefined : await reader?.client.sessionInfo(session);
+      const server = fleet.running().find((s) => s.name === info?.node);
+      if (session === undefined || server === undefined || server.ip === decision.target || server.generation !== LOCAL_ROLLOUT.generations.old) {
+        passed.push(`${decision.target}: session node ${info?.node ?? 'unknown'}`);
+        return;
+      }
+      killed = { server, session, holderTarget: decision.target, at: Date.now() };
+      progress(`  fault: kill -9 ${server.name}, through which the drain lock's session ${session} was created, as the lock's holder sends ${decision.target} its leave`);
+      await server.kill();
+    })().finally(() => {
+      if (killed === undefined) struck = undefined;
+    });
+  });
+  const about = (target: string | undefined, event: DecisionRecord['event']) => rollout.decisions.filter((d) => d.target === target && d.event === event);
+  return {
+    async cleanup() {
+      await struck;
+    },
+    async checks() {
+      const released = about(killed?.holderTarget, 'lock-released').map((d) => Date.parse(d.at));
+      const confirmed = about(killed?.holderTarget, 'removal-confirmed')[0];
+      // No other drain acquired the lock between the kill and the holder's release.
+      const releasedAt = released.find((at) => at >= (killed?.at ?? Number.POSITIVE_INFINITY));
+      const intruders = rollout.decisions.filter(
+        (d) => d.event === 'lock-acquired' && d.target !== killed?.holderTarget && Date.parse(d.at) > (killed?.at ?? 0) && Date.parse(d.at) < (releasedAt ?? Number.POSITIVE_INFINITY),
+      );
+      const holderInstance = rollout.report().instances.find((i) => fleet.servers.find((s) => s.name === i.server)?.ip === killed?.holderTarget);
+      return [
+        {
+          name: 'the lock session\'s server was killed while a drain held the lock',
+          ok: killed !== undefined && releasedAt !== undefined,
+          detail: killed === undefined ? `never struck (${passed.join('; ') || 'no lock acquired'})` : `kill -9 ${killed.server.name} (session ${killed.session}) during the drain of ${killed.holderTarget}; lock released ${releasedAt === undefined ? 'never' : `${((releasedAt - killed.at) / 1000).toFixed(1)} s later`}`,
+        },
+        {
+          name: 'the holder finished its drain: removal confirmed, CONTINUE',
+          ok: confirmed !== undefined && holderInstance !== undefined && continued(rollout, holderInstance.instanceId),
+          detail: `${killed?.holderTarget ?? '-'}: ${confirmed?.message ?? 'no removal confirmed'}`,
+        },
+        { name: 'no other drain took the lock while the holder still held it', ok: killed !== undefined && intruders.length === 0, detail: intruders.map((d) => `${d.target} at ${d.at}`).join(', ') || 'none' },
+        drainedAndTerminated(rollout, killed?.server),
+      ];
+    },
+  };
+}
+
+/** The slow target's API delay: beyond the voter probe's timeout, so a probe of it would fail. */
+const SLOW_API_MS = VOTER_PROBE_DEFAULTS.timeoutMs + 1_500;
+/** Where the slowed agent's own API listens once restarted behind the proxy. */
+const SLOWED_API_PORT = 18_501;
+
+/**
+ * An old follower's HTTP API answers every request {@link SLOW_API_MS} late (a proxy on its API
+ * address, its agent's API moved behind it by a restart before the rollout) while its Raft and
+ * serf ports are untouched. Its drain must treat it as the healthy voter it is: the voter probe
+ * does not probe the target (a slow API is no evidence of a dead Raft, and counting it unhealthy
+ * would make its removal look free), and its leave — slow, not lost — must be confirmed from outside.
+ */
+function targetApiSlow({ fleet, rollout, progress }: FaultContext): Fault {
+  let proxy: FaultProxy | undefined;
+  let slowed: LocalServer | undefined;
+  return {
+    async drive() {
+      const leader = await fleet.leader();
+      const target = fleet.running().find((s) => s.generation === LOCAL_ROLLOUT.generations.old && s !== leader);
+      if (target === undefined) throw new RolloutError('chaos: no old follower to slow down');
+      await target.stop();
+      const config = JSON.parse(readFileSync(target.configFile, 'utf8')) as { ports: Record<string, number> };
+      const apiPort = Number(new URL(target.httpAddress).port);
+      config.ports = { ...config.ports, https: SLOWED_API_PORT };
+      writeFileSync(target.configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
+      target.start();
+      proxy = await FaultProxy.start({ host: target.ip, port: apiPort }, { host: target.ip, port: SLOWED_API_PORT });
+      await fleet.waitForHealthy(fleet.running().length);
+      proxy.slowMs = SLOW_API_MS;
+      proxy.setMode('slow');
+      slowed = target;
+      progress(`  fault: ${target.name}'s API answers ${SLOW_API_MS} ms late (Raft untouched)`);
+      await applyEveryStage(rollout);
+    },
+    async cleanup() {
+      proxy?.setMode('pass');
+    },
+    async dispose() {
+      await proxy?.close();
+    },
+    async checks() {
+      const about = (event: DecisionRecord['event']) => rollout.decisions.filter((d) => d.target === slowed?.ip && d.event === event);
+      const silent = rollout.decisions.filter((d) => d.event === 'voters-silent');
+      const silentAboutTarget = silent.filter((d) => slowed !== undefined && d.message.includes(slowed.name));
+      return [
+        {
+          name: 'an old follower\'s API was slower than the voter probe\'s timeout during its drain',
+          ok: slowed !== undefined && (proxy?.counts.slowed ?? 0) > 0 && about('leave-sent').length > 0,
+          detail: `${slowed?.name ?? 'none'}: ${proxy?.counts.slowed ?? 0} connections slowed by ${SLOW_API_MS} ms (probe timeout ${VOTER_PROBE_DEFAULTS.timeoutMs} ms)`,
+        },
+        {
+          name: 'no voter probe counted the slow target unhealthy',
+          ok: silentAboutTarget.length === 0,
+          detail: silent.map((d) => d.message).join('; ') || 'no voter reported silent',
+        },
+        {
+          name: 'its removal was confirmed before CONTINUE',
+          ok: about('removal-confirmed').length > 0,
+          detail: [...about('leave-failed'), ...about('fallback-used'), ...about('removal-confirmed')].map((d) => d.message).join('; ') || 'not confirmed',
+        },
+        drainedAndTerminated(rollout, slowed),
       ];
     },
   };

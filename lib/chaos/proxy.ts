@@ -6,18 +6,22 @@
  * - `error`: answer every new request `500 Internal Server Error` without forwarding it (plain
  *   HTTP); a TLS connection, which it cannot answer inside, is reset instead;
  * - `stall`: accept and read, never answer (connections stay open until the mode changes or the
- *   client gives up), like an agent whose HTTP server is wedged.
+ *   client gives up), like an agent whose HTTP server is wedged;
+ * - `slow`: forward both ways, but hold every chunk of every request for `slowMs` first, like an
+ *   agent whose HTTP server is overloaded while its Raft (another port) is fine.
  * Connections are judged when they open; every open connection is closed when the mode changes, so
  * that a client's kept-alive connection meets the new mode on its next request.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
-export type ProxyMode = 'pass' | 'error' | 'stall';
+export type ProxyMode = 'pass' | 'error' | 'stall' | 'slow';
 
 export interface ProxyCounts {
   readonly forwarded: number;
   readonly errors: number;
   readonly stalled: number;
+  /** Connections forwarded in `slow` mode (also counted in `forwarded`). */
+  readonly slowed: number;
 }
 
 const HTTP_500 =
@@ -27,7 +31,9 @@ export class FaultProxy {
   mode: ProxyMode = 'pass';
   readonly #server: Server;
   readonly #open = new Set<Socket>();
-  readonly #counts = { forwarded: 0, errors: 0, stalled: 0 };
+  readonly #counts = { forwarded: 0, errors: 0, stalled: 0, slowed: 0 };
+  /** How long `slow` holds each request chunk. */
+  slowMs = 0;
 
   private constructor(server: Server) {
     this.#server = server;
@@ -88,7 +94,14 @@ export class FaultProxy {
     upstream.on('error', () => client.destroy());
     upstream.on('close', () => client.destroy());
     client.on('close', () => upstream.destroy());
-    client.pipe(upstream);
+    if (this.mode === 'slow') {
+      this.#counts.slowed += 1;
+      const slowMs = this.slowMs;
+      // Equal delays keep the chunks in order: timers of one duration fire first in, first out.
+      client.on('data', (chunk: Buffer) => setTimeout(() => upstream.write(chunk), slowMs));
+    } else {
+      client.pipe(upstream);
+    }
     upstream.pipe(client);
   }
 }

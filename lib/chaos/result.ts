@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import type { OwnRemoval } from '../consul/observer.ts';
 import type { DecisionRecord } from '../drain/decision-log.ts';
-import { OUTCOMES, SCENARIO_NAMES } from './scenarios.ts';
+import { OUTCOMES, SCENARIO_NAMES, SCENARIOS_BY_NAME } from './scenarios.ts';
 
 /** One fact the scenario's fault must have produced (the fault happened; the rollout coped with it). */
 export const checkSchema = z.strictObject({
@@ -71,11 +71,14 @@ export type ChaosDocument = z.infer<typeof chaosDocumentSchema>;
 /** Pass/fail of a scenario from what was measured (pure). */
 export function verdict(result: Omit<ScenarioResult, 'pass'>): boolean {
   const cleanEnd = result.outcome !== 'complete' || (result.staleVotersAtEnd.length === 0 && result.doctor.healthy);
+  const floor = SCENARIOS_BY_NAME[result.scenario].toleranceFloor;
+  const tolerant = floor === undefined || (result.minFailureTolerance !== null && result.minFailureTolerance >= floor);
   return (
     result.outcome === result.expected &&
     result.acknowledgedWritesLost === 0 &&
     result.maxVoterDrop <= 1 &&
     result.removalsAtOnce === 'none' &&
+    tolerant &&
     cleanEnd &&
     result.checks.every((c) => c.ok)
   );

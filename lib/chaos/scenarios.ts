@@ -31,6 +31,8 @@ export const SCENARIO_NAMES = [
   'handler-times-out',
   'api-faults',
   'partition',
+  'lock-holder-server-killed',
+  'target-api-slow',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -49,6 +51,12 @@ export interface Scenario {
   readonly timeouts?: Partial<RolloutTimeouts>;
   /** What the machine must offer before any scenario starts (checked by run.ts). @default [] */
   readonly needs?: readonly Prerequisite[];
+  /**
+   * The failure tolerance autopilot must report at every readable sample: a scenario whose fault
+   * takes one server away from a cluster that stays larger than three must never be one failure
+   * from losing quorum. Unset where the fault itself costs that margin (leader-killed on 3+3).
+   */
+  readonly toleranceFloor?: number;
 }
 
 /** `iptables`: an iptables binary this process may use (root or CAP_NET_ADMIN). */
@@ -100,6 +108,23 @@ export const SCENARIOS: readonly Scenario[] = [
     fault: 'iptables DROPs every packet to and from the old server the first drain asks to leave (its loopback address; ports 8300, 8301 tcp+udp and its API port) from the moment its leave is sent, until it is terminated or for 30 s: its removal must come from outside it and be confirmed',
     expected: 'complete',
     needs: ['iptables'],
+  },
+  {
+    name: 'lock-holder-server-killed',
+    item: 12,
+    fault: 'kill -9 of the old server through which the drain lock\'s session was created, the moment the drain holding the lock (of another server) sends its leave: the session must outlive its node and the holder finish its drain, with no second drain taking the lock meanwhile',
+    expected: 'complete',
+    // No floor: the session's server may be the leader (the handler creates the session through the
+    // first other server; blue-1, the leader, in one of two runs), and a new leader's autopilot
+    // reports every server unhealthy, tolerance 0, until its first stats round (~2 s) — as in
+    // leader-killed: the election's doing, not a removal's.
+  },
+  {
+    name: 'target-api-slow',
+    item: 13,
+    fault: `an old follower's HTTP API answers every request 3.5 s late (a proxy on its API address; its agent's API moved behind it by a restart before the rollout) — longer than the voter probe's 2 s timeout — while its Raft and serf are untouched: its drain must count it the healthy voter it is and confirm its removal`,
+    expected: 'complete',
+    toleranceFloor: 1,
   },
   {
     name: 'stage-overlap',

@@ -28,6 +28,7 @@ import {
   PeersSchema,
   RaftConfigurationSchema,
   SessionCreatedSchema,
+  SessionInfoSchema,
   SessionRenewSchema,
   TransferLeaderSchema,
   type AgentSelf,
@@ -331,6 +332,19 @@ export class ConsulClient {
     });
   }
 
+  /** A session and the node it was created through; undefined when it no longer exists. */
+  async sessionInfo(id: string, options?: RequestOptions): Promise<{ id: string; node: string } | undefined> {
+    const reply = await this.#call({
+      method: 'GET',
+      path: `/v1/session/info/${encodeURIComponent(id)}`,
+      schema: SessionInfoSchema,
+      notFoundStatus: [404],
+      options,
+    });
+    const session = reply?.[0];
+    return session === undefined ? undefined : { id: session.ID, node: session.Node };
+  }
+
   /** Renew a session's TTL; `false` when the session no longer exists (it expired or was destroyed). */
   async sessionRenew(id: string, options?: RequestOptions): Promise<boolean> {
     const reply = await this.#call({
@@ -537,7 +551,7 @@ function operationOf(method: string, path: string): string {
   const normalized = path
     .replace(/^\/v1\/kv\/.*/, '/v1/kv/<key>')
     .replace(/^\/v1\/agent\/force-leave\/.*/, '/v1/agent/force-leave/<node>')
-    .replace(/^\/v1\/session\/(renew|destroy)\/.*/, '/v1/session/$1/<id>');
+    .replace(/^\/v1\/session\/(renew|destroy|info)\/.*/, '/v1/session/$1/<id>');
   return `${method} ${normalized}`;
 }
 

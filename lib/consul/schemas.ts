@@ -194,6 +194,9 @@ export const ConsulIdSchema = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f
 
 export const SessionCreatedSchema = z.looseObject({ ID: ConsulIdSchema }).transform((s) => s.ID);
 
+/** `GET /v1/session/info/:id`: the session (with the node it was created through), or an empty list when it is gone. */
+export const SessionInfoSchema = z.array(z.looseObject({ ID: z.string(), Node: z.string() }));
+
 /** `PUT /v1/session/renew/:id`: the session, or an empty list / 404 when it is gone. */
 export const SessionRenewSchema = z.array(z.looseObject({ ID: z.string() }));
 

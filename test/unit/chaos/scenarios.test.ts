@@ -35,6 +35,16 @@ describe('the scenarios', () => {
     assert.equal(SCENARIOS_BY_NAME['quorum-refuses'].expected, 'retained');
   });
 
+  it('are 13, the lock-session and slow-API ones included, each needing only what it uses', () => {
+    assert.equal(SCENARIOS.length, 13);
+    for (const name of ['lock-holder-server-killed', 'target-api-slow'] as const) {
+      assert.equal(SCENARIOS_BY_NAME[name].expected, 'complete');
+      // A kill -9 and a userspace proxy: no iptables, no root.
+      assert.deepEqual(SCENARIOS_BY_NAME[name].needs ?? [], [], name);
+    }
+    assert.equal(SCENARIOS_BY_NAME['target-api-slow'].toleranceFloor, 1);
+  });
+
   it('use timeouts a user\'s config would be allowed to set, on every server count', () => {
     for (const scenario of SCENARIOS) {
       for (const serverCount of [3, 5, 7]) {
@@ -90,6 +100,21 @@ describe('verdict', () => {
   it('a retained run need not end healthy: doctor is expected to explain it', () => {
     const retained = { ...complete, expected: 'retained' as const, outcome: 'retained' as const, instancesRetained: ['blue-2'], doctor: { healthy: false, findings: [] } };
     assert.equal(verdict(retained), true);
+  });
+});
+
+describe('the scenarios\' tolerance floor', () => {
+  it('fails a scenario with a floor whose tolerance went below it or could not be read, and leaves the others alone', () => {
+    const base: Omit<ScenarioResult, 'pass'> = {
+      scenario: 'target-api-slow', item: 13, fault: 'f', expected: 'complete', outcome: 'complete', wallMs: 1,
+      writes: { attempted: 1, acknowledged: 1 }, acknowledgedWritesLost: 0, leaderlessMs: 0, elections: 1,
+      minFailureTolerance: 1, maxVoterDrop: 1, removalsAtOnce: 'none', removalsDetail: '', staleVotersAtEnd: [],
+      instancesRetained: [], doctor: { healthy: true, findings: [] }, checks: [],
+    };
+    assert.equal(verdict(base), true);
+    assert.equal(verdict({ ...base, minFailureTolerance: 0 }), false);
+    assert.equal(verdict({ ...base, minFailureTolerance: null }), false, 'unread is not tolerant');
+    assert.equal(verdict({ ...base, scenario: 'leader-killed', minFailureTolerance: 0 }), true, 'leader-killed has no floor');
   });
 });
 
