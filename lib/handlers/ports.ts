@@ -96,13 +96,20 @@ export interface LocatedServer {
    * in the Raft configuration, found by its node meta `instance_id`, with no agent left to ask.
    */
   readonly agent: ConsulClient | undefined;
+  /**
+   * Why there is no agent, when there is none: EC2 reports the instance `terminated`, or EC2 does
+   * not know it (`not-found`) — which just after a launch is EC2's eventual consistency, not an
+   * end. @default 'terminated'
+   */
+  readonly missing?: 'terminated' | 'not-found';
   /** Clients of every other server (never the target): the ones the procedures trust. */
   readonly others: () => readonly ConsulClient[];
 }
 
 /**
- * Finds the server of `instanceId`. `undefined`: the instance no longer exists (terminated), so a
- * re-delivered event for it is a no-op. Other failures throw a RolloutError naming the instance;
+ * Finds the server of `instanceId`. `undefined`: the instance is not found. For a drain that means
+ * it no longer exists, so a re-delivered event for it is a no-op; a launch gate does not take it
+ * as an end (a just-launched instance may not be visible yet) and tries again until its deadline. Other failures throw a RolloutError naming the instance;
  * never returns a guess.
  */
 export type LocateServer = (instanceId: string) => Promise<LocatedServer | undefined>;

@@ -11,6 +11,7 @@ import { gate, type GateOptions } from '../drain/gate.ts';
 import type { LifecycleProcedures, LocateServer, Log } from './ports.ts';
 import type { ConsulClient } from '../consul/client.ts';
 import { readCluster, throughAny, type ServerRef } from '../consul/cluster.ts';
+import { RolloutError } from '../errors.ts';
 
 /** Procedure options that stay fixed for every event; per-call ones (signal, heartbeats) come from the handler. */
 export interface ProcedureTuning {
@@ -72,9 +73,20 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
     },
     async gate({ instanceId }, { signal, onWaiting, deadline, clock }) {
       const located = await locate(instanceId);
-      if (located === undefined) return { outcome: 'abandon', reason: `instance ${instanceId} is already terminated` };
-      const { ref, agent, others } = located;
-      if (agent === undefined) return { outcome: 'abandon', reason: `instance ${instanceId} is already terminated` };
+      const { ref, agent, others } = located ?? { ref: { instanceId }, agent: undefined, others: () => [] };
+      if (agent === undefined) {
+        // Only EC2 saying `terminated` ends a launch. A launch whose instance EC2 does not describe
+        // (yet) is EC2's eventual consistency just after RunInstances: abandoning it would
+        // terminate a healthy server. Throwing makes the handler try again until the gate's
+        // deadline (HandleDeps.deadlines), then ABANDON; without a deadline the action stays
+        // open and the re-delivered message tries again.
+        if (located !== undefined && (located.missing ?? 'terminated') === 'terminated') {
+          return { outcome: 'abandon', reason: `instance ${instanceId} is already terminated` };
+        }
+        throw new RolloutError(`instance ${instanceId} is not known to EC2 yet; its gate tries again`, {
+          remedy: 'nothing, if EC2 describes it within the gate deadline (eventual consistency after a launch); otherwise the gate abandons at its deadline',
+        });
+      }
       const result = await gate(
         ref,
         { cluster: others, sink },

@@ -6,7 +6,7 @@
 import { parseConsulAddress, type ConsulTls } from '../consul/access.ts';
 import { ConsulClient } from '../consul/client.ts';
 import { httpsFetch } from '../consul/https.ts';
-import { findInstanceAddress, listTaggedInstanceAddresses, type InstancesApi } from '../fleet/aws/index.ts';
+import { listTaggedInstanceAddresses, lookUpInstance, type InstancesApi } from '../fleet/aws/index.ts';
 import type { LifecycleProcedures, Log } from '../handlers/ports.ts';
 import { createProcedures } from '../handlers/procedures.ts';
 import { type LocateServer } from '../handlers/ports.ts';
@@ -63,16 +63,18 @@ export function locateOnEc2(
 ): LocateServer {
   const clientFor = (ip: string): ConsulClient => serverClient(ip, options);
   return async (instanceId) => {
-    const [ip, servers] = await Promise.all([
-      findInstanceAddress(options.ec2, instanceId),
+    const [found, servers] = await Promise.all([
+      lookUpInstance(options.ec2, instanceId),
       listTaggedInstanceAddresses(options.ec2, options.serverTag),
     ]);
-    if (ip === undefined) {
+    if (found.state !== 'running') {
       // Terminated in EC2, maybe outside the hooks (a retirement, an operator): its server may be
-      // a stale voter still, known to the others by its node meta instance_id.
+      // a stale voter still, known to the others by its node meta instance_id. Or not known to
+      // EC2 (yet): a just-launched instance may be missing for a while (eventual consistency).
       const others = servers.map(clientFor);
-      return { ref: { instanceId }, agent: undefined, others: () => others };
+      return { ref: { instanceId }, agent: undefined, missing: found.state, others: () => others };
     }
+    const ip = found.address;
     const others = servers.filter((address) => address !== ip).map(clientFor);
     return { ref: { ip }, agent: clientFor(ip), others: () => others };
   };

@@ -22,8 +22,15 @@
  * - HeartbeatTimeout (30..7200 s, default 3600) restarts on RecordLifecycleActionHeartbeat; the
  *   global timeout, min(48 h, 100 × HeartbeatTimeout) from entering the wait state, caps it.
  *   A timeout applies the hook's DefaultResult (default ABANDON).
- * - Launch: CONTINUE puts the instance in service; ABANDON terminates it (its terminate hooks run)
- *   and the group launches a replacement. Terminate: CONTINUE terminates; ABANDON terminates too,
+ * - Launch: CONTINUE puts the instance in service; ABANDON terminates it and the group launches a
+ *   replacement. The user guide (Lifecycle hooks, "Default result"): "If the instance is
+ *   launching, CONTINUE indicates that your actions were successful, and that the Auto Scaling
+ *   group can put the instance into service. Otherwise, ABANDON indicates that your custom actions
+ *   were unsuccessful, and that Auto Scaling can terminate the instance." Neither the guide nor
+ *   the API reference says whether the group's terminate hooks then run; the engine runs them (the
+ *   instance goes Terminating → Terminating:Wait), the harsher case for the handler: a drain event
+ *   arrives for an instance whose gate just gave up — maybe a server that joined as a non-voter,
+ *   maybe one EC2 does not even describe yet — and must be answered correctly either way. Terminate: CONTINUE terminates; ABANDON terminates too,
  *   unless the group's instance lifecycle policy retains on TerminateHookAbandon: then the instance
  *   stays running in `Terminating:Retained`, no longer counts toward desired capacity, and remains
  *   until TerminateInstanceInAutoScalingGroup (RetentionTriggers, API reference). ABANDON also
@@ -35,10 +42,31 @@
  *   to match. DeleteAutoScalingGroup refuses while the group has instances (ResourceInUse) unless
  *   ForceDelete, which terminates them without running their hooks.
  *
- * Simplifications, stated so nobody relies on them: scale-in picks the oldest instance (the default
- * termination policy would first balance Availability Zones and prefer the oldest launch template);
- * terminating an instance that is already terminating is a no-op; a launch that fails is recorded
- * and not retried; no cooldowns, warm pools, instance refresh, pagination or health checks. Error
+ * - Availability Zones: a group spans its zones (GroupSpec.availabilityZones); a launch goes to the
+ *   zone with the fewest instances. Scale-in follows the default termination policy (user guide,
+ *   "Controlling which Auto Scaling instances terminate during scale in"): "Determine which
+ *   Availability Zones have the most instances", then "whether any of the instances use the oldest
+ *   launch template", then "which instances are closest to the next billing hour. If there are
+ *   multiple unprotected instances closest to the next billing hour, terminate one of these
+ *   instances at random." Ties between zones and the final random choice are drawn from the
+ *   engine's seeded Random: nobody may rely on the oldest instance going first.
+ * - EC2 is eventually consistent (EC2 developer guide, "Eventual consistency in the Amazon EC2
+ *   API"): "if you run a command to modify or describe the resource that you just created, its ID
+ *   might not have propagated throughout the system, and you will get an error responding that the
+ *   resource does not exist" — for InvalidInstanceID.NotFound: "This does not mean the instance
+ *   does not exist." A launched instance stays invisible to DescribeInstances for a drawn window
+ *   of up to EC2_DESCRIBE_LAG_MAX_MS: asked by id it is InvalidInstanceID.NotFound, and filtered
+ *   lists leave it out. Its lifecycle notice is sent meanwhile, as on AWS.
+ * - Private addresses (without a launcher): each zone's subnet hands out addresses, and the address
+ *   of a terminated instance is free again — the next launch in that zone takes it, so a new server
+ *   may come up on the very address (and EC2 hostname, `ip-10-0-0-5…`, which DescribeInstances
+ *   reports as PrivateDnsName) of a server that just left.
+ *
+ * Simplifications, stated so nobody relies on them: every instance of a group uses the group's one
+ * launch template, so "oldest launch template" never separates two instances of a group; no scale-in
+ * protection, Spot or allocation strategies; terminating an instance that is already terminating is
+ * a no-op; a launch that fails is recorded and not retried; no cooldowns, warm pools, instance
+ * refresh, pagination or health checks; AZ rebalancing after a zone is added is not modelled. Error
  * texts marked "engine wording" are not known AWS texts; the others are AWS's.
  *
  * Time comes from an injected Clock (ManualClock in tests), so hour-long timeouts run instantly.
@@ -72,6 +100,7 @@ import {
   type Instance as Ec2Instance,
 } from '@aws-sdk/client-ec2';
 import { systemClock, type Clock } from '../util/clock.ts';
+import { between, pick, seededRandom, type Random } from '../util/random.ts';
 import { LIFECYCLE_RESULTS, TRANSITIONS, type LifecycleResult, type LifecycleTransition } from '../vocabulary.ts';
 import type { InstancesApi } from '../fleet/aws/instances.ts';
 
@@ -93,6 +122,21 @@ export const LIFECYCLE_HOOK_LIMITS = {
   globalTimeoutHeartbeatMultiple: 100,
   defaultResult: 'ABANDON',
 } as const;
+
+/**
+ * How long, at most, a launched instance stays invisible to DescribeInstances: each launch draws
+ * its window in [0, 20 s]. The EC2 guide tells callers to retry a Describe "starting with a couple
+ * of seconds of wait time, and increasing gradually up to a few minutes"; 20 s is longer than the
+ * handler's first look at a new instance and longer than one of its 15 s retry intervals, so the
+ * handler's retry path runs, yet short against the launch gate's deadline.
+ */
+export const EC2_DESCRIBE_LAG_MAX_MS = 20_000;
+
+/** The zones of a group that names none: three, as a production group spans. */
+export const DEFAULT_AVAILABILITY_ZONES = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] as const;
+
+/** The engine's seed when none is given: the engine is never kinder than AWS by default. */
+export const DEFAULT_ENGINE_SEED = 0xec2;
 
 export interface LifecycleHookSpec {
   readonly name: string;
@@ -127,6 +171,8 @@ export interface GroupSpec {
    * @default 'terminate' (AWS's default)
    */
   readonly terminateHookAbandon?: 'retain' | 'terminate';
+  /** The zones of the group's subnets. @default DEFAULT_AVAILABILITY_ZONES */
+  readonly availabilityZones?: readonly string[];
 }
 
 /** What a launcher is asked to start: one instance of a group, from its launch template. */
@@ -134,6 +180,8 @@ export interface LaunchRequest {
   readonly instanceId: string;
   readonly groupName: string;
   readonly launchTemplate: string | undefined;
+  /** The zone Auto Scaling placed the instance in. */
+  readonly availabilityZone: string;
   /** The instance's tags (the group's propagated tags). */
   readonly tags: Readonly<Record<string, string>>;
 }
@@ -197,7 +245,10 @@ export interface InstanceView {
   readonly groupName: string;
   readonly state: InstanceLifecycleState;
   readonly privateIpAddress: string | undefined;
+  readonly availabilityZone: string;
   readonly launchedAt: number;
+  /** From when DescribeInstances answers for it (eventual consistency; ms since epoch). */
+  readonly describableAt: number;
   readonly states: readonly StateEntry[];
   /** Why a launch or a termination of the machine failed, if one did. */
   readonly error?: string;
@@ -210,6 +261,18 @@ export interface AutoScalingEngineOptions {
   readonly onLifecycleNotice?: (notice: LifecycleNotice) => void;
   /** @default none: instances are bookkeeping only and change state synchronously */
   readonly launcher?: InstanceLauncher;
+  /**
+   * What the engine decides by chance: each launch's DescribeInstances window, the zone among
+   * equally full ones and the instance among equally good ones at scale-in.
+   * @default seededRandom(DEFAULT_ENGINE_SEED)
+   */
+  readonly random?: Random;
+  /**
+   * The longest window in which a just-launched instance is invisible to DescribeInstances.
+   * 0 turns eventual consistency off: kinder than EC2, for a test about something else to say so.
+   * @default EC2_DESCRIBE_LAG_MAX_MS
+   */
+  readonly describeLagMaxMs?: number;
 }
 
 type SupportedCommand =
@@ -240,6 +303,7 @@ interface Group {
   readonly tags: Readonly<Record<string, string>>;
   readonly launchTemplate: string | undefined;
   readonly retain: boolean;
+  readonly zones: readonly string[];
 }
 
 type Ec2State = 'pending' | 'running' | 'shutting-down' | 'terminated';
@@ -248,6 +312,9 @@ interface Instance {
   readonly id: string;
   readonly group: Group;
   readonly launchedAt: number;
+  readonly zone: string;
+  /** DescribeInstances does not know the instance before this time (eventual consistency). */
+  describableAt: number;
   state: InstanceLifecycleState;
   readonly states: StateEntry[];
   /** Active lifecycle actions of the current wait state, by token. */
@@ -285,13 +352,18 @@ export class AutoScalingEngine {
   readonly #instances = new Map<string, Instance>();
   readonly #log: ActionRecord[] = [];
   readonly #listeners = new Set<() => void>();
-  #virtualAddress = 0;
+  readonly #random: Random;
+  readonly #describeLagMaxMs: number;
+  /** Each zone's subnet (launcher-less engines only): the addresses handed out, and those free again. */
+  readonly #subnets = new Map<string, { next: number; readonly free: string[] }>();
   #apiFault: ApiFault | undefined;
 
   constructor(options: AutoScalingEngineOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#onNotice = options.onLifecycleNotice;
     this.#launcher = options.launcher;
+    this.#random = options.random ?? seededRandom(DEFAULT_ENGINE_SEED);
+    this.#describeLagMaxMs = options.describeLagMaxMs ?? EC2_DESCRIBE_LAG_MAX_MS;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -316,7 +388,9 @@ export class AutoScalingEngine {
       tags: Object.fromEntries((spec.tags ?? []).filter((t) => t.propagateAtLaunch).map((t) => [t.key, t.value])),
       launchTemplate: spec.launchTemplate,
       retain: (spec.terminateHookAbandon ?? 'terminate') === 'retain',
+      zones: [...(spec.availabilityZones ?? DEFAULT_AVAILABILITY_ZONES)],
     };
+    if (group.zones.length === 0) throw new Error(`engine: group ${spec.name} needs at least one Availability Zone`);
     this.#groups.set(group.name, group);
     const launched = this.#reconcile(group);
     this.#changed();
@@ -333,6 +407,8 @@ export class AutoScalingEngine {
     const group = this.#group(spec.name);
     const ids = machines.map((machine) => {
       const instance = this.#newInstance(group);
+      // They ran long before: EC2 has long since known them.
+      instance.describableAt = instance.launchedAt;
       instance.privateIp = machine.privateIpAddress;
       instance.ec2State = 'running';
       this.#enter(instance, 'InService');
@@ -464,7 +540,9 @@ export class AutoScalingEngine {
       groupName: instance.group.name,
       state: instance.state,
       privateIpAddress: instance.privateIp,
+      availabilityZone: instance.zone,
       launchedAt: instance.launchedAt,
+      describableAt: instance.describableAt,
       states: [...instance.states],
       ...(instance.error === undefined ? {} : { error: instance.error }),
     }));
@@ -650,8 +728,59 @@ export class AutoScalingEngine {
     const live = this.#live(group, false);
     const launched: string[] = [];
     for (let i = live.length; i < group.desired; i++) launched.push(this.#launchOne(group));
-    for (const instance of live.slice(0, Math.max(0, live.length - group.desired))) this.#beginTermination(instance);
+    const chosen: Instance[] = [];
+    for (let i = group.desired; i < live.length; i++) {
+      const next = this.#scaleInChoice(live.filter((instance) => !chosen.includes(instance)));
+      chosen.push(next);
+    }
+    for (const instance of chosen) this.#beginTermination(instance);
     return launched;
+  }
+
+  /**
+   * The default termination policy, one instance at a time: the zones with the most instances
+   * (one of them, drawn, when several tie); there the oldest launch template (one per group here,
+   * so no instance is set apart); then the instances closest to their next billing hour, and among
+   * those one at random.
+   */
+  #scaleInChoice(candidates: readonly Instance[]): Instance {
+    const perZone = new Map<string, Instance[]>();
+    for (const instance of candidates) perZone.set(instance.zone, [...(perZone.get(instance.zone) ?? []), instance]);
+    const most = Math.max(...[...perZone.values()].map((list) => list.length));
+    const zone = pick(this.#random, [...perZone.keys()].filter((z) => perZone.get(z)!.length === most).sort());
+    const inZone = perZone.get(zone)!;
+    const hourMs = 3_600_000;
+    const intoHour = (instance: Instance): number => (this.#clock.now() - instance.launchedAt) % hourMs;
+    const closest = Math.max(...inZone.map(intoHour));
+    return pick(this.#random, inZone.filter((instance) => intoHour(instance) === closest));
+  }
+
+  /** The zone of the group with the fewest instances that count toward capacity (the first such, in the group's order). */
+  #launchZone(group: Group): string {
+    const live = this.#live(group, false);
+    const count = (zone: string): number => live.filter((instance) => instance.zone === zone).length;
+    return group.zones.reduce((best, zone) => (count(zone) < count(best) ? zone : best));
+  }
+
+  /**
+   * A private address in the zone's subnet: one a terminated instance gave back if there is one
+   * (the most recently freed first: the harshest reuse), else the next unused one.
+   */
+  #allocateAddress(group: Group, zone: string): string {
+    const subnet = this.#subnets.get(zone) ?? { next: 0, free: [] };
+    this.#subnets.set(zone, subnet);
+    const reused = subnet.free.pop();
+    if (reused !== undefined) return reused;
+    const zoneIndex = Math.max(0, group.zones.indexOf(zone));
+    const n = subnet.next++;
+    // 10.0.<zone×16 + block>.<4..253>: AWS reserves the first four addresses and the last one of a subnet.
+    return `10.0.${zoneIndex * 16 + Math.floor(n / 250)}.${(n % 250) + 4}`;
+  }
+
+  #releaseAddress(instance: Instance): void {
+    if (this.#launcher !== undefined || instance.privateIp === undefined) return;
+    const subnet = this.#subnets.get(instance.zone);
+    if (subnet !== undefined && !subnet.free.includes(instance.privateIp)) subnet.free.push(instance.privateIp);
   }
 
   /** Instances that count toward capacity (not on their way out), oldest first. */
@@ -663,10 +792,13 @@ export class AutoScalingEngine {
   }
 
   #newInstance(group: Group): Instance {
+    const now = this.#clock.now();
     const instance: Instance = {
       id: ec2InstanceId(),
       group,
-      launchedAt: this.#clock.now(),
+      launchedAt: now,
+      zone: this.#launchZone(group),
+      describableAt: now + (this.#describeLagMaxMs > 0 ? between(this.#random, 0, this.#describeLagMaxMs) : 0),
       state: 'Pending',
       states: [],
       actions: new Map(),
@@ -684,13 +816,13 @@ export class AutoScalingEngine {
     this.#enter(instance, 'Pending');
     const launcher = this.#launcher;
     if (launcher === undefined) {
-      instance.privateIp = `10.0.${Math.floor(this.#virtualAddress / 250)}.${(this.#virtualAddress++ % 250) + 4}`;
+      instance.privateIp = this.#allocateAddress(group, instance.zone);
       instance.ec2State = 'running';
       this.#startTransition(instance, TRANSITIONS.launch);
       return instance.id;
     }
     instance.launched = launcher
-      .launch({ instanceId: instance.id, groupName: group.name, launchTemplate: group.launchTemplate, tags: group.tags })
+      .launch({ instanceId: instance.id, groupName: group.name, launchTemplate: group.launchTemplate, availabilityZone: instance.zone, tags: group.tags })
       .then(
         ({ privateIpAddress }) => {
           instance.privateIp = privateIpAddress;
@@ -818,6 +950,7 @@ export class AutoScalingEngine {
   #enter(instance: Instance, state: InstanceLifecycleState): void {
     instance.state = state;
     instance.states.push({ state, at: this.#clock.now() });
+    if (state === 'Terminated') this.#releaseAddress(instance);
   }
 
   #changed(): void {
@@ -875,7 +1008,10 @@ export class AutoScalingEngine {
         throw ec2Error('InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
       }
     }
-    const missing = (ids ?? []).filter((id) => !this.#instances.has(id));
+    const now = this.#clock.now();
+    const describable = (instance: Instance | undefined): instance is Instance =>
+      instance !== undefined && instance.describableAt <= now;
+    const missing = (ids ?? []).filter((id) => !describable(this.#instances.get(id)));
     if (missing.length > 0) {
       throw ec2Error('InvalidInstanceID.NotFound', `The instance IDs '${missing.join(', ')}' do not exist`);
     }
@@ -887,13 +1023,21 @@ export class AutoScalingEngine {
       throw ec2Error('InvalidParameterValue', `The filter '${name}' is not supported by the local engine`); // engine wording
     });
     const selected = [...this.#instances.values()].filter(
-      (instance) => (ids === undefined || ids.includes(instance.id)) && filters.every((f) => f(instance)),
+      (instance) => describable(instance) && (ids === undefined || ids.includes(instance.id)) && filters.every((f) => f(instance)),
     );
     return {
       $metadata: { httpStatusCode: 200, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 },
       Reservations: selected.map((instance) => ({ Instances: [describeEc2Instance(instance)] })),
     };
   }
+}
+
+/**
+ * EC2's IP-based hostname (resource name type `ip-name`, the default): `ip-10-0-0-5` and the
+ * region's internal domain. Two instances that held the same address in turn share it.
+ */
+export function ec2Hostname(privateIp: string, region = 'eu-west-1'): string {
+  return `ip-${privateIp.replaceAll('.', '-')}.${region}.compute.internal`;
 }
 
 /** `i-` + 17 hex digits, as EC2 has issued since 2016. */
@@ -913,10 +1057,11 @@ function describeEc2Instance(instance: Instance): Ec2Instance {
     InstanceType: 't3.small',
     LaunchTime: new Date(instance.launchedAt),
     State: { Name: instance.ec2State, Code: EC2_STATE_CODES[instance.ec2State] },
+    Placement: { AvailabilityZone: instance.zone },
     // A terminated instance has given its address back.
     ...(instance.privateIp === undefined || instance.ec2State === 'terminated'
       ? {}
-      : { PrivateIpAddress: instance.privateIp }),
+      : { PrivateIpAddress: instance.privateIp, PrivateDnsName: ec2Hostname(instance.privateIp) }),
     Tags: Object.entries(instanceTags(instance)).map(([Key, Value]) => ({ Key, Value })),
   };
 }
@@ -968,7 +1113,7 @@ function describeInstance(instance: Instance): AutoScalingInstanceDetails {
     InstanceId: instance.id,
     InstanceType: 't3.small',
     AutoScalingGroupName: instance.group.name,
-    AvailabilityZone: 'eu-west-1a',
+    AvailabilityZone: instance.zone,
     LifecycleState: instance.state,
     // DescribeAutoScalingInstances spells health in upper case (DescribeAutoScalingGroups does not).
     HealthStatus: 'HEALTHY',

@@ -6,6 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type LifecycleNotice } from './auto-scaling-engine.ts';
+import type { Clock } from '../util/clock.ts';
+import { between, chance, type Random } from '../util/random.ts';
 import { TRANSITIONS } from '../vocabulary.ts';
 
 /** Where the local "account" lives; only ever printed into ARNs. */
@@ -63,4 +65,41 @@ export function matchesEventPattern(pattern: unknown, event: unknown): boolean {
     return Object.entries(pattern).every(([key, sub]) => key in event && matchesEventPattern(sub, (event as Record<string, unknown>)[key]));
   }
   throw new Error(`engine: an EventBridge pattern leaf must be a list, got ${JSON.stringify(pattern)}`);
+}
+
+/** Hands one matched event to the queue, now or later, once or several times, by calling `deliver`. */
+export type EventDelivery = (event: EventBridgeEvent, deliver: () => void) => void;
+
+/**
+ * One matched event in 20 reaches the target twice. Auto Scaling's lifecycle events are sent with
+ * durable delivery, which the EventBridge reference defines as "the service will successfully
+ * attempt to deliver events to EventBridge at least once"; EventBridge then retries a target
+ * ("By default, EventBridge retries sending the event for 24 hours and up to 185 times with an
+ * exponential back off and jitter") — a retry of a delivery that in fact landed is a duplicate.
+ * 5 %: several duplicates in a rehearsal of a few dozen actions.
+ */
+export const EVENTBRIDGE_DUPLICATE_PROBABILITY = 0.05;
+/** One event in four arrives late (a retried delivery, a slow path through the service). */
+export const EVENTBRIDGE_DELAY_PROBABILITY = 0.25;
+/**
+ * Up to 30 s late: enough for a launch's event to overtake, or be overtaken by, the events of the
+ * instances launched or terminated with it (EventBridge promises no order), and well inside the
+ * hooks' heartbeat timeouts (minutes), so a late event is still worth acting on.
+ */
+export const EVENTBRIDGE_MAX_DELAY_MS = 30_000;
+
+/**
+ * EventBridge as a rule target sees it: every event is delivered at least once, some twice, some
+ * late, and so in no promised order — each choice drawn from `random`, each delay on `clock`.
+ * What the rehearsal uses unless a caller (chaos, simulate) brings its own.
+ */
+export function atLeastOnceDelivery(clock: Clock, random: Random): EventDelivery {
+  const later = (deliver: () => void): void => {
+    if (chance(random, EVENTBRIDGE_DELAY_PROBABILITY)) clock.schedule(between(random, 1, EVENTBRIDGE_MAX_DELAY_MS), deliver);
+    else deliver();
+  };
+  return (_event, deliver) => {
+    const copies = chance(random, EVENTBRIDGE_DUPLICATE_PROBABILITY) ? 2 : 1;
+    for (let i = 0; i < copies; i++) later(deliver);
+  };
 }

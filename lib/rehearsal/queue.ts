@@ -4,10 +4,37 @@
  * (ApproximateReceiveCount); a message received more than maxReceiveCount times is moved to the
  * dead-letter queue instead of being delivered again (redrive policy); messages expire after the
  * retention period. Time comes from a Clock.
+ *
+ * It is a *standard* queue, and as harsh as one. The SQS Developer Guide ("Amazon SQS standard
+ * queues"): "Standard queues ensure at-least-once message delivery, but due to the highly
+ * distributed architecture, more than one copy of a message might be delivered, and messages may
+ * occasionally arrive out of order." So, drawn from a seeded {@link Random}:
+ * - a receive returns the visible messages in a drawn order, not in send order;
+ * - a message may be delivered a second time while the first receive still has it in flight
+ *   (SQS_DUPLICATE_PROBABILITY), with a new receipt handle. The guide on receipt handles: "If you
+ *   receive a message more than once, each time you receive it, you get a different receipt
+ *   handle. You must provide the most recently received receipt handle when you request to delete
+ *   the message (otherwise, the request succeeds, but the message might not be deleted)" — here it
+ *   is not deleted, the harsher reading.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../util/clock.ts';
+import { between, chance, seededRandom, shuffled, type Random } from '../util/random.ts';
 import { LOCAL_ACCOUNT } from './eventbridge.ts';
+
+/**
+ * One message in 20 is delivered twice. The guide says only "occasionally"; 5 % makes a rehearsal
+ * of a few dozen lifecycle actions see several duplicates, while a duplicate adds just one receive,
+ * so it alone does not push a message over a redrive policy's maxReceiveCount of 3 or more.
+ */
+export const SQS_DUPLICATE_PROBABILITY = 0.05;
+/**
+ * The second copy becomes receivable within the first half of the visibility timeout after the
+ * first receive: while the first consumer is still working on it, the case that matters.
+ */
+export const SQS_DUPLICATE_WITHIN_VISIBILITY_FRACTION = 0.5;
+/** The queue's seed when none is given: a queue is never kinder than SQS by default. */
+export const DEFAULT_QUEUE_SEED = 0x5_0_5;
 
 export interface QueueSettings {
   readonly name: string;
@@ -47,6 +74,9 @@ interface Message {
   cancelVisibility: () => void;
   /** Cancels the retention expiry: a message that leaves the queue must not keep its timer (it would hold the process for days). */
   cancelRetention: () => void;
+  /** Drawn at send: this message will be delivered once more while its first receive is in flight. */
+  duplicate: boolean;
+  cancelDuplicate: () => void;
 }
 
 export class LocalQueue {
@@ -55,10 +85,13 @@ export class LocalQueue {
   readonly #clock: Clock;
   readonly #messages = new Map<string, Message>();
   readonly #listeners = new Set<() => void>();
+  readonly #random: Random;
 
-  constructor(settings: QueueSettings, clock: Clock) {
+  /** @param random what decides duplicates and order; @default seededRandom(DEFAULT_QUEUE_SEED) */
+  constructor(settings: QueueSettings, clock: Clock, random: Random = seededRandom(DEFAULT_QUEUE_SEED)) {
     this.settings = settings;
     this.#clock = clock;
+    this.#random = random;
     this.arn = `arn:aws:sqs:${LOCAL_ACCOUNT.region}:${LOCAL_ACCOUNT.account}:${settings.name}`;
   }
 
@@ -75,10 +108,13 @@ export class LocalQueue {
       visibleAt: now,
       cancelVisibility: () => undefined,
       cancelRetention: () => undefined,
+      duplicate: chance(this.#random, SQS_DUPLICATE_PROBABILITY),
+      cancelDuplicate: () => undefined,
     };
     this.#messages.set(message.messageId, message);
     message.cancelRetention = this.#clock.schedule(this.settings.messageRetentionSeconds * 1000, () => {
       message.cancelVisibility();
+      message.cancelDuplicate();
       this.#messages.delete(message.messageId);
     });
     this.#notify();
@@ -86,18 +122,23 @@ export class LocalQueue {
   }
 
   /**
-   * ReceiveMessage: up to `max` visible messages, oldest first, each made invisible for the
-   * visibility timeout. A message over its maxReceiveCount moves to the dead-letter queue instead.
+   * ReceiveMessage: up to `max` visible messages, in a drawn order (not send order), each made
+   * invisible for the visibility timeout. A message over its maxReceiveCount moves to the
+   * dead-letter queue instead.
    */
   receive(max: number): SqsRecord[] {
     const now = this.#clock.now();
     const records: SqsRecord[] = [];
-    const visible = [...this.#messages.values()].filter((m) => m.visibleAt <= now).sort((a, b) => a.sentAt - b.sentAt);
+    const visible = shuffled(
+      this.#random,
+      [...this.#messages.values()].filter((m) => m.visibleAt <= now).sort((a, b) => a.sentAt - b.sentAt),
+    );
     for (const message of visible) {
       if (records.length >= max) break;
       const redrive = this.settings.redrive;
       if (redrive !== undefined && message.receiveCount >= redrive.maxReceiveCount) {
         message.cancelRetention();
+        message.cancelDuplicate();
         this.#messages.delete(message.messageId);
         redrive.deadLetterQueue.send(message.body);
         continue;
@@ -107,9 +148,25 @@ export class LocalQueue {
       message.receiptHandle = `AQEB${randomUUID().replaceAll('-', '')}`;
       message.visibleAt = now + this.settings.visibilityTimeoutSeconds * 1000;
       message.cancelVisibility = this.#clock.schedule(this.settings.visibilityTimeoutSeconds * 1000, () => this.#notify());
+      if (message.duplicate) {
+        message.duplicate = false;
+        this.#scheduleDuplicate(message);
+      }
       records.push(this.#record(message));
     }
     return records;
+  }
+
+  /** The second copy of `message`: receivable again, while its first receive is still in flight. */
+  #scheduleDuplicate(message: Message): void {
+    const windowMs = Math.floor(this.settings.visibilityTimeoutSeconds * 1000 * SQS_DUPLICATE_WITHIN_VISIBILITY_FRACTION);
+    message.cancelDuplicate = this.#clock.schedule(between(this.#random, 0, windowMs), () => {
+      message.cancelDuplicate = () => undefined;
+      if (!this.#messages.has(message.messageId)) return;
+      message.cancelVisibility();
+      message.visibleAt = this.#clock.now();
+      this.#notify();
+    });
   }
 
   /** DeleteMessage. A receipt handle from an earlier receive of a message received again since deletes nothing. */
@@ -118,6 +175,7 @@ export class LocalQueue {
       if (message.receiptHandle !== receiptHandle) continue;
       message.cancelVisibility();
       message.cancelRetention();
+      message.cancelDuplicate();
       this.#messages.delete(message.messageId);
       return;
     }
@@ -132,6 +190,7 @@ export class LocalQueue {
     for (const message of this.#messages.values()) {
       message.cancelVisibility();
       message.cancelRetention();
+      message.cancelDuplicate();
     }
   }
 

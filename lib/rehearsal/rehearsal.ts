@@ -20,7 +20,8 @@ import { RolloutError, UsageError } from '../errors.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { createLambdaDeps, createLambdaHandler, type AwsClients } from '../lambda/entry.ts';
 import { AutoScalingEngine, type InstanceLauncher } from './auto-scaling-engine.ts';
-import { eventBridgeEvent, matchesEventPattern, type EventBridgeEvent } from './eventbridge.ts';
+import { atLeastOnceDelivery, eventBridgeEvent, matchesEventPattern, type EventBridgeEvent, type EventDelivery } from './eventbridge.ts';
+import { fork, seededRandom } from '../util/random.ts';
 import { LocalLambdaService, type ExecutionEnvironment, type InvocationRecord } from './lambda-service.ts';
 import { LocalParameterStore } from './parameter-store.ts';
 import { LocalQueue } from './queue.ts';
@@ -44,7 +45,21 @@ export interface RehearsalOptions {
    * the cluster, which answers in simulated time.
    */
   readonly serversApi?: typeof fetch;
+  /**
+   * Seeds every choice the models of AWS make by chance: EventBridge's duplicates and delays, the
+   * queue's duplicates and order, EC2's eventual consistency, Auto Scaling's choice among equally
+   * good instances. The same seed on a manual clock replays the same rehearsal.
+   * @default DEFAULT_REHEARSAL_SEED
+   */
+  readonly seed?: number;
 }
+
+/**
+ * The seed a rehearsal draws from unless told otherwise: a rehearsal is never kinder than AWS —
+ * duplicates, reordering, delays and eventual consistency are on by default — and runs without a
+ * seed still replay one another.
+ */
+export const DEFAULT_REHEARSAL_SEED = 20_250_304;
 
 export interface ApplyReport {
   readonly stage: string | undefined;
@@ -66,17 +81,27 @@ export class Rehearsal {
   readonly #handler: StackHandler;
   /** Waits of applies under way, ended by stop(). */
   readonly #waits = new Set<(error: Error) => void>();
-  #delivery: EventDelivery | undefined;
+  #delivery: EventDelivery;
+  /** Events EventBridge still holds back: dropped when the rehearsal stops. */
+  readonly #lateDeliveries = new Timers();
+  /** The seed this rehearsal draws from (RehearsalOptions.seed), for a report to print. */
+  readonly seed: number;
 
   constructor(options: RehearsalOptions) {
     const clock = options.clock ?? systemClock;
     const handler = options.stack.handler;
+    this.seed = options.seed ?? DEFAULT_REHEARSAL_SEED;
+    const random = seededRandom(this.seed);
+    // One source per model, forked in a fixed order, so one model's draws never shift another's.
+    const queueRandom = fork(random);
+    const engineRandom = fork(random);
+    this.#delivery = atLeastOnceDelivery(this.#lateDeliveries.clock(clock), fork(random));
     this.#clock = clock;
     this.#handler = handler;
     this.deadLetters =
       handler.queue.deadLetter === undefined
         ? undefined
-        : new LocalQueue({ name: handler.queue.deadLetter.name, visibilityTimeoutSeconds: 30, messageRetentionSeconds: handler.queue.deadLetter.messageRetentionSeconds }, clock);
+        : new LocalQueue({ name: handler.queue.deadLetter.name, visibilityTimeoutSeconds: 30, messageRetentionSeconds: handler.queue.deadLetter.messageRetentionSeconds }, clock, fork(queueRandom));
     this.queue = new LocalQueue(
       {
         name: handler.queue.name,
@@ -87,9 +112,11 @@ export class Rehearsal {
           : { redrive: { deadLetterQueue: this.deadLetters, maxReceiveCount: handler.queue.maxReceiveCount } }),
       },
       clock,
+      queueRandom,
     );
     this.engine = new AutoScalingEngine({
       clock,
+      random: engineRandom,
       launcher: options.launcher,
       onLifecycleNotice: (notice) => {
         const event = eventBridgeEvent(notice);
@@ -97,9 +124,7 @@ export class Rehearsal {
           this.unmatched.push(event);
           return;
         }
-        const deliver = (): void => void this.queue.send(JSON.stringify(event));
-        if (this.#delivery === undefined) deliver();
-        else this.#delivery(event, deliver);
+        this.#delivery(event, () => void this.queue.send(JSON.stringify(event)));
       },
     });
     const ssm = new LocalParameterStore(options.parameters);
@@ -176,8 +201,9 @@ export class Rehearsal {
 
   /**
    * How EventBridge hands matched events to the queue. EventBridge delivers at least once and does
-   * not promise order; by default each event reaches the queue once, at once. `consul-rollout
-   * chaos` replaces it to deliver events several times, late and out of order.
+   * not promise order; by default ({@link atLeastOnceDelivery}, drawn from the rehearsal's seed)
+   * some events reach the queue twice and some late. `consul-rollout chaos` and `simulate` replace
+   * it with their own schedules of duplicates and delays.
    */
   deliverEventsWith(delivery: EventDelivery): void {
     this.#delivery = delivery;
@@ -192,6 +218,7 @@ export class Rehearsal {
     for (const end of [...this.#waits]) end(new RolloutError('the rehearsal was stopped while an apply was still waiting', {
       remedy: 'apply the stage again: the groups are as the stopped apply left them',
     }));
+    this.#lateDeliveries.cancelAll();
     await this.lambda.stop();
     this.queue.dispose();
     this.deadLetters?.dispose();
@@ -280,8 +307,34 @@ export class Rehearsal {
   }
 }
 
-/** Hands one matched event to the queue, now or later, once or several times, by calling `deliver`. */
-export type EventDelivery = (event: EventBridgeEvent, deliver: () => void) => void;
+export type { EventDelivery } from './eventbridge.ts';
+
+/** The timers scheduled through {@link Timers.clock}, so that they can all be cancelled at once. */
+class Timers {
+  readonly #pending = new Set<() => void>();
+
+  clock(clock: Clock): Clock {
+    return {
+      now: () => clock.now(),
+      schedule: (delayMs, callback) => {
+        const cancel = clock.schedule(delayMs, () => {
+          this.#pending.delete(cancel);
+          callback();
+        });
+        this.#pending.add(cancel);
+        return () => {
+          this.#pending.delete(cancel);
+          cancel();
+        };
+      },
+    };
+  }
+
+  cancelAll(): void {
+    for (const cancel of [...this.#pending]) cancel();
+    this.#pending.clear();
+  }
+}
 
 function minutes(ms: number): string {
   const m = Math.floor(ms / 60_000);

@@ -39,3 +39,21 @@ export function pick<T>(random: Random, items: readonly T[]): T {
 export function chance(random: Random, p: number): boolean {
   return random.next() < p;
 }
+
+/**
+ * An independent source seeded from `random`: each model of a rehearsal (the queue, EventBridge,
+ * EC2) draws from its own, so that one model drawing more often does not shift another's choices.
+ */
+export function fork(random: Random): Random {
+  return seededRandom(Math.floor(random.next() * 4_294_967_296));
+}
+
+/** A copy of `items` in an order drawn from `random` (Fisher–Yates). */
+export function shuffled<T>(random: Random, items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random.next() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}

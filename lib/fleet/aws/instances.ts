@@ -25,14 +25,33 @@ export async function resolveInstanceAddress(ec2: InstancesApi, instanceId: stri
  * Like {@link resolveInstanceAddress}, but an instance that is gone — unknown to EC2
  * (`InvalidInstanceID.NotFound`, or an empty answer) or in state `terminated` — is `undefined`
  * instead of an error: a re-delivered lifecycle event for it has nothing left to act on.
+ *
+ * "Unknown" is not proof of "gone": see {@link lookUpInstance}, which tells the two apart.
  */
 export async function findInstanceAddress(ec2: InstancesApi, instanceId: string): Promise<string | undefined> {
+  const found = await lookUpInstance(ec2, instanceId);
+  return found.state === 'running' ? found.address : undefined;
+}
+
+/**
+ * What EC2 says about an instance: it has an address (`running`, also while pending or shutting
+ * down), it is `terminated`, or it is `not-found` — which just after a launch does not mean the
+ * instance does not exist. The EC2 developer guide ("Eventual consistency in the Amazon EC2 API"),
+ * on InvalidInstanceID.NotFound: "If you successfully run the RunInstances command, and then
+ * immediately run another command using the instance ID that was provided in the response of
+ * RunInstances, it may return an InvalidInstanceID.NotFound error. This does not mean the instance
+ * does not exist." An empty answer is the same case. Only `terminated` is proof of an end.
+ */
+export async function lookUpInstance(
+  ec2: InstancesApi,
+  instanceId: string,
+): Promise<{ readonly state: 'running'; readonly address: string } | { readonly state: 'terminated' | 'not-found' }> {
   let output: DescribeInstancesCommandOutput;
   try {
     output = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
   } catch (error) {
     const code = error instanceof Error ? error.name : undefined;
-    if (code === 'InvalidInstanceID.NotFound') return undefined;
+    if (code === 'InvalidInstanceID.NotFound') return { state: 'not-found' };
     if (code === 'InvalidInstanceID.Malformed') {
       throw new UsageError(`${instanceId} is not a valid EC2 instance id`, { cause: error });
     }
@@ -41,7 +60,8 @@ export async function findInstanceAddress(ec2: InstancesApi, instanceId: string)
   const instance = (output.Reservations ?? [])
     .flatMap((reservation) => reservation.Instances ?? [])
     .find((candidate) => candidate.InstanceId === instanceId);
-  if (instance === undefined || instance.State?.Name === 'terminated') return undefined;
+  if (instance === undefined) return { state: 'not-found' };
+  if (instance.State?.Name === 'terminated') return { state: 'terminated' };
   if (instance.PrivateIpAddress === undefined || instance.PrivateIpAddress === '') {
     throw new RolloutError(
       `instance ${instanceId} has no private IP address (state: ${instance.State?.Name ?? 'unknown'})`,
@@ -51,7 +71,7 @@ export async function findInstanceAddress(ec2: InstancesApi, instanceId: string)
       },
     );
   }
-  return instance.PrivateIpAddress;
+  return { state: 'running', address: instance.PrivateIpAddress };
 }
 
 /**

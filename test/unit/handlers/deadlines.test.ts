@@ -169,6 +169,25 @@ describe('handler deadlines', () => {
     assert.deepEqual(s.metrics, ['GateAbandon']);
   });
 
+  it('a gate whose instance EC2 does not describe yet is tried again, and passes: CONTINUE, not ABANDON', async () => {
+    let attempts = 0;
+    const s = setup({
+      drain: async () => ({ outcome: 'drained' }),
+      gate: async () => {
+        // As createProcedures' gate answers while DescribeInstances lags the launch (eventual consistency).
+        attempts += 1;
+        if (attempts <= 2) throw new RolloutError('instance is not known to EC2 yet; its gate tries again');
+        return { outcome: 'continue' };
+      },
+    });
+    const [id] = s.model.launch(GROUP);
+    const outcome = await invoke(s.clock, s.eventFor(id!), s.deps);
+    assert.equal(outcome.value?.result, 'CONTINUE');
+    assert.equal(attempts, 3);
+    assert.equal(s.model.state(id!), 'InService');
+    assert.deepEqual(s.metrics, ['GateContinue']);
+  });
+
   it('without a start time in the event, the deadline is measured from receipt (and says so)', async () => {
     const s = setup({ drain: async () => ({ outcome: 'already-drained' }), gate: async () => ({ outcome: 'continue' }) });
     const id = await terminating(s);

@@ -8,6 +8,10 @@ import { describe, it } from 'node:test';
 import { DescribeInstancesCommand, type DescribeInstancesCommandOutput, type Instance } from '@aws-sdk/client-ec2';
 import type { InstancesApi } from '../../../lib/fleet/aws/index.ts';
 import { createConsulProcedures, locateOnEc2, serverClient } from '../../../lib/lambda/aws-procedures.ts';
+import { RolloutError } from '../../../lib/errors.ts';
+import { AutoScalingEngine, EC2_DESCRIBE_LAG_MAX_MS } from '../../../lib/rehearsal/auto-scaling-engine.ts';
+import { seededRandom } from '../../../lib/util/random.ts';
+import { ManualClock } from '../../support/manual-clock.ts';
 
 const TARGET = 'i-0a1b2c3d4e5f60718';
 const TAG = { key: 'consul-rollout:cluster', value: 'prod-consul' };
@@ -82,9 +86,37 @@ describe('createConsulProcedures', () => {
     const call = { signal: new AbortController().signal, onWaiting: async () => {} };
     // A stale voter left behind by a termination outside the hooks is incident A: "gone" would be a guess.
     await assert.rejects(procedures.drain({ instanceId: TARGET }, call));
-    const gate = await procedures.gate({ instanceId: TARGET }, call);
+    // Unknown to EC2 is not "terminated": it may be a launch EC2 does not describe yet. The gate
+    // throws, so the handler tries again until the gate's deadline (it used to ABANDON at once).
+    await assert.rejects(procedures.gate({ instanceId: TARGET }, call), (error: unknown) => {
+      assert.ok(error instanceof RolloutError);
+      assert.match(error.message, /not known to EC2 yet/);
+      return true;
+    });
+    assert.ok(!JSON.stringify(logs).includes('not-logged'), 'the token reached a log line');
+  });
+
+  it('the gate abandons only an instance EC2 reports terminated', async () => {
+    const { ec2 } = fakeEc2([{ InstanceId: TARGET, State: { Name: 'terminated' } }, ...FLEET.slice(1)]);
+    const procedures = createConsulProcedures({ ...options(ec2), newestGeneration: 'green', log: () => undefined });
+    const gate = await procedures.gate({ instanceId: TARGET }, { signal: new AbortController().signal, onWaiting: async () => {} });
     assert.equal(gate.outcome, 'abandon');
     assert.match(gate.reason ?? '', /already terminated/);
-    assert.ok(!JSON.stringify(logs).includes('not-logged'), 'the token reached a log line');
+  });
+
+  it("over the engine's eventually consistent EC2: a just-launched instance is not abandoned, and is found once EC2 describes it", async () => {
+    const clock = new ManualClock();
+    const lagging = new AutoScalingEngine({ clock, random: seededRandom(3) });
+    lagging.createGroup({ name: 'g', minSize: 0, maxSize: 1, desiredCapacity: 1, tags: [{ key: TAG.key, value: TAG.value, propagateAtLaunch: true }] });
+    const [id] = lagging.instancesOf('g');
+    assert.ok(id);
+    const view = lagging.instances()[0]!;
+    assert.ok(view.describableAt > clock.now(), 'this seed draws a window (the test needs one)');
+    const procedures = createConsulProcedures({ ...options(lagging.ec2), newestGeneration: 'green', log: () => undefined });
+    const call = { signal: new AbortController().signal, onWaiting: async () => {} };
+    await assert.rejects(procedures.gate({ instanceId: id }, call), /not known to EC2 yet/);
+    await clock.advance(EC2_DESCRIBE_LAG_MAX_MS);
+    const located = await locateOnEc2(options(lagging.ec2))(id);
+    assert.equal(located?.agent?.baseUrl, `https://${view.privateIpAddress}:8501`);
   });
 });

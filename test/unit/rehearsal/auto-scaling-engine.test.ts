@@ -16,7 +16,16 @@ import {
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import type { LifecycleHookSpec, InstanceLauncher, LifecycleNotice } from '../../../lib/rehearsal/auto-scaling-engine.ts';
+import {
+  AutoScalingEngine,
+  DEFAULT_AVAILABILITY_ZONES,
+  EC2_DESCRIBE_LAG_MAX_MS,
+  type LifecycleHookSpec,
+  type InstanceLauncher,
+  type LifecycleNotice,
+} from '../../../lib/rehearsal/auto-scaling-engine.ts';
+import { seededRandom } from '../../../lib/util/random.ts';
+import { ManualClock } from '../../support/manual-clock.ts';
 import { TRANSITIONS, type LifecycleResult, type LifecycleTransition } from '../../../lib/vocabulary.ts';
 import { drainHook, engineWithHooks, GROUP, launchHook } from '../../support/engine-fixture.ts';
 import { settle } from '../../support/manual-clock.ts';
@@ -127,11 +136,14 @@ describe('Auto Scaling engine: launch', () => {
 describe('Auto Scaling engine: terminate', () => {
   it('CONTINUE: Terminating → Terminating:Wait → Terminating:Proceed → Terminated', async () => {
     const { model, noticeFor, complete } = setup([drainHook()], { minSize: 0, maxSize: 3, desiredCapacity: 2 });
-    const [oldest, newest] = model.instancesOf(GROUP);
-    assert.ok(oldest && newest);
+    const ids = model.instancesOf(GROUP);
     model.setDesiredCapacity(GROUP, 1);
-    assert.equal(model.state(oldest), 'Terminating:Wait', 'scale-in picks the oldest instance');
-    assert.equal(model.state(newest), 'InService');
+    // One instance per zone: the default termination policy draws one (no "oldest first").
+    const leaving = ids.filter((id) => model.state(id) === 'Terminating:Wait');
+    assert.equal(leaving.length, 1);
+    const [oldest] = leaving;
+    assert.ok(oldest);
+    assert.equal(ids.filter((id) => model.state(id) === 'InService').length, 1);
     await complete(noticeFor(oldest, TRANSITIONS.terminate), 'CONTINUE');
     assert.deepEqual(model.history(oldest), [
       'Pending',
@@ -442,7 +454,7 @@ describe('Auto Scaling engine: machines behind the instances', () => {
   });
 
   it('DescribeInstances: tags, state and address filters; malformed and unknown ids are EC2 errors', async () => {
-    const { engine } = engineWithHooks({
+    const { engine, clock } = engineWithHooks({
       group: {
         minSize: 2,
         maxSize: 2,
@@ -454,6 +466,8 @@ describe('Auto Scaling engine: machines behind the instances', () => {
         ],
       },
     });
+    // Past the eventual-consistency window of the launches (its own test is below).
+    await clock.advance(EC2_DESCRIBE_LAG_MAX_MS);
     const tagged = await engine.ec2.send(
       new DescribeInstancesCommand({ Filters: [{ Name: 'tag:consul-rollout:cluster', Values: ['prod'] }, { Name: 'instance-state-name', Values: ['running'] }] }),
     );
@@ -465,5 +479,97 @@ describe('Auto Scaling engine: machines behind the instances', () => {
     assert.equal(none.Reservations?.length, 0);
     await assert.rejects(engine.ec2.send(new DescribeInstancesCommand({ InstanceIds: ['i-nothex'] })), (e: Error) => e.name === 'InvalidInstanceID.Malformed');
     await assert.rejects(engine.ec2.send(new DescribeInstancesCommand({ InstanceIds: ['i-0123456789abcdef0'] })), (e: Error) => e.name === 'InvalidInstanceID.NotFound');
+  });
+});
+
+describe('Auto Scaling engine: as harsh as EC2 and Auto Scaling', () => {
+  const describeById = (engine: AutoScalingEngine, id: string) =>
+    engine.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+  const listed = async (engine: AutoScalingEngine): Promise<readonly string[]> => {
+    const output = await engine.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['running'] }] }));
+    return (output.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId ?? '');
+  };
+
+  it('DescribeInstances is eventually consistent: a just-launched instance is NotFound by id and absent from lists, then appears', async () => {
+    const { engine, clock, notices } = engineWithHooks({ group: { desiredCapacity: 5 } });
+    const ids = engine.instancesOf(GROUP);
+    assert.equal(notices.length, 5, 'the launch notices go out at once');
+    const windows = engine.instances().map((i) => i.describableAt - i.launchedAt);
+    assert.ok(windows.every((w) => w >= 0 && w <= EC2_DESCRIBE_LAG_MAX_MS));
+    assert.ok(windows.some((w) => w > 0), `some launch must lag: ${windows}`);
+    const lagging = engine.instances().filter((i) => i.describableAt > clock.now());
+    for (const instance of lagging) {
+      await assert.rejects(describeById(engine, instance.instanceId), (e: Error) => e.name === 'InvalidInstanceID.NotFound');
+      assert.equal((await listed(engine)).includes(instance.instanceId), false);
+    }
+    await clock.advance(EC2_DESCRIBE_LAG_MAX_MS);
+    assert.deepEqual([...(await listed(engine))].sort(), [...ids].sort());
+    for (const id of ids) assert.equal((await describeById(engine, id)).Reservations?.[0]?.Instances?.[0]?.InstanceId, id);
+  });
+
+  it('the window is drawn from the seed: the same seed the same windows, another seed others', () => {
+    const windows = (seed: number) => {
+      const engine = new AutoScalingEngine({ clock: new ManualClock(), random: seededRandom(seed) });
+      engine.createGroup({ name: GROUP, minSize: 0, maxSize: 6, desiredCapacity: 6 });
+      return engine.instances().map((i) => i.describableAt - i.launchedAt);
+    };
+    assert.deepEqual(windows(1), windows(1));
+    assert.notDeepEqual(windows(1), windows(2));
+  });
+
+  it('launches spread across the Availability Zones', () => {
+    const { engine } = engineWithHooks({ group: { desiredCapacity: 5, hooks: [] } });
+    const zones = engine.instances().map((i) => i.availabilityZone);
+    assert.deepEqual(zones, ['eu-west-1a', 'eu-west-1b', 'eu-west-1c', 'eu-west-1a', 'eu-west-1b']);
+    assert.deepEqual(DEFAULT_AVAILABILITY_ZONES, ['eu-west-1a', 'eu-west-1b', 'eu-west-1c']);
+  });
+
+  it('scale-in balances the zones first: the zone with the most instances loses one, even when it holds the newest', async () => {
+    const { engine, clock } = engineWithHooks({ group: { desiredCapacity: 2, hooks: [], availabilityZones: ['eu-west-1a', 'eu-west-1b'] } });
+    await clock.advance(60_000);
+    // The third instance is the newest, in 1a: 1a has two, 1b one.
+    const [newest] = engine.launch(GROUP);
+    assert.ok(newest);
+    const zoneOf = (id: string) => engine.instances().find((i) => i.instanceId === id)?.availabilityZone;
+    assert.equal(zoneOf(newest), 'eu-west-1a');
+    const [oldestInA] = engine.instancesOf(GROUP).filter((id) => zoneOf(id) === 'eu-west-1a' && id !== newest);
+    assert.ok(oldestInA);
+    await clock.advance(5 * 60_000);
+    // Oldest-first would take the oldest instance of all, whichever zone; the policy looks at 1a only,
+    // then at the instance closest to its next billing hour: the oldest one (launched 6 min ago, not 5).
+    engine.setDesiredCapacity(GROUP, 2);
+    const terminated = engine.instances().filter((i) => i.state === 'Terminated').map((i) => i.instanceId);
+    assert.deepEqual(terminated, [oldestInA]);
+    const remaining = engine.instancesOf(GROUP).map(zoneOf).sort();
+    assert.deepEqual(remaining, ['eu-west-1a', 'eu-west-1b']);
+  });
+
+  it('scale-in within a zone takes the instance closest to its next billing hour, not the oldest', async () => {
+    const { engine, clock } = engineWithHooks({ group: { desiredCapacity: 1, hooks: [], availabilityZones: ['eu-west-1a'] } });
+    const [old] = engine.instancesOf(GROUP);
+    await clock.advance(50 * 60_000);
+    const [young] = engine.launch(GROUP);
+    assert.ok(old && young);
+    await clock.advance(20 * 60_000);
+    // old: 70 min, 10 min into its hour; young: 20 min into its hour — young is closer to its next one.
+    engine.setDesiredCapacity(GROUP, 1);
+    assert.equal(engine.state(young), 'Terminated');
+    assert.equal(engine.state(old), 'InService');
+  });
+
+  it("a new instance may take a terminated instance's private address, and with it its EC2 hostname", async () => {
+    const { engine, clock } = engineWithHooks({ group: { desiredCapacity: 1, hooks: [], availabilityZones: ['eu-west-1a'] } });
+    const [first] = engine.instancesOf(GROUP);
+    assert.ok(first);
+    const firstIp = engine.instances()[0]?.privateIpAddress;
+    assert.equal(firstIp, '10.0.0.4');
+    engine.terminate(first, { decrementDesiredCapacity: false });
+    const second = engine.instancesOf(GROUP)[0];
+    assert.ok(second && second !== first);
+    assert.equal(engine.instances().find((i) => i.instanceId === second)?.privateIpAddress, firstIp, 'the freed address is reused');
+    await clock.advance(EC2_DESCRIBE_LAG_MAX_MS);
+    const [described] = (await describeById(engine, second)).Reservations?.[0]?.Instances ?? [];
+    assert.equal(described?.PrivateDnsName, 'ip-10-0-0-4.eu-west-1.compute.internal');
+    assert.equal(described?.Placement?.AvailabilityZone, 'eu-west-1a');
   });
 });

@@ -6,15 +6,25 @@ import { type LifecycleNotice } from '../../../lib/rehearsal/auto-scaling-engine
 import { TRANSITIONS } from '../../../lib/vocabulary.ts';
 import { LocalLambdaService, type ExecutionEnvironment, type LambdaEntry } from '../../../lib/rehearsal/lambda-service.ts';
 import { LocalQueue } from '../../../lib/rehearsal/queue.ts';
+import { seededRandom, type Random } from '../../../lib/util/random.ts';
 import { ManualClock, settle } from '../../support/manual-clock.ts';
 
 const SECOND = 1000;
 
-function queues(clock: ManualClock, maxReceiveCount = 2) {
-  const dlq = new LocalQueue({ name: 'dead', visibilityTimeoutSeconds: 30, messageRetentionSeconds: 1_209_600 }, clock);
+/**
+ * A source that never draws a duplicate and keeps send order (every draw is just below 1). Kinder
+ * than SQS on purpose and only here: these tests are about visibility, receive counts, redrive and
+ * the event source mapping; the standard queue's duplicates and order have tests of their own,
+ * under a seeded source, below.
+ */
+const ORDERLY: Random = { next: () => 0.999_999 };
+
+function queues(clock: ManualClock, maxReceiveCount = 2, random: Random = ORDERLY) {
+  const dlq = new LocalQueue({ name: 'dead', visibilityTimeoutSeconds: 30, messageRetentionSeconds: 1_209_600 }, clock, ORDERLY);
   const queue = new LocalQueue(
     { name: 'actions', visibilityTimeoutSeconds: 60, messageRetentionSeconds: 172_800, redrive: { deadLetterQueue: dlq, maxReceiveCount } },
     clock,
+    random,
   );
   return { queue, dlq };
 }
@@ -38,6 +48,54 @@ describe('local SQS queue', () => {
     assert.deepEqual(queue.receive(10), [], 'over maxReceiveCount: not delivered again');
     assert.deepEqual(dlq.bodies(), ['{"a":1}']);
     assert.deepEqual(queue.counts(), { visible: 0, inFlight: 0 });
+  });
+
+  it('is a standard queue under a seeded source: some messages are received twice while in flight, and not in send order', async () => {
+    const clock = new ManualClock();
+    const { queue } = queues(clock, 10, seededRandom(1));
+    const sent = Array.from({ length: 100 }, (_, i) => queue.send(`m${i}`));
+    const first = queue.receive(100);
+    assert.equal(first.length, 100, 'every message is delivered');
+    assert.notDeepEqual(first.map((r) => r.messageId), sent, 'not in send order');
+    assert.deepEqual([...first.map((r) => r.messageId)].sort(), [...sent].sort());
+    // Nothing is deleted yet: every message is in flight for 60 s. Within half of that, some come back.
+    await clock.advance(30 * SECOND);
+    const again = queue.receive(100);
+    assert.ok(again.length >= 1 && again.length <= 20, `${again.length} duplicates of 100 (expected a few)`);
+    for (const record of again) {
+      assert.equal(record.attributes.ApproximateReceiveCount, '2');
+      const earlier = first.find((r) => r.messageId === record.messageId);
+      assert.ok(earlier && earlier.receiptHandle !== record.receiptHandle, 'a second receive has a new receipt handle');
+      // The first consumer finishes and deletes with its (now stale) handle: the message stays.
+      queue.delete(earlier.receiptHandle);
+    }
+    assert.equal(queue.counts().inFlight, 100, 'a stale receipt handle deleted nothing');
+    for (const record of again) queue.delete(record.receiptHandle);
+    assert.equal(queue.counts().inFlight, 100 - again.length);
+    queue.dispose();
+  });
+
+  it('the same seed gives the same duplicates and order; another seed others', async () => {
+    const run = async (seed: number) => {
+      const clock = new ManualClock();
+      const { queue } = queues(clock, 10, seededRandom(seed));
+      for (let i = 0; i < 50; i++) queue.send(`m${i}`);
+      const bodies = queue.receive(50).map((r) => r.body);
+      await clock.advance(30 * SECOND);
+      const twice = queue.receive(50).map((r) => r.body);
+      queue.dispose();
+      return { bodies, twice };
+    };
+    assert.deepEqual(await run(7), await run(7));
+    assert.notDeepEqual(await run(7), await run(8));
+  });
+
+  it('a queue built without a source is still a standard queue (seeded by default), never an orderly one', () => {
+    const clock = new ManualClock();
+    const queue = new LocalQueue({ name: 'q', visibilityTimeoutSeconds: 60, messageRetentionSeconds: 60 }, clock);
+    const sent = Array.from({ length: 20 }, (_, i) => queue.send(`m${i}`));
+    assert.notDeepEqual(queue.receive(20).map((r) => r.messageId), sent);
+    queue.dispose();
   });
 
   it('deletes with the current receipt handle', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { between, chance, pick, seededRandom } from '../../../lib/util/random.ts';
+import { between, chance, fork, pick, seededRandom, shuffled } from '../../../lib/util/random.ts';
 
 describe('seededRandom', () => {
   it('gives the same sequence for the same seed, and another for another seed', () => {
@@ -28,5 +28,30 @@ describe('seededRandom', () => {
       assert.equal(chance(random, 0), false);
       assert.equal(chance(random, 1), true);
     }
+  });
+});
+
+describe('fork and shuffled', () => {
+  it('fork gives a reproducible source that differs from its parent', () => {
+    const a = fork(seededRandom(5));
+    const b = fork(seededRandom(5));
+    const parent = seededRandom(5);
+    const draws = (r: { next(): number }) => Array.from({ length: 5 }, () => r.next());
+    assert.deepEqual(draws(a), draws(b));
+    assert.notDeepEqual(draws(fork(seededRandom(5))), draws(parent));
+  });
+
+  it('shuffled keeps every element, is reproducible, and sometimes changes the order', () => {
+    const items = [1, 2, 3, 4, 5, 6];
+    const random = seededRandom(11);
+    let reordered = 0;
+    for (let i = 0; i < 20; i++) {
+      const out = shuffled(random, items);
+      assert.deepEqual([...out].sort(), items);
+      if (out.join() !== items.join()) reordered++;
+    }
+    assert.ok(reordered > 10, `only ${reordered} of 20 shuffles changed the order`);
+    assert.deepEqual(shuffled(seededRandom(2), items), shuffled(seededRandom(2), items));
+    assert.deepEqual(items, [1, 2, 3, 4, 5, 6]);
   });
 });

@@ -5,6 +5,7 @@ import { RolloutError, UsageError } from '../../../../lib/errors.ts';
 import {
   listTaggedInstanceAddresses,
   findInstanceAddress,
+  lookUpInstance,
   resolveInstanceAddress,
   type InstancesApi,
 } from '../../../../lib/fleet/aws/index.ts';
@@ -99,5 +100,16 @@ describe('listTaggedInstanceAddresses', () => {
       { Name: 'instance-state-name', Values: ['running'] },
     ]);
     assert.equal(inputs[1]?.NextToken, 'page-2');
+  });
+
+  it('lookUpInstance tells "not found" (maybe not visible yet) from "terminated" (an end)', async () => {
+    const id = 'i-0a1b2c3d4e5f60718';
+    assert.deepEqual(await lookUpInstance(fakeEc2([], sdkError('InvalidInstanceID.NotFound', 'does not exist')).ec2, id), { state: 'not-found' });
+    assert.deepEqual(await lookUpInstance(fakeEc2([{ $metadata: {}, Reservations: [] }]).ec2, id), { state: 'not-found' });
+    assert.deepEqual(await lookUpInstance(fakeEc2([page([{ InstanceId: id, State: { Name: 'terminated' } }])]).ec2, id), { state: 'terminated' });
+    assert.deepEqual(
+      await lookUpInstance(fakeEc2([page([{ InstanceId: id, PrivateIpAddress: '10.0.1.9', State: { Name: 'pending' } }])]).ec2, id),
+      { state: 'running', address: '10.0.1.9' },
+    );
   });
 });
