@@ -37,6 +37,10 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
         return { outcome: 'instance-gone' };
       }
       const { agent, others } = located;
+      // EC2 not describing a just-launched instance is not its termination: removing its server
+      // by node meta with no agent to ask would leave it alive in serf, and the leader's reconcile
+      // would add it back as a voter on an instance about to be destroyed.
+      if (agent === undefined && located.missing === 'not-found') throw notDescribedYet(instanceId, 'drain');
       const ref = agent === undefined ? await staleServerOf(instanceId, others) : located.ref;
       if (ref === undefined) {
         options.log({ level: 'warn', msg: 'drain: the instance is terminated and its server is in no Raft configuration; nothing to drain', instanceId });
@@ -83,9 +87,7 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
         if (located !== undefined && (located.missing ?? 'terminated') === 'terminated') {
           return { outcome: 'abandon', reason: `instance ${instanceId} is already terminated` };
         }
-        throw new RolloutError(`instance ${instanceId} is not known to EC2 yet; its gate tries again`, {
-          remedy: 'nothing, if EC2 describes it within the gate deadline (eventual consistency after a launch); otherwise the gate abandons at its deadline',
-        });
+        throw notDescribedYet(instanceId, 'gate');
       }
       const result = await gate(
         ref,
@@ -101,6 +103,19 @@ export function createProcedures(locate: LocateServer, options: ProceduresOption
       return { outcome: result.outcome, reason: result.reason, ...(result.refused === undefined ? {} : { permissionDenied: true }) };
     },
   };
+}
+
+/**
+ * EC2 does not describe the instance (yet): thrown so that the handler tries again until the
+ * procedure's deadline (HandleDeps.deadlines). At the deadline a gate abandons the launch and a
+ * drain completes ABANDON, which retains the instance (Terminating:Retained) rather than destroy
+ * a server nobody drained.
+ */
+function notDescribedYet(instanceId: string, procedure: 'drain' | 'gate'): RolloutError {
+  const end = procedure === 'gate' ? 'the gate abandons the launch' : 'the drain gives up and the instance is retained for `consul-rollout doctor`';
+  return new RolloutError(`instance ${instanceId} is not known to EC2 yet; its ${procedure} tries again`, {
+    remedy: `nothing, if EC2 describes it within the ${procedure} deadline (eventual consistency after a launch); otherwise ${end}`,
+  });
 }
 
 /**

@@ -121,6 +121,8 @@ export async function simulate(schedule: Schedule, stages: readonly SimulatedSta
     clock,
     serversApi: model.fetch,
     parameters: parametersFor(first.handler.environment),
+    // The models of AWS draw their duplicates, orders and lags from the schedule's seed too.
+    seed: schedule.seed,
   });
   rehearsal.deliverEventsWith((_event, deliver) => {
     clock.schedule(chance(random, schedule.lateEvents) ? between(random, 1_000, 90_000) : 0, deliver);

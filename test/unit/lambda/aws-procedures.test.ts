@@ -79,20 +79,22 @@ describe('serverClient', () => {
 });
 
 describe('createConsulProcedures', () => {
-  it('does not call an instance EC2 no longer has gone while no server can say whether it is still a voter; its gate gives up', async () => {
+  it('calls neither a drain nor a gate over while EC2 does not know the instance: both try again', async () => {
     const { ec2 } = fakeEc2([]);
     const logs: Record<string, unknown>[] = [];
     const procedures = createConsulProcedures({ ...options(ec2), newestGeneration: 'green', log: (r) => logs.push(r) });
     const call = { signal: new AbortController().signal, onWaiting: async () => {} };
-    // A stale voter left behind by a termination outside the hooks is incident A: "gone" would be a guess.
-    await assert.rejects(procedures.drain({ instanceId: TARGET }, call));
-    // Unknown to EC2 is not "terminated": it may be a launch EC2 does not describe yet. The gate
-    // throws, so the handler tries again until the gate's deadline (it used to ABANDON at once).
-    await assert.rejects(procedures.gate({ instanceId: TARGET }, call), (error: unknown) => {
-      assert.ok(error instanceof RolloutError);
-      assert.match(error.message, /not known to EC2 yet/);
-      return true;
-    });
+    // Unknown to EC2 is not "terminated": it may be a launch EC2 does not describe yet. Both
+    // throw, so the handler tries again until the deadline. The gate used to ABANDON at once; the
+    // drain used to remove the server by node meta with no agent to ask, leaving it alive in serf
+    // for the leader to add back (simulate, seed 344).
+    for (const run of [procedures.drain, procedures.gate]) {
+      await assert.rejects(run({ instanceId: TARGET }, call), (error: unknown) => {
+        assert.ok(error instanceof RolloutError);
+        assert.match(error.message, /not known to EC2 yet/);
+        return true;
+      });
+    }
     assert.ok(!JSON.stringify(logs).includes('not-logged'), 'the token reached a log line');
   });
 
@@ -115,6 +117,7 @@ describe('createConsulProcedures', () => {
     const procedures = createConsulProcedures({ ...options(lagging.ec2), newestGeneration: 'green', log: () => undefined });
     const call = { signal: new AbortController().signal, onWaiting: async () => {} };
     await assert.rejects(procedures.gate({ instanceId: id }, call), /not known to EC2 yet/);
+    await assert.rejects(procedures.drain({ instanceId: id }, call), /not known to EC2 yet/);
     await clock.advance(EC2_DESCRIBE_LAG_MAX_MS);
     const located = await locateOnEc2(options(lagging.ec2))(id);
     assert.equal(located?.agent?.baseUrl, `https://${view.privateIpAddress}:8501`);
