@@ -74,8 +74,15 @@ export function upAsSeenAt(faulted: Faulted, now: number): (server: ModelServer)
   };
 }
 
+/**
+ * Whether a terminate CONTINUE for this server's instance would destroy a member: one in the Raft
+ * configuration, or alive in serf, where the leader's reconcile would add it back. An instance EC2
+ * already terminated outside the hooks is the exception for serf: its machine is gone, serf's
+ * "alive" is only failure detection not having caught up, and no CONTINUE or leave can change it.
+ * Its Raft entry still counts — that is the stale voter the drain must remove (finding 5).
+ */
 export function isMember(server: ModelServer): boolean {
-  return server.inRaft || server.serf === 'alive';
+  return server.inRaft || (server.serf === 'alive' && !server.terminatedOutsideHooks);
 }
 
 export function leadershipViolation(change: LeaderChange, model: ClusterModel, newestGeneration: string): string | undefined {

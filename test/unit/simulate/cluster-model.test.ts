@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { ConsulClient } from '../../../lib/consul/client.ts';
 import { readCluster } from '../../../lib/consul/cluster.ts';
 import { ClusterModel, MODEL_TIMINGS } from '../../../lib/simulate/cluster-model.ts';
-import { removalsInFlight, toleranceOf, upNow } from '../../../lib/simulate/invariants.ts';
+import { isMember, removalsInFlight, toleranceOf, upNow } from '../../../lib/simulate/invariants.ts';
 import { VirtualClock } from '../../../lib/simulate/virtual-clock.ts';
 import { seededRandom } from '../../../lib/util/random.ts';
 
@@ -88,5 +88,19 @@ describe('ClusterModel', () => {
     const retry = c.kvPut('k', 'v', { acquire: await other });
     await clock.advance(100);
     assert.equal(await retry, false, 'the lock-delay holds the key');
+  });
+});
+
+describe('isMember', () => {
+  const server = (over: Partial<{ inRaft: boolean; serf: 'alive' | 'failed' | 'left'; terminatedOutsideHooks: boolean }>) =>
+    ({ inRaft: false, serf: 'left', terminatedOutsideHooks: false, ...over }) as Parameters<typeof isMember>[0];
+  it('counts a server in Raft, or alive in serf, as a member a CONTINUE would destroy', () => {
+    assert.equal(isMember(server({ inRaft: true })), true);
+    assert.equal(isMember(server({ serf: 'alive' })), true);
+    assert.equal(isMember(server({ serf: 'failed' })), false);
+  });
+  it('judges an instance terminated outside the hooks by its Raft entry only: serf is only catching up', () => {
+    assert.equal(isMember(server({ serf: 'alive', terminatedOutsideHooks: true })), false);
+    assert.equal(isMember(server({ inRaft: true, serf: 'alive', terminatedOutsideHooks: true })), true);
   });
 });
