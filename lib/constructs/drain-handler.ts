@@ -44,8 +44,11 @@ export const DRAIN_HANDLER_DEFAULTS = {
 } as const;
 
 /**
- * The function's reserved concurrency: enough that a lifecycle action is never throttled, and a cap
- * on what a burst of (duplicate) events can take from the account. Every action holds an
+ * The function's reserved concurrency: enough that the lifecycle actions of a rollout without
+ * faults are never throttled, and a cap on what a burst of (duplicate) events can take from the
+ * account. It is not a bound under faults: replacements of instances terminated outside the hooks
+ * add actions, and with duplicate deliveries `consul-rollout simulate` found a drain throttled on
+ * two receives in a row, past its heartbeat timeout (seed 3764, RELIABILITY.md). Every action holds an
  * invocation for as long as it waits: the drains of the old generation queue behind the drain lock,
  * each heartbeating from its own invocation (serverCount), while the new generation's gates all
  * run at once (serverCount). Two more cover what overlaps a full rollout: the terminate action of
