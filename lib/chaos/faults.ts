@@ -708,7 +708,9 @@ function targetApiSlow({ fleet, rollout, progress }: FaultContext): Fault {
     async checks() {
       const about = (event: DecisionRecord['event']) => rollout.decisions.filter((d) => d.target === slowed?.ip && d.event === event);
       const silent = rollout.decisions.filter((d) => d.event === 'voters-silent');
-      const silentAboutTarget = silent.filter((d) => slowed !== undefined && d.message.includes(slowed.name));
+      // Only the slow server's own drain must keep its vote: another drain counting it unhealthy
+      // while its API lags is the probe being careful, and the event order decides who drains first.
+      const silentAboutTarget = silent.filter((d) => slowed !== undefined && d.target === slowed.ip && d.message.includes(slowed.name));
       return [
         {
           name: 'an old follower\'s API was slower than the voter probe\'s timeout during its drain',
